@@ -1,0 +1,54 @@
+"""The receiver's Starlette app: webhooks, health, metrics and the API."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis
+import redis.asyncio
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from receiver.api import Api
+from receiver.webhooks import Verifier, WebhookEndpoint
+from worker.config import Settings
+from worker.intake import Intake
+
+
+def create_app(settings: Settings) -> Starlette:
+    aclient = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), Intake(aclient))
+    api = Api(client, settings.api_tokens)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await aclient.ping()
+        except redis.RedisError:
+            return JSONResponse({"status": "redis unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await aclient.aclose()
+        client.close()
+
+    routes = [
+        Route("/webhooks/dodo", webhook.receive, methods=["POST"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        *api.routes(),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

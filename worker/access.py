@@ -1,0 +1,68 @@
+"""What a customer may use: products map to tiers and features; access is the union of grants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worker import yamlsource
+
+
+class ProductAccess(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tier: str | None = None
+    features: list[str] = Field(default_factory=list)
+
+
+class AccessConfig(BaseModel):
+    """`rules/access.yaml`: tiers lowest to highest, and what each product grants."""
+
+    model_config = ConfigDict(extra="forbid")
+    tiers: list[str] = Field(default_factory=list)
+    products: dict[str, ProductAccess] = Field(default_factory=dict)
+
+    def rank(self, tier: str | None) -> int:
+        return self.tiers.index(tier) if tier in self.tiers else -1
+
+    def grant(self, source: str, product_id: str) -> dict[str, Any] | None:
+        """The grant a product gives, or None for a product this file does not know."""
+        product = self.products.get(product_id)
+        if product is None:
+            return None
+        return {"source": source, "product_id": product_id, "tier": product.tier, "features": sorted(set(product.features))}
+
+
+def load(path: Path) -> AccessConfig:
+    """Read access.yaml; every problem is reported with its line."""
+    doc = yamlsource.read(path)
+    config = yamlsource.validate(doc, AccessConfig)
+    problems = []
+    for product_id, product in config.products.items():
+        if product.tier is not None and product.tier not in config.tiers:
+            problems.append(doc.problem(("products", product_id, "tier"),
+                                        f"product {product_id!r}: tier {product.tier!r} is not one of tiers {config.tiers}"))
+    if len(set(config.tiers)) != len(config.tiers):
+        problems.append(doc.problem(("tiers",), "tiers lists a tier twice"))
+    if problems:
+        raise yamlsource.ProblemsFound(problems)
+    return config
+
+
+def summarize(config: AccessConfig, grants: list[dict[str, Any]]) -> tuple[str | None, list[str]]:
+    """Tier is the highest any grant gives; features are the union."""
+    tier = max((g["tier"] for g in grants if g["tier"]), key=config.rank, default=None)
+    features = sorted({f for g in grants for f in g["features"]})
+    return tier, features
+
+
+def describe_change(config: AccessConfig, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
+    tier_from, features_from = summarize(config, before)
+    tier_to, features_to = summarize(config, after)
+    return {
+        "features_added": sorted(set(features_to) - set(features_from)),
+        "features_removed": sorted(set(features_from) - set(features_to)),
+        "tier_from": tier_from,
+        "tier_to": tier_to,
+    }

@@ -1,0 +1,116 @@
+"""`dodo-upsell`: the one command operators use to run, check and repair the worker."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from worker import config
+
+
+def _settings(**need: bool) -> config.Settings:
+    try:
+        return config.load(**need)
+    except config.ConfigError as exc:
+        sys.exit(f"config error: {exc}")
+
+
+def cmd_dev(args: argparse.Namespace) -> None:
+    from worker import dev
+
+    dev.run(args.host, args.port)
+
+
+def cmd_web(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from receiver.app import create_app
+    from worker import logs
+
+    settings = _settings()
+    logs.configure()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    _settings(need_webhook_key=False)
+    argv = ["dramatiq", "worker.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])
+
+
+def cmd_send(args: argparse.Namespace) -> None:
+    from worker import dev, send
+
+    secret = args.secret or dev.dev_secret()
+    try:
+        config.check_webhook_secret(secret)
+    except config.ConfigError as exc:
+        sys.exit(f"--secret: {exc}")
+    response = send.send(Path(args.file), args.url, secret, args.id)
+    print(f"{response.status_code} {response.text}")
+    sys.exit(0 if response.is_success else 1)
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> None:
+    import redis
+
+    from worker import deadletters
+
+    settings = _settings(need_webhook_key=False)
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    if args.action == "list":
+        for record in deadletters.all_records(client):
+            print(json.dumps({k: v for k, v in record.items() if k != "body"}))
+        return
+    from worker import actors
+
+    body = Path(args.body).read_text() if args.body else None
+    try:
+        entry = deadletters.replay(client, actors.BROKER, args.id, body)
+    except KeyError:
+        sys.exit(f"no dead letter {args.id!r}: `dodo-upsell dead-letters list` shows them")
+    print(f"replayed {entry['id']} to {entry['actor']}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="dodo-upsell", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="receiver + worker in one process (embedded Valkey if REDIS_URL is unset)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.set_defaults(func=cmd_dev)
+
+    web = sub.add_parser("web", help="the receiver alone (production)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    web.set_defaults(func=cmd_web)
+
+    worker = sub.add_parser("worker", help="Dramatiq workers: `dramatiq worker.actors` with checked settings")
+    worker.add_argument("--processes", type=int, default=2)
+    worker.add_argument("--threads", type=int, default=8)
+    worker.set_defaults(func=cmd_worker)
+
+    send = sub.add_parser("send", help="sign a payload as Dodo does and POST it")
+    send.add_argument("file")
+    send.add_argument("--url", default="http://127.0.0.1:8000/webhooks/dodo")
+    send.add_argument("--secret", help="whsec_... (default: DODO_PAYMENTS_WEBHOOK_KEY, else the dev secret)")
+    send.add_argument("--id", help="webhook-id (default: a new one; reuse one to test dedupe)")
+    send.set_defaults(func=cmd_send)
+
+    dead = sub.add_parser("dead-letters", help="events that failed for good")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    dead_sub.add_parser("list", help="one JSON line per record")
+    replay = dead_sub.add_parser("replay", help="run a record's event again")
+    replay.add_argument("id")
+    replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one")
+    dead.set_defaults(func=cmd_dead_letters)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,82 @@
+"""Settings from the environment; a bad one stops start-up with one line naming it."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class ConfigError(Exception):
+    """A setting an operator must fix; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    webhook_secrets: tuple[str, ...]
+    api_tokens: tuple[str, ...]
+    rules_dir: Path
+    events_stream: str
+    dodo_api_key: str | None
+    dodo_environment: str
+    dodo_base_url: str | None
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def check_webhook_secret(secret: str) -> None:
+    """Reject a secret the verifier would accept but that is too weak or mistyped."""
+    if not secret.startswith("whsec_"):
+        raise ConfigError("DODO_PAYMENTS_WEBHOOK_KEY: each secret must start with 'whsec_' (copy it from the Dodo dashboard)")
+    try:
+        raw = base64.b64decode(secret[len("whsec_"):] + "==", validate=False)
+    except (binascii.Error, ValueError):
+        raise ConfigError("DODO_PAYMENTS_WEBHOOK_KEY: a secret is not valid base64 after 'whsec_'") from None
+    if len(raw) < 24:
+        raise ConfigError(f"DODO_PAYMENTS_WEBHOOK_KEY: a secret decodes to {len(raw)} bytes, at least 24 are needed")
+
+
+def _redis_url(env: dict[str, str], required: bool) -> str:
+    url = env.get("REDIS_URL", "").strip()
+    if not url:
+        if required:
+            raise ConfigError("REDIS_URL is not set: give the Redis URL, e.g. redis://localhost:6379/0 (only `dodo-upsell dev` starts its own)")
+        return ""
+    if urlparse(url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix:// (got scheme {urlparse(url).scheme!r})")
+    return url
+
+
+def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_webhook_key: bool = True) -> Settings:
+    """Read and check every setting at once, so start-up fails before serving anything."""
+    env = dict(os.environ if env is None else env)
+    secrets = _split(env.get("DODO_PAYMENTS_WEBHOOK_KEY", ""))
+    if need_webhook_key and not secrets:
+        raise ConfigError("DODO_PAYMENTS_WEBHOOK_KEY is not set: give the webhook secret (whsec_...) from the Dodo dashboard")
+    for secret in secrets:
+        check_webhook_secret(secret)
+    environment = env.get("DODO_PAYMENTS_ENVIRONMENT", "test_mode").strip() or "test_mode"
+    if environment not in ("test_mode", "live_mode"):
+        raise ConfigError(f"DODO_PAYMENTS_ENVIRONMENT must be test_mode or live_mode (got {environment!r})")
+    base_url = env.get("DODO_PAYMENTS_BASE_URL", "").strip() or None
+    if base_url and urlparse(base_url).scheme not in ("http", "https"):
+        raise ConfigError("DODO_PAYMENTS_BASE_URL must be an http(s) URL")
+    stream = env.get("UPSELL_EVENTS_STREAM", "upsell:events").strip()
+    if not stream:
+        raise ConfigError("UPSELL_EVENTS_STREAM is empty: unset it for the default upsell:events")
+    return Settings(
+        redis_url=_redis_url(env, need_redis),
+        webhook_secrets=secrets,
+        api_tokens=_split(env.get("UPSELL_API_TOKENS", "")),
+        rules_dir=Path(env.get("UPSELL_RULES_DIR", "").strip() or "rules"),
+        events_stream=stream,
+        dodo_api_key=env.get("DODO_PAYMENTS_API_KEY", "").strip() or None,
+        dodo_environment=environment,
+        dodo_base_url=base_url,
+    )

@@ -1,0 +1,85 @@
+"""What each handled webhook does: strict parse with the SDK's models, then idempotent effects."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+import structlog
+from dodopayments.types import (
+    PaymentFailedWebhookEvent,
+    PaymentSucceededWebhookEvent,
+    SubscriptionActiveWebhookEvent,
+    SubscriptionPlanChangedWebhookEvent,
+)
+from pydantic import ValidationError
+
+from worker import grants
+from worker.broker import PermanentError
+from worker.rulebook import LiveBook
+
+log = structlog.get_logger("worker")
+
+Event = PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent | SubscriptionActiveWebhookEvent | SubscriptionPlanChangedWebhookEvent
+
+MODELS: dict[str, type[Event]] = {
+    "payment.succeeded": PaymentSucceededWebhookEvent,
+    "payment.failed": PaymentFailedWebhookEvent,
+    "subscription.active": SubscriptionActiveWebhookEvent,
+    "subscription.plan_changed": SubscriptionPlanChangedWebhookEvent,
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the actors share within one worker process."""
+
+    client: redis.Redis
+    stream: str
+    book: LiveBook
+
+
+def parse(event_type: str, body: str) -> Event:
+    """Strict parse; an event the SDK's model rejects will never succeed on retry."""
+    try:
+        raw: Any = json.loads(body)
+    except ValueError as exc:
+        raise PermanentError(f"body is not JSON: {exc}") from None
+    try:
+        return MODELS[event_type].model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+        raise PermanentError(f"{event_type} does not match the SDK's model: {problems}") from None
+
+
+def access_update(webhook_id: str, event: Event) -> grants.Update | None:
+    """The access change an event asks for: subscriptions by subscription id, one-time items by payment id."""
+    customer_id = event.data.customer.customer_id
+    if isinstance(event, SubscriptionActiveWebhookEvent | SubscriptionPlanChangedWebhookEvent):
+        sub = event.data
+        kind = "access.changed" if isinstance(event, SubscriptionPlanChangedWebhookEvent) else "access.granted"
+        items = [(sub.subscription_id, sub.subscription_id, sub.product_id)]
+        return grants.Update(webhook_id, customer_id, event.timestamp, kind, items)
+    if isinstance(event, PaymentSucceededWebhookEvent) and event.data.subscription_id is None:
+        payment = event.data
+        items = [(f"{payment.payment_id}/{item.product_id}", payment.payment_id, item.product_id) for item in payment.product_cart or []]
+        return grants.Update(webhook_id, customer_id, event.timestamp, "access.granted", items) if items else None
+    return None
+
+
+def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
+    event = parse(event_type, body)
+    customer_id = event.data.customer.customer_id
+    structlog.contextvars.bind_contextvars(customer_id=customer_id)
+    book = ctx.book.get()
+    update = access_update(webhook_id, event)
+    if update is not None:
+        unknown = [product for _, _, product in update.items if product not in book.access.products]
+        if unknown:
+            log.info("products_grant_nothing", products=unknown, hint="add them to access.yaml to grant access")
+        emitted = grants.apply(ctx.client, ctx.stream, book.access, update)
+        if emitted:
+            log.info("access_event_emitted", event_type=emitted["type"], event_id=emitted["id"])
+    log.info("webhook_processed")

@@ -1,0 +1,64 @@
+"""Dedupe and enqueue a verified webhook in one Redis round trip.
+
+One Lua script marks the webhook-id seen and pushes the Dramatiq message in the same atomic
+step, so a crash can neither lose an acknowledged event nor mark one seen without queueing it.
+The message is written exactly as Dramatiq's Redis broker writes one (`<ns>:<queue>.msgs` hash
+and `<ns>:<queue>` list), so an ordinary `dramatiq worker.actors` consumes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import dramatiq
+from redis.asyncio import Redis
+
+NAMESPACE = "dramatiq"
+QUEUE = "webhooks"
+SEEN_TTL_SECONDS = 8 * 24 * 3600  # Dodo retries for ~27.5 h; keep ids well past that
+
+ACTORS = {
+    "payment.succeeded": "payment_succeeded",
+    "payment.failed": "payment_failed",
+    "subscription.active": "subscription_active",
+    "subscription.plan_changed": "subscription_plan_changed",
+}
+
+_SCRIPT = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  redis.call('hset', KEYS[2], ARGV[1], ARGV[3])
+  redis.call('rpush', KEYS[3], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+def seen_key(webhook_id: str) -> str:
+    return f"upsell:seen:{webhook_id}"
+
+
+def message_for(event_type: str, webhook_id: str, body: str) -> dramatiq.Message:
+    """The Dramatiq message for a handled type; the raw body travels so dead letters keep it."""
+    message_id = str(uuid.uuid4())
+    return dramatiq.Message(
+        queue_name=QUEUE,
+        actor_name=ACTORS[event_type],
+        args=(webhook_id, body),
+        kwargs={},
+        options={"redis_message_id": message_id},
+        message_id=message_id,
+    )
+
+
+class Intake:
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._script = client.register_script(_SCRIPT)
+
+    async def enqueue_once(self, event_type: str, webhook_id: str, body: str) -> bool:
+        """True if queued now, False if this webhook-id was queued before."""
+        message = message_for(event_type, webhook_id, body)
+        keys = [seen_key(webhook_id), f"{NAMESPACE}:{QUEUE}.msgs", f"{NAMESPACE}:{QUEUE}"]
+        args = [message.options["redis_message_id"], SEEN_TTL_SECONDS, message.encode()]
+        return bool(await self._script(keys=keys, args=args))

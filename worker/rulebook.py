@@ -1,0 +1,78 @@
+"""The operator's rule files, loaded whole and reloaded when they change; last good set wins."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from prometheus_client import Counter, Gauge
+
+from worker import access, yamlsource
+
+log = structlog.get_logger("rules")
+RELOAD_ERRORS = Counter("upsell_rules_reload_errors_total", "Rule file reloads rejected for errors")
+RULES_VALID = Gauge("upsell_rules_valid", "1 when the rule files on disk are the ones in force, 0 when a broken edit is ignored")
+
+
+@dataclass(frozen=True)
+class Book:
+    access: access.AccessConfig
+
+
+def load_dir(directory: Path) -> Book:
+    """Load every file of the rules folder; raise ProblemsFound with all problems at once."""
+    path = directory / "access.yaml"
+    if not path.is_file():
+        raise yamlsource.ProblemsFound([yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see README, Access)")])
+    return Book(access=access.load(path))
+
+
+def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((f.name, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+class LiveBook:
+    """Checks the folder at most every `interval` seconds; a broken edit keeps the last good book."""
+
+    def __init__(self, directory: Path, interval: float = 1.0) -> None:
+        self.directory = directory
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._signature = _signature(directory)
+        self._book = load_dir(directory)
+        self._checked = time.monotonic()
+        RULES_VALID.set(1)
+
+    def get(self) -> Book:
+        if time.monotonic() - self._checked >= self.interval:
+            with self._lock:
+                self._refresh()
+        return self._book
+
+    def _refresh(self) -> None:
+        self._checked = time.monotonic()
+        signature = _signature(self.directory)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        try:
+            self._book = load_dir(self.directory)
+        except yamlsource.ProblemsFound as found:
+            RELOAD_ERRORS.inc()
+            RULES_VALID.set(0)
+            log.error("rules_reload_rejected", directory=str(self.directory), errors=[str(p) for p in found.problems],
+                      hint="fix the files; the last good rules stay in force")
+            return
+        RULES_VALID.set(1)
+        log.info("rules_reloaded", directory=str(self.directory))

@@ -1,0 +1,120 @@
+"""YAML files read with their line numbers, so every operator error reads `file:line: message`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class ProblemsFound(Exception):
+    """Every problem found in a set of files, reported together."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Document:
+    """A parsed file: its data and the node tree that knows where each value stands."""
+
+    path: str
+    data: Any
+    root: yaml.Node | None
+
+    def line_of(self, loc: tuple[Any, ...]) -> int:
+        """Line (1-based) of the deepest node along `loc` that exists."""
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else 1
+        for key in loc:
+            child = _child(node, key)
+            if child is None:
+                break
+            node = child
+            line = node.start_mark.line + 1
+        return line
+
+    def problem(self, loc: tuple[Any, ...], message: str) -> Problem:
+        return Problem(self.path, self.line_of(loc), message)
+
+
+def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == str(key):
+                return value_node
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+        return node.value[key]
+    return None
+
+
+def _duplicate_keys(node: yaml.Node | None, path: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.value in seen:
+                problems.append(Problem(path, key_node.start_mark.line + 1, f"duplicate key {key_node.value!r}"))
+            seen.add(key_node.value)
+            problems += _duplicate_keys(value_node, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            problems += _duplicate_keys(item, path)
+    return problems
+
+
+def read(path: Path) -> Document:
+    """Parse one file; raise ProblemsFound for bad YAML or duplicate keys."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProblemsFound([Problem(name, 1, f"cannot read file: {exc}")]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ProblemsFound([Problem(name, line, f"invalid YAML: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise ProblemsFound([Problem(name, 1, f"invalid YAML: {exc}")]) from None
+    duplicates = _duplicate_keys(root, name)
+    if duplicates:
+        raise ProblemsFound(duplicates)
+    return Document(name, data, root)
+
+
+def validate(doc: Document, model: type[M]) -> M:
+    """Build `model` from the document; pydantic's errors become `file:line` problems."""
+    try:
+        return model.model_validate(doc.data if doc.data is not None else {})
+    except ValidationError as exc:
+        problems = [doc.problem(tuple(err["loc"]), _message(err)) for err in exc.errors()]
+        raise ProblemsFound(problems) from None
+
+
+def _message(err: Any) -> str:
+    where = ".".join(str(part) for part in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {where!r}: remove it or check its spelling"
+    if err["type"] == "missing":
+        return f"missing required key {where!r}"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg

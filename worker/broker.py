@@ -27,7 +27,9 @@ class PermanentError(Exception):
 
 
 def build(redis_url: str, *, prometheus: bool, extra: list[dramatiq.Middleware] = ()) -> RedisBroker:
+    # `extra` goes first: Dramatiq runs after-hooks in reverse order, so these see Retries' verdict.
     middleware = [
+        *extra,
         AgeLimit(max_age=MAX_AGE_MS),
         TimeLimit(time_limit=TIME_LIMIT_MS),
         ShutdownNotifications(),
@@ -35,7 +37,6 @@ def build(redis_url: str, *, prometheus: bool, extra: list[dramatiq.Middleware] 
         Pipelines(),
         Retries(max_retries=MAX_RETRIES, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
         CurrentMessage(),
-        *extra,
     ]
     if prometheus:
         from dramatiq.middleware.prometheus import Prometheus

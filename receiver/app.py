@@ -21,9 +21,9 @@ from worker.intake import Intake
 
 def create_app(settings: Settings) -> Starlette:
     aclient = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
     webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), Intake(aclient))
-    api = Api(client, settings.api_tokens)
+    api = Api(client, settings.api_tokens, settings.events_stream)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -10,7 +10,7 @@ import redis
 import structlog
 
 from worker import broker as broker_setup
-from worker import config, handlers, intake, logs, yamlsource
+from worker import config, handlers, intake, logs, offers, schedule, upsell, yamlsource
 from worker.deadletters import DeadLetters
 from worker.rulebook import LiveBook
 
@@ -29,7 +29,7 @@ except yamlsource.ProblemsFound as exc:
 BROKER = broker_setup.build(
     SETTINGS.redis_url,
     prometheus=os.environ.get("UPSELL_WORKER_METRICS", "on") != "off",
-    extra=[DeadLetters(CLIENT)],
+    extra=[DeadLetters(CLIENT), schedule.Poller(CLIENT)],
 )
 
 
@@ -44,3 +44,35 @@ def _actor(event_type: str, actor_name: str) -> dramatiq.Actor:
 
 
 ACTORS = {event_type: _actor(event_type, name) for event_type, name in intake.ACTORS.items()}
+
+
+def _bound(**context: str) -> None:
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(**context)
+
+
+@dramatiq.actor(queue_name=intake.INTERNAL_QUEUE)
+def offer_event(offer_id: str, event_type: str) -> None:
+    """Rules triggered by an offer event (downsell after decline, reminder while pending...)."""
+    offer = offers.get(CLIENT, offer_id)
+    if offer is None:
+        return
+    _bound(offer_id=offer_id, customer_id=offer["customer_id"], event_type=event_type)
+    outcomes = upsell.run(CLIENT, SETTINGS.events_stream, CONTEXT.book.get(), upsell.offer_trigger(offer, event_type))
+    if outcomes:
+        log.info("rules_applied", outcomes=outcomes)
+
+
+@dramatiq.actor(queue_name=intake.INTERNAL_QUEUE)
+def fire_rule(rule_id: str, trigger: str) -> None:
+    """A delayed rule comes due: re-check and act."""
+    parsed = upsell.Trigger.loads(trigger)
+    _bound(rule_id=rule_id, customer_id=parsed.facts.customer_id, source=parsed.source)
+    log.info("delayed_rule_fired", outcome=upsell.fire(CLIENT, SETTINGS.events_stream, CONTEXT.book.get(), rule_id, parsed))
+
+
+@dramatiq.actor(queue_name=intake.INTERNAL_QUEUE)
+def expire_offer(offer_id: str) -> None:
+    _bound(offer_id=offer_id)
+    moved, _ = offers.transition(CLIENT, SETTINGS.events_stream, offer_id, "expired", event_type="offer.expired")
+    log.info("offer_expired" if moved else "offer_expiry_skipped")

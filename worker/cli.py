@@ -75,6 +75,26 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
     print(f"replayed {entry['id']} to {entry['actor']}")
 
 
+def cmd_rules(args: argparse.Namespace) -> None:
+    from worker import explain, rulebook, yamlsource
+    from worker.broker import PermanentError
+
+    directory = Path(args.dir or os.environ.get("UPSELL_RULES_DIR") or "rules")
+    try:
+        book = rulebook.load_dir(directory)
+    except yamlsource.ProblemsFound as found:
+        print("\n".join(str(p) for p in found.problems), file=sys.stderr)
+        sys.exit(f"{len(found.problems)} error(s) in {directory}: nothing was changed")
+    if args.action == "check":
+        print(explain.summary(book, directory))
+        return
+    access = json.loads(Path(args.customer_access).read_text()) if args.customer_access else {}
+    try:
+        print(json.dumps(explain.explain(book, Path(args.event), access), indent=2))
+    except (PermanentError, OSError, ValueError) as exc:
+        sys.exit(f"cannot explain: {exc}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="dodo-upsell", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -100,6 +120,16 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--secret", help="whsec_... (default: DODO_PAYMENTS_WEBHOOK_KEY, else the dev secret)")
     send.add_argument("--id", help="webhook-id (default: a new one; reuse one to test dedupe)")
     send.set_defaults(func=cmd_send)
+
+    rules = sub.add_parser("rules", help="check the rule files, or explain what they do with an event")
+    rules_sub = rules.add_subparsers(dest="action", required=True)
+    check = rules_sub.add_parser("check", help="exit 0 with a summary, or 1 with every file:line error")
+    check.add_argument("dir", nargs="?", help="rules folder (default: UPSELL_RULES_DIR, else ./rules)")
+    explain = rules_sub.add_parser("explain", help="JSON: which rules match EVENT.json and what they would do")
+    explain.add_argument("event")
+    explain.add_argument("--customer-access", help='JSON file like {"tier": "basic", "features": ["reports"]}')
+    explain.add_argument("--rules", dest="dir", help="rules folder (default: UPSELL_RULES_DIR, else ./rules)")
+    rules.set_defaults(func=cmd_rules)
 
     dead = sub.add_parser("dead-letters", help="events that failed for good")
     dead_sub = dead.add_subparsers(dest="action", required=True)

@@ -16,7 +16,8 @@ from dodopayments.types import (
 )
 from pydantic import ValidationError
 
-from worker import grants
+from worker import grants, upsell
+from worker.engine import Facts
 from worker.broker import PermanentError
 from worker.rulebook import LiveBook
 
@@ -69,6 +70,19 @@ def access_update(webhook_id: str, event: Event) -> grants.Update | None:
     return None
 
 
+def trigger_of(webhook_id: str, event_type: str, event: Event) -> upsell.Trigger:
+    """The facts rules test, from a payment or a subscription."""
+    data = event.data
+    if isinstance(event, PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent):
+        products = tuple(item.product_id for item in data.product_cart or [])
+        amount = data.total_amount
+    else:
+        products, amount = (data.product_id,), data.recurring_pre_tax_amount
+    metadata = {k: str(v) for k, v in (data.metadata or {}).items()}
+    facts = Facts(event_type, data.customer.customer_id, products, str(data.currency), amount, metadata)
+    return upsell.Trigger(facts, webhook_id, subscription_id=data.subscription_id)
+
+
 def processed_key(webhook_id: str) -> str:
     return f"upsell:processed:{webhook_id}"
 
@@ -90,5 +104,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         emitted = grants.apply(ctx.client, ctx.stream, book.access, update)
         if emitted:
             log.info("access_event_emitted", event_type=emitted["type"], event_id=emitted["id"])
+    outcomes = upsell.run(ctx.client, ctx.stream, book, trigger_of(webhook_id, event_type, event))
+    if outcomes:
+        log.info("rules_applied", outcomes=outcomes)
     ctx.client.set(processed_key(webhook_id), "1", ex=grants.DONE_TTL_SECONDS)
     log.info("webhook_processed")

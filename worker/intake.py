@@ -12,9 +12,11 @@ import uuid
 
 import dramatiq
 from redis.asyncio import Redis
+from redis.client import Pipeline
 
 NAMESPACE = "dramatiq"
 QUEUE = "webhooks"
+INTERNAL_QUEUE = "upsell"  # follow-ups, expiries, charges: messages the worker sends itself
 SEEN_TTL_SECONDS = 8 * 24 * 3600  # Dodo retries for ~27.5 h; keep ids well past that
 
 ACTORS = {
@@ -49,6 +51,20 @@ def message_for(event_type: str, webhook_id: str, body: str) -> dramatiq.Message
         options={"redis_message_id": message_id},
         message_id=message_id,
     )
+
+
+def internal_message(actor_name: str, *args: str, message_id: str | None = None) -> dramatiq.Message:
+    """A message for one of our own actors, to be pushed inside a state-changing transaction."""
+    message_id = message_id or str(uuid.uuid4())
+    return dramatiq.Message(queue_name=INTERNAL_QUEUE, actor_name=actor_name, args=args, kwargs={},
+                            options={"redis_message_id": message_id}, message_id=message_id)
+
+
+def push(pipe: Pipeline, message: dramatiq.Message) -> None:
+    """Queue a message on a MULTI: it is enqueued if and only if the transaction commits."""
+    name = f"{NAMESPACE}:{message.queue_name}"
+    pipe.hset(f"{name}.msgs", message.options["redis_message_id"], message.encode())
+    pipe.rpush(name, message.options["redis_message_id"])
 
 
 class Intake:

@@ -10,7 +10,7 @@ from pathlib import Path
 import structlog
 from prometheus_client import Counter, Gauge
 
-from worker import access, yamlsource
+from worker import access, engine, rules, yamlsource
 
 log = structlog.get_logger("rules")
 RELOAD_ERRORS = Counter("upsell_rules_reload_errors_total", "Rule file reloads rejected for errors")
@@ -20,14 +20,22 @@ RULES_VALID = Gauge("upsell_rules_valid", "1 when the rule files on disk are the
 @dataclass(frozen=True)
 class Book:
     access: access.AccessConfig
+    rules: list[rules.Rule]
+    index: engine.Index
+    files: int
 
 
 def load_dir(directory: Path) -> Book:
-    """Load every file of the rules folder; raise ProblemsFound with all problems at once."""
+    """Load access.yaml and every other *.yaml as rules; raise ProblemsFound with all problems."""
     path = directory / "access.yaml"
+    if not directory.is_dir():
+        raise yamlsource.ProblemsFound([yamlsource.Problem(str(directory), 1, "not a folder: set UPSELL_RULES_DIR to the rules folder")])
     if not path.is_file():
         raise yamlsource.ProblemsFound([yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see README, Access)")])
-    return Book(access=access.load(path))
+    config = access.load(path)
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != "access.yaml")
+    loaded = rules.load_files(files, config)
+    return Book(config, loaded, engine.Index(loaded), len(files) + 1)
 
 
 def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,6 +11,17 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: `on`, `yes`, `no` stay strings (a rule's `on:` key is not True)."""
+
+
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 @dataclass(frozen=True)
@@ -43,24 +55,25 @@ class Document:
         node = self.root
         line = node.start_mark.line + 1 if node is not None else 1
         for key in loc:
-            child = _child(node, key)
-            if child is None:
+            found = _child(node, key)
+            if found is None:
                 break
-            node = child
-            line = node.start_mark.line + 1
+            marker, node = found
+            line = marker.start_mark.line + 1
         return line
 
     def problem(self, loc: tuple[Any, ...], message: str) -> Problem:
         return Problem(self.path, self.line_of(loc), message)
 
 
-def _child(node: yaml.Node | None, key: Any) -> yaml.Node | None:
+def _child(node: yaml.Node | None, key: Any) -> tuple[yaml.Node, yaml.Node] | None:
+    """(node whose line to report, node to descend into): a mapping entry reports its key's line."""
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if key_node.value == str(key):
-                return value_node
+                return key_node, value_node
     if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
-        return node.value[key]
+        return node.value[key], node.value[key]
     return None
 
 
@@ -87,12 +100,15 @@ def read(path: Path) -> Document:
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemsFound([Problem(name, 1, f"cannot read file: {exc}")]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=Loader)
+        data = yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise ProblemsFound([Problem(name, line, f"invalid YAML: {exc.problem or exc}")]) from None
+        message = f"invalid YAML: {exc.problem or exc}"
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise ProblemsFound([Problem(name, line, message)]) from None
     except yaml.YAMLError as exc:
         raise ProblemsFound([Problem(name, 1, f"invalid YAML: {exc}")]) from None
     duplicates = _duplicate_keys(root, name)

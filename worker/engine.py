@@ -1,0 +1,122 @@
+"""Which rules fire for an event: indexed by trigger and product, checked against facts and access."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.access import AccessConfig
+from worker.rules import Rule, Variant
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a `when` can test, taken from a webhook or from the offer behind an offer.* event."""
+
+    trigger: str
+    customer_id: str
+    products: tuple[str, ...] = ()
+    currency: str | None = None
+    amount: int | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    offer_rule: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"trigger": self.trigger, "customer_id": self.customer_id, "products": list(self.products), "currency": self.currency,
+                "amount": self.amount, "metadata": self.metadata, "offer_rule": self.offer_rule}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Facts:
+        return cls(**{**raw, "products": tuple(raw["products"])})
+
+
+class Index:
+    """Rules by trigger, then by `when.product` (None for rules that name no product), priority first."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.by_id = {rule.id: rule for rule in rules}
+        self._order = {rule.id: n for n, rule in enumerate(rules)}
+        table: dict[str, dict[str | None, list[Rule]]] = defaultdict(lambda: defaultdict(list))
+        for rule in rules:
+            for product in rule.when.product or [None]:
+                table[rule.on][product].append(rule)
+        self._table = table
+
+    def candidates(self, facts: Facts) -> list[Rule]:
+        by_product = self._table.get(facts.trigger)
+        if not by_product:
+            return []
+        found = {r.id: r for p in (None, *facts.products) for r in by_product.get(p, ())}
+        return sorted(found.values(), key=lambda r: (-r.priority, self._order[r.id]))
+
+
+def holds(config: AccessConfig, tier: str | None, features: list[str], name: str) -> bool:
+    """A customer has a tier at or above it, or the feature."""
+    if name in config.tiers:
+        return config.rank(tier) >= config.rank(name)
+    return name in features
+
+
+def mismatches(rule: Rule, facts: Facts, config: AccessConfig, tier: str | None, features: list[str]) -> list[str]:
+    """Why `when` does not hold (empty: it holds)."""
+    when, why = rule.when, []
+    if when.product and not set(when.product) & set(facts.products):
+        why.append(f"product: none of {when.product} in {list(facts.products)}")
+    if when.currency and facts.currency not in when.currency:
+        why.append(f"currency: {facts.currency} not in {when.currency}")
+    if when.min_amount is not None and (facts.amount is None or facts.amount < when.min_amount):
+        why.append(f"min_amount: {facts.amount} < {when.min_amount}")
+    if when.max_amount is not None and (facts.amount is None or facts.amount > when.max_amount):
+        why.append(f"max_amount: {facts.amount} > {when.max_amount}")
+    for name in when.has or []:
+        if not holds(config, tier, features, name):
+            why.append(f"has: customer lacks {name}")
+    for name in when.lacks or []:
+        if holds(config, tier, features, name):
+            why.append(f"lacks: customer has {name}")
+    for key, allowed in (when.metadata or {}).items():
+        if str(facts.metadata.get(key)) not in allowed:
+            why.append(f"metadata.{key}: {facts.metadata.get(key)!r} not in {allowed}")
+    if when.offer_rule and facts.offer_rule not in when.offer_rule:
+        why.append(f"offer_rule: {facts.offer_rule} not in {when.offer_rule}")
+    return why
+
+
+def variant_for(rule: Rule, customer_id: str) -> Variant | None:
+    """Stable: the same customer always lands in the same variant of a rule."""
+    if not rule.variants:
+        return None
+    digest = hashlib.sha256(f"{rule.id}\x1f{customer_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64 * sum(v.weight for v in rule.variants)
+    for variant in rule.variants:
+        point -= variant.weight
+        if point < 0:
+            return variant
+    return rule.variants[-1]
+
+
+def variant_name(rule: Rule, variant: Variant | None) -> str:
+    if variant is None:
+        return "default"
+    return variant.name or f"v{rule.variants.index(variant) + 1}"  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: Rule
+    matched: bool
+    reasons: list[str]
+
+
+def evaluate(index: Index, facts: Facts, config: AccessConfig, tier: str | None, features: list[str]) -> list[Verdict]:
+    """Candidates in priority order; a matching rule with `stop` ends the list. A delayed rule
+    counts as matched here and is checked again when it fires."""
+    verdicts = []
+    for rule in index.candidates(facts):
+        why = mismatches(rule, facts, config, tier, features)
+        verdicts.append(Verdict(rule, not why, why))
+        if not why and rule.stop:
+            break
+    return verdicts

@@ -1,0 +1,53 @@
+"""`dodo-upsell rules check` and `rules explain`: what the rules say, touching neither Redis nor Dodo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from worker import engine, handlers, upsell
+from worker.broker import PermanentError
+from worker.rulebook import Book
+
+
+def summary(book: Book, directory: Path) -> str:
+    return f"ok: {directory}: {book.files} files, {len(book.rules)} rules, {len(book.access.products)} products"
+
+
+def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, Any]:
+    """Which candidate rules match the event and why, and what each would do."""
+    raw = event_path.read_text()
+    event_type = json.loads(raw).get("type")
+    if event_type not in handlers.MODELS:
+        raise PermanentError(f"{event_path}: type {event_type!r} is not handled; rules trigger on {sorted(handlers.MODELS)}")
+    trigger = handlers.trigger_of("explain", event_type, handlers.parse(event_type, raw))
+    tier, features = access.get("tier"), sorted(access.get("features", []))
+    verdicts = engine.evaluate(book.index, trigger.facts, book.access, tier, features)
+    return {
+        "event_type": event_type,
+        "customer_id": trigger.facts.customer_id,
+        "facts": trigger.facts.as_dict(),
+        "access": {"tier": tier, "features": features},
+        "limits": "once_per_customer and cooldown_after_decline need Redis: not checked here",
+        "rules": [_verdict(v, trigger) for v in verdicts],
+    }
+
+
+def _verdict(verdict: engine.Verdict, trigger: upsell.Trigger) -> dict[str, Any]:
+    rule = verdict.rule
+    out: dict[str, Any] = {"rule_id": rule.id, "priority": rule.priority, "matched": verdict.matched, "reasons": verdict.reasons}
+    if not verdict.matched:
+        return out
+    if rule.notify:
+        action: dict[str, Any] = {"notify": rule.notify}
+    else:
+        offer = upsell.new_offer(rule, trigger)
+        action = {"offer": {k: offer[k] for k in ("type", "product_id", "quantity", "variant", "proration", "discount_code")},
+                  "expires_in_seconds": rule.expires_in}
+    if rule.delay:
+        action["delay_seconds"] = rule.delay
+        action["note"] = "when is checked again when the delay ends"
+    out["action"] = action
+    out["stops_evaluation"] = rule.stop
+    return out

@@ -1,0 +1,171 @@
+"""The operator's upsell rules (`rules/*.yaml`): typed models and the checks across files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+
+from worker import yamlsource
+from worker.access import AccessConfig
+
+WEBHOOK_TRIGGERS = ("payment.succeeded", "payment.failed", "subscription.active", "subscription.plan_changed")
+OFFER_TRIGGERS = ("offer.created", "offer.declined", "offer.failed")
+PRORATION_MODES = ("prorated_immediately", "full_immediately", "difference_immediately", "do_not_bill", "prorated_immediately_keep_cycle")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> int:
+    """`90s`, `15m`, `2h`, `3d` to seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value))
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"bad duration {value!r}: use a positive number and a unit, like 90s, 15m, 2h or 3d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, str | int | float) else value
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(lambda s: f"{s}s", return_type=str),
+                     WithJsonSchema({"type": "string", "pattern": r"^\s*[0-9]+\s*[smhd]\s*$", "examples": ["90s", "15m", "2h", "3d"]})]
+Names = Annotated[list[str], BeforeValidator(_listed),
+                  WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class When(Strict):
+    """Every key must hold; a list means any of."""
+
+    product: Names | None = None
+    currency: Names | None = None
+    min_amount: int | None = None
+    max_amount: int | None = None
+    has: Names | None = None
+    lacks: Names | None = None
+    metadata: dict[str, Names] | None = None
+    offer_rule: Names | None = None
+
+
+class Offer(Strict):
+    type: Literal["one_click", "cross_sell", "upgrade", "downgrade"]
+    product: str
+    quantity: int = Field(default=1, ge=1)
+    proration: Literal[PRORATION_MODES] | None = None  # type: ignore[valid-type]
+    discount_code: str | None = None
+    on_payment_failure: Literal["prevent_change", "apply_change"] = "prevent_change"
+
+
+class Variant(Strict):
+    name: str | None = None
+    weight: float = Field(gt=0)
+    offer: dict[str, Any] = Field(default_factory=dict)
+
+
+class Limit(Strict):
+    once_per_customer: bool = False
+    cooldown_after_decline: Duration | None = None
+
+
+class Rule(Strict):
+    id: str = Field(min_length=1)
+    on: Literal[WEBHOOK_TRIGGERS + OFFER_TRIGGERS]  # type: ignore[valid-type]
+    when: When = Field(default_factory=When)
+    delay: Duration | None = None
+    offer: Offer | None = None
+    notify: Literal["offer.reminder"] | None = None
+    variants: list[Variant] | None = None
+    expires_in: Duration | None = None
+    priority: int = 0
+    stop: bool = False
+    limit: Limit = Field(default_factory=Limit)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Rule:
+        if (self.offer is None) == (self.notify is None):
+            raise ValueError("a rule has exactly one of `offer` or `notify`")
+        if self.notify and self.on not in OFFER_TRIGGERS:
+            raise ValueError(f"`notify` is about the triggering offer, so `on` must be one of {list(OFFER_TRIGGERS)}")
+        if self.when.offer_rule and self.on not in OFFER_TRIGGERS:
+            raise ValueError(f"`when.offer_rule` needs an offer trigger ({', '.join(OFFER_TRIGGERS)})")
+        if self.variants and self.offer is None:
+            raise ValueError("`variants` override the rule's `offer`, which is missing")
+        return self
+
+    def offer_for(self, variant: Variant | None) -> Offer:
+        """The rule's offer with the variant's overrides applied."""
+        assert self.offer is not None
+        if variant is None or not variant.offer:
+            return self.offer
+        return Offer.model_validate(self.offer.model_dump() | variant.offer)
+
+
+class RuleFile(Strict):
+    rules: list[Rule] = Field(default_factory=list)
+
+
+def load_files(paths: list[Path], access: AccessConfig) -> list[Rule]:
+    """Load every file, then check across them; raise ProblemsFound with all problems at once."""
+    problems: list[yamlsource.Problem] = []
+    loaded: list[tuple[yamlsource.Document, int, Rule]] = []
+    for path in paths:
+        try:
+            doc = yamlsource.read(path)
+            parsed = yamlsource.validate(doc, RuleFile)
+        except yamlsource.ProblemsFound as found:
+            problems += found.problems
+            continue
+        loaded += [(doc, index, rule) for index, rule in enumerate(parsed.rules)]
+    problems += _cross_checks(loaded, access)
+    if problems:
+        raise yamlsource.ProblemsFound(problems)
+    return [rule for _, _, rule in loaded]
+
+
+def _cross_checks(loaded: list[tuple[yamlsource.Document, int, Rule]], access: AccessConfig) -> list[yamlsource.Problem]:
+    problems: list[yamlsource.Problem] = []
+    ids = {rule.id for _, _, rule in loaded}
+    seen: dict[str, str] = {}
+    for doc, index, rule in loaded:
+        at = ("rules", index)
+
+        def problem(where: tuple[Any, ...], message: str) -> None:
+            problems.append(doc.problem(at + where, f"rule {rule.id!r}: {message}"))
+
+        if rule.id in seen:
+            problem(("id",), f"duplicate id, first defined at {seen[rule.id]}: ids must be unique")
+        seen.setdefault(rule.id, f"{doc.path}:{doc.line_of(at + ('id',))}")
+        products = [(("when", "product", i), p) for i, p in enumerate(rule.when.product or [])]
+        if rule.offer:
+            products.append((("offer", "product"), rule.offer.product))
+        for i, variant in enumerate(rule.variants or []):
+            try:
+                offer = rule.offer_for(variant)
+            except ValueError as exc:
+                problem(("variants", i, "offer"), f"variant override is invalid: {exc}".splitlines()[0])
+                continue
+            products.append((("variants", i, "offer", "product"), offer.product))
+        for where, product in products:
+            if product not in access.products:
+                problem(where, f"unknown product {product!r}: add it to access.yaml or fix the id")
+        for i, name in enumerate(rule.when.offer_rule or []):
+            if name not in ids:
+                problem(("when", "offer_rule", i), f"offer_rule {name!r} names no rule")
+        known = set(access.tiers) | {f for p in access.products.values() for f in p.features}
+        for key in ("has", "lacks"):
+            for i, name in enumerate(getattr(rule.when, key) or []):
+                if name not in known:
+                    problem(("when", key, i), f"{key} {name!r} is neither a tier nor a feature in access.yaml")
+    return problems
+
+
+def json_schema() -> dict[str, Any]:
+    """The schema editors use to complete and check rule files (rules/rules.schema.json)."""
+    schema = RuleFile.model_json_schema(mode="validation")
+    schema["title"] = "dodo-upsell rule file"
+    return schema

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from receiver.api import Api
 from receiver.webhooks import Verifier, WebhookEndpoint
 from worker.config import Settings
+from worker.dodo import make_client
 from worker.intake import Intake
 
 
@@ -23,7 +24,7 @@ def create_app(settings: Settings) -> Starlette:
     aclient = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
     webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), Intake(aclient))
-    api = Api(client, settings.api_tokens, settings.events_stream)
+    api = Api(client, settings.api_tokens, settings.events_stream, make_client(settings))
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -129,8 +129,9 @@ class Stack:
         self.rules_dir = rules_dir
         self.tmp = tmp
         self.procs: list[Proc] = []
-        self.base_url = ""
+        self.base_url = f"http://127.0.0.1:{free_port()}"
         self.extra_env: dict[str, str] = {}
+        self.dodo_url = ""
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DODO_", "UPSELL_"))}
@@ -146,10 +147,9 @@ class Stack:
         return env
 
     def web(self) -> Proc:
-        port = free_port()
-        proc = Proc([sys.executable, "-m", "worker", "web", "--port", str(port)], self.env(), self.tmp / f"web-{port}.log")
+        port = self.base_url.rsplit(":", 1)[1]
+        proc = Proc([sys.executable, "-m", "worker", "web", "--port", port], self.env(), self.tmp / f"web-{len(self.procs)}.log")
         self.procs.append(proc)
-        self.base_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: self._healthy(proc), 20, what=f"receiver on {port}:\n{proc.output()}")
         return proc
 
@@ -160,6 +160,30 @@ class Stack:
             return httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def emulator(self) -> str:
+        """The local Dodo API, delivering its webhooks to this stack's receiver (start it first)."""
+        port = free_port()
+        argv = [sys.executable, "-m", "emulator", "--port", str(port), "--webhook-url", self.base_url + "/webhooks/dodo", "--secret", SECRET]
+        proc = Proc(argv, self.env(), self.tmp / "emulator.log")
+        self.procs.append(proc)
+        self.dodo_url = f"http://127.0.0.1:{port}"
+        self.extra_env.update(DODO_PAYMENTS_BASE_URL=self.dodo_url, DODO_PAYMENTS_API_KEY="test_key_emulator")
+        wait_until(lambda: self._answers(self.dodo_url + "/_emulator/requests"), 20, what=f"emulator:\n{proc.output()}")
+        return self.dodo_url
+
+    def _answers(self, url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def dodo_requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
+        recorded = httpx.get(self.dodo_url + "/_emulator/requests", timeout=5).json()["requests"]
+        return [r for r in recorded if (method is None or r["method"] == method) and (path is None or r["path"].startswith(path))]
+
+    def dodo_control(self, what: str, body: dict[str, Any]) -> None:
+        httpx.post(f"{self.dodo_url}/_emulator/{what}", json=body, timeout=5).raise_for_status()
 
     def worker(self, threads: int = 4) -> Proc:
         argv = [sys.executable, "-m", "dramatiq", "worker.actors", "--processes", "1", "--threads", str(threads)]

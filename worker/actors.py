@@ -10,7 +10,7 @@ import redis
 import structlog
 
 from worker import broker as broker_setup
-from worker import config, handlers, intake, logs, offers, schedule, upsell, yamlsource
+from worker import charge, config, dodo, handlers, intake, logs, offers, schedule, upsell, yamlsource
 from worker.deadletters import DeadLetters
 from worker.rulebook import LiveBook
 
@@ -20,7 +20,7 @@ log = structlog.get_logger("worker")
 try:
     SETTINGS = config.load(need_webhook_key=False)
     CLIENT = redis.Redis.from_url(SETTINGS.redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10)
-    CONTEXT = handlers.Context(CLIENT, SETTINGS.events_stream, LiveBook(SETTINGS.rules_dir))
+    CONTEXT = handlers.Context(CLIENT, SETTINGS.events_stream, LiveBook(SETTINGS.rules_dir), dodo.make_client(SETTINGS))
 except config.ConfigError as exc:
     sys.exit(f"config error: {exc}")
 except yamlsource.ProblemsFound as exc:
@@ -58,6 +58,11 @@ def offer_event(offer_id: str, event_type: str) -> None:
     if offer is None:
         return
     _bound(offer_id=offer_id, customer_id=offer["customer_id"], event_type=event_type)
+    if event_type == "offer.created" and offer["type"] in ("upgrade", "downgrade") and offer.get("subscription_id"):
+        try:
+            offers.annotate(CLIENT, offer_id, "pending", {"quote": charge.quote(CONTEXT.dodo, offer, offer["subscription_id"])})
+        except dodo.DodoPaymentsError as exc:
+            log.warning("quote_unavailable", error_code=dodo.error_code(exc), hint="quoted again when accepted")
     outcomes = upsell.run(CLIENT, SETTINGS.events_stream, CONTEXT.book.get(), upsell.offer_trigger(offer, event_type))
     if outcomes:
         log.info("rules_applied", outcomes=outcomes)
@@ -76,3 +81,16 @@ def expire_offer(offer_id: str) -> None:
     _bound(offer_id=offer_id)
     moved, _ = offers.transition(CLIENT, SETTINGS.events_stream, offer_id, "expired", event_type="offer.expired")
     log.info("offer_expired" if moved else "offer_expiry_skipped")
+
+
+@dramatiq.actor(queue_name=intake.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)
+def charge_offer(offer_id: str) -> None:
+    """Never retried: a failed charge is not repeated automatically (DESIGN invariant 3)."""
+    _bound(offer_id=offer_id)
+    log.info("charge_attempt", outcome=charge.charge(CLIENT, SETTINGS.events_stream, CONTEXT.dodo, offer_id))
+
+
+@dramatiq.actor(queue_name=intake.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)
+def reconcile_offer(offer_id: str) -> None:
+    _bound(offer_id=offer_id)
+    log.info("charge_reconciled", outcome=charge.reconcile(CLIENT, SETTINGS.events_stream, CONTEXT.dodo, offer_id))

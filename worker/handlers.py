@@ -16,7 +16,9 @@ from dodopayments.types import (
 )
 from pydantic import ValidationError
 
-from worker import grants, upsell
+from dodopayments import DodoPayments
+
+from worker import charge, grants, offers, upsell
 from worker.engine import Facts
 from worker.broker import PermanentError
 from worker.rulebook import LiveBook
@@ -40,6 +42,7 @@ class Context:
     client: redis.Redis
     stream: str
     book: LiveBook
+    dodo: DodoPayments
 
 
 def parse(event_type: str, body: str) -> Event:
@@ -83,6 +86,28 @@ def trigger_of(webhook_id: str, event_type: str, event: Event) -> upsell.Trigger
     return upsell.Trigger(facts, webhook_id, subscription_id=data.subscription_id)
 
 
+def close_offer(ctx: Context, webhook_id: str, event: PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent) -> None:
+    """A payment carrying `upsell_offer_id` settles that offer: converted, or failed with a fallback."""
+    offer_id = (event.data.metadata or {}).get("upsell_offer_id")
+    if not offer_id:
+        return
+    structlog.contextvars.bind_contextvars(offer_id=offer_id)
+    offer = offers.get(ctx.client, str(offer_id))
+    if offer is None or offer["customer_id"] != event.data.customer.customer_id:
+        log.warning("payment_names_unknown_offer")
+        return
+    if isinstance(event, PaymentSucceededWebhookEvent):
+        moved, _ = offers.transition(ctx.client, ctx.stream, offer["offer_id"], "converted", {"payment_id": event.data.payment_id, "error_code": None},
+                                     event_type="offer.converted", source=webhook_id)
+    elif offer["state"] == "charging":
+        charge.fail(ctx.client, ctx.stream, ctx.dodo, offer, event.data.error_code or "payment_failed", webhook_id,
+                    {"payment_id": event.data.payment_id})
+        moved = True
+    else:
+        moved = False
+    log.info("offer_settled_by_payment" if moved else "offer_already_settled", state=offer["state"])
+
+
 def processed_key(webhook_id: str) -> str:
     return f"upsell:processed:{webhook_id}"
 
@@ -104,6 +129,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         emitted = grants.apply(ctx.client, ctx.stream, book.access, update)
         if emitted:
             log.info("access_event_emitted", event_type=emitted["type"], event_id=emitted["id"])
+    if isinstance(event, PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent):
+        close_offer(ctx, webhook_id, event)
     outcomes = upsell.run(ctx.client, ctx.stream, book, trigger_of(webhook_id, event_type, event))
     if outcomes:
         log.info("rules_applied", outcomes=outcomes)

@@ -19,6 +19,7 @@ from worker import events, intake, schedule
 TRANSITIONS = {
     "pending": {"charging", "declined", "expired"},
     "charging": {"converted", "failed"},
+    "failed": {"converted"},  # Dodo's payment.succeeded is the truth, even after we gave up waiting
 }
 FOLLOW_UP = {"offer.created", "offer.declined", "offer.failed"}  # rules may trigger on these
 
@@ -101,8 +102,10 @@ def create(client: redis.Redis, stream: str, offer: dict[str, Any], *, once: boo
 
 
 def transition(client: redis.Redis, stream: str, offer_id: str, to: str, changes: dict[str, Any] | None = None,
-               *, event_type: str | None = None, source: str | None = None) -> tuple[bool, dict[str, Any] | None]:
-    """Move an offer to `to` if the state machine allows it from where it is now.
+               *, event_type: str | None = None, source: str | None = None,
+               also: Callable[[Pipeline, dict[str, Any]], None] | None = None) -> tuple[bool, dict[str, Any] | None]:
+    """Move an offer to `to` if the state machine allows it from where it is now; `also` adds
+    commands (a message, a job) to the same transaction.
 
     Returns (moved, offer as it is afterwards); moved is False when it was elsewhere already.
     """
@@ -121,8 +124,27 @@ def transition(client: redis.Redis, stream: str, offer_id: str, to: str, changes
             pipe.set(cooldown_key(offer["rule_id"], offer["customer_id"]), offer_id, ex=offer["cooldown_seconds"])
         if event_type:
             emit(pipe, stream, event_type, offer, source or offer_id)
+        if also:
+            also(pipe, offer)
         pipe.execute()
         return True, offer
+
+    return _watched(client, [key(offer_id)], body)
+
+
+def annotate(client: redis.Redis, offer_id: str, state: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+    """Record facts (quote, session, payment id) on an offer still in `state`; None if it moved on."""
+
+    def body(pipe: Pipeline) -> dict[str, Any] | None:
+        raw = pipe.get(key(offer_id))
+        offer = json.loads(raw) if raw else None
+        if offer is None or offer["state"] != state:
+            return None
+        offer.update(changes)
+        pipe.multi()
+        pipe.set(key(offer_id), json.dumps(offer))
+        pipe.execute()
+        return offer
 
     return _watched(client, [key(offer_id)], body)
 

@@ -1,0 +1,238 @@
+"""The emulator's HTTP API: Dodo's endpoints the worker uses, plus `/_emulator/*` to seed and steer it.
+
+It records every request, can fail (status) or stall (delay) on demand before or after doing the
+work, and after a confirmed checkout or plan change delivers signed webhooks, as Dodo does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emulator import shapes
+from worker.send import signed_headers
+
+@dataclass
+class Fault:
+    method: str
+    path: str  # prefix
+    status: int = 500
+    delay: float = 0.0
+    times: int = 1
+    after: bool = False  # do the work first, then stall/fail the answer (Dodo charged, client never hears)
+
+
+@dataclass
+class State:
+    webhook_url: str | None
+    secret: str | None
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def fault_for(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method == method and path.startswith(fault.path) and fault.times > 0:
+                fault.times -= 1
+                return fault
+        return None
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"code": "EMULATOR_ERROR", "message": message}, status_code=status)
+
+
+def create_app(webhook_url: str | None = None, secret: str | None = None, seed: dict[str, Any] | None = None) -> Starlette:
+    state = State(webhook_url, secret)
+    for name in ("customers", "products", "subscriptions"):
+        getattr(state, name).update(copy.deepcopy((seed or {}).get(name, {})))
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def deliver(event: dict[str, Any]) -> None:
+        """POST a signed webhook, retrying like Dodo (shortened) until it gets a 2xx."""
+        if not state.webhook_url or not state.secret:
+            return
+        body = json.dumps(event).encode()
+        webhook_id = "msg_" + secrets.token_hex(12)
+        record = {"webhook_id": webhook_id, "type": event["type"], "statuses": []}
+        state.deliveries.append(record)
+        async with httpx.AsyncClient(timeout=15) as client:
+            for wait in (0.1, 0.5, 1, 2, 5, 10):
+                await asyncio.sleep(wait)
+                try:
+                    answer = await client.post(state.webhook_url, content=body, headers=signed_headers(state.secret, webhook_id, body))
+                    record["statuses"].append(answer.status_code)
+                    if answer.is_success:
+                        return
+                except httpx.HTTPError as exc:
+                    record["statuses"].append(type(exc).__name__)
+
+    def send_later(*events: dict[str, Any]) -> None:
+        async def run() -> None:
+            for event in events:
+                await deliver(event)
+        task = asyncio.create_task(run())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def price_of(product_id: str) -> tuple[int, str]:
+        spec = state.products[product_id]
+        return spec["price"], spec["currency"]
+
+    async def guarded(request: Request, work: Any) -> Response:
+        """Record, apply any fault, then do the work (sync function of the parsed body)."""
+        raw = await request.body()
+        body = json.loads(raw) if raw else None
+        path = request.url.path
+        state.requests.append({"method": request.method, "path": path, "body": body, "query": dict(request.query_params)})
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return _error(401, "missing bearer token")
+        fault = state.fault_for(request.method, path)
+        if fault and not fault.after:
+            await asyncio.sleep(fault.delay)
+            return _error(fault.status, "injected fault")
+        response = work(request, body)
+        if fault:
+            await asyncio.sleep(fault.delay)
+            return _error(fault.status, "injected fault after the work was done")
+        return response
+
+    def payment_methods(request: Request, body: Any) -> Response:
+        customer = state.customers.get(request.path_params["customer_id"])
+        if customer is None:
+            return _error(404, "customer not found")
+        items = [{k: v for k, v in m.items() if k != "decline_code"} for m in customer.get("payment_methods", [])]
+        return JSONResponse({"items": items})
+
+    def product(request: Request, body: Any) -> Response:
+        product_id = request.path_params["product_id"]
+        if product_id not in state.products:
+            return _error(404, "product not found")
+        return JSONResponse(shapes.product(product_id, state.products[product_id]))
+
+    def create_checkout(request: Request, body: Any) -> Response:
+        session_id = "cks_" + secrets.token_hex(10)
+        customer_id = (body.get("customer") or {}).get("customer_id")
+        cart = [{"product_id": i["product_id"], "quantity": i.get("quantity", 1)} for i in body["product_cart"]]
+        for item in cart:
+            if item["product_id"] not in state.products:
+                return _error(404, f"product {item['product_id']} not found")
+        amount = sum(price_of(i["product_id"])[0] * i["quantity"] for i in cart)
+        currency = price_of(cart[0]["product_id"])[1]
+        session = {"session_id": session_id, "customer_id": customer_id, "cart": cart, "metadata": body.get("metadata") or {},
+                   "payment_id": None, "payment_status": None}
+        state.sessions[session_id] = session
+        method_id = body.get("payment_method_id")
+        if not (method_id and body.get("confirm")):
+            return JSONResponse({"session_id": session_id, "checkout_url": f"https://checkout.emulator.local/{session_id}"})
+        methods = {m["payment_method_id"]: m for m in state.customers.get(customer_id or "", {}).get("payment_methods", [])}
+        if method_id not in methods:
+            return _error(422, "payment method does not belong to the customer")
+        decline = methods[method_id].get("decline_code")
+        session.update(payment_id="pay_" + secrets.token_hex(10), payment_status="failed" if decline else "succeeded")
+        send_later(shapes.payment_event("failed" if decline else "succeeded", payment_id=session["payment_id"], customer_id=customer_id,
+                                        cart=cart, amount=amount, currency=currency, metadata=session["metadata"],
+                                        payment_method_id=method_id, session_id=session_id, error_code=decline))
+        return JSONResponse({"session_id": session_id, "payment_id": session["payment_id"]})
+
+    def checkout_status(request: Request, body: Any) -> Response:
+        session = state.sessions.get(request.path_params["session_id"])
+        if session is None:
+            return _error(404, "session not found")
+        return JSONResponse({"id": session["session_id"], "created_at": shapes.now(), "payment_id": session["payment_id"],
+                             "payment_status": session["payment_status"]})
+
+    def subscription_data(subscription_id: str) -> dict[str, Any] | None:
+        sub = state.subscriptions.get(subscription_id)
+        if sub is None:
+            return None
+        price, currency = price_of(sub["product_id"])
+        return shapes.subscription(subscription_id, sub, price, currency)
+
+    def subscription(request: Request, body: Any) -> Response:
+        data = subscription_data(request.path_params["subscription_id"])
+        return JSONResponse(data) if data else _error(404, "subscription not found")
+
+    def charge_for_change(sub: dict[str, Any], body: dict[str, Any]) -> int:
+        new = price_of(body["product_id"])[0] * body["quantity"]
+        difference = max(new - price_of(sub["product_id"])[0] * sub.get("quantity", 1), 0)
+        return {"full_immediately": new, "difference_immediately": difference, "do_not_bill": 0}.get(body["proration_billing_mode"], difference // 2)
+
+    def preview_change(request: Request, body: Any) -> Response:
+        subscription_id = request.path_params["subscription_id"]
+        data = subscription_data(subscription_id)
+        if data is None or body["product_id"] not in state.products:
+            return _error(404, "subscription or product not found")
+        price, currency = price_of(body["product_id"])
+        charge = charge_for_change(state.subscriptions[subscription_id], body)
+        return JSONResponse(shapes.preview(data, body["product_id"], body["quantity"], price, currency, charge))
+
+    def change_plan(request: Request, body: Any) -> Response:
+        subscription_id = request.path_params["subscription_id"]
+        sub = state.subscriptions.get(subscription_id)
+        if sub is None or body["product_id"] not in state.products:
+            return _error(404, "subscription or product not found")
+        charge = charge_for_change(sub, body)
+        sub.update(product_id=body["product_id"], quantity=body["quantity"])
+        data = subscription_data(subscription_id)
+        assert data is not None
+        events = [shapes.plan_changed_event(data)]
+        payment_id = None
+        if charge > 0:
+            payment_id = "pay_" + secrets.token_hex(10)
+            events.append(shapes.payment_event("succeeded", payment_id=payment_id, customer_id=sub["customer_id"],
+                                               cart=[{"product_id": body["product_id"], "quantity": body["quantity"]}], amount=charge,
+                                               currency=price_of(body["product_id"])[1], metadata=body.get("metadata") or {},
+                                               payment_method_id=None, session_id=None, subscription_id=subscription_id))
+        send_later(*events)
+        return JSONResponse({"payment_id": payment_id})
+
+    def api(method: str, path: str, work: Any) -> Route:
+        async def endpoint(request: Request) -> Response:
+            return await guarded(request, work)
+        return Route(path, endpoint, methods=[method])
+
+    async def seed(request: Request) -> Response:
+        body = await request.json()
+        for name in ("customers", "products", "subscriptions"):
+            getattr(state, name).update(body.get(name, {}))
+        if "webhook_url" in body:
+            state.webhook_url = body["webhook_url"]
+        if "secret" in body:
+            state.secret = body["secret"]
+        return JSONResponse({"status": "seeded"})
+
+    async def faults(request: Request) -> Response:
+        state.faults.append(Fault(**await request.json()))
+        return JSONResponse({"faults": len(state.faults)})
+
+    async def recorded(request: Request) -> Response:
+        return JSONResponse({"requests": state.requests, "deliveries": state.deliveries})
+
+    routes = [
+        api("GET", "/customers/{customer_id}/payment-methods", payment_methods),
+        api("GET", "/products/{product_id}", product),
+        api("POST", "/checkouts", create_checkout),
+        api("GET", "/checkouts/{session_id}", checkout_status),
+        api("GET", "/subscriptions/{subscription_id}", subscription),
+        api("POST", "/subscriptions/{subscription_id}/change-plan/preview", preview_change),
+        api("POST", "/subscriptions/{subscription_id}/change-plan", change_plan),
+        Route("/_emulator/seed", seed, methods=["POST"]),
+        Route("/_emulator/faults", faults, methods=["POST"]),
+        Route("/_emulator/requests", recorded, methods=["GET"]),
+    ]
+    return Starlette(routes=routes)

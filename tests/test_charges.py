@@ -1,0 +1,208 @@
+"""The money path against the local Dodo emulator through the real SDK: at most one charge, always."""
+
+from __future__ import annotations
+
+import copy
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import redis
+
+from tests.conftest import TOKEN, Stack, fixture, read_events, wait_until
+
+BASIC, PRO, COURSE, ADDON = "pdt_RUST4raxbl0Rfe4VQi1z", "pdt_PRO0planUpgrade9xQ", "pdt_e9mUw084cWnu0tz", "pdt_ADDON0priority7Kq"
+CUSTOMER = "cus_8VbC6JDZzPEqfBPUdpj0K"
+SUB = "sub_7EeHq2ewQuadropD2ra"
+RULES = f"""rules:
+  - id: addon
+    on: payment.succeeded
+    when: {{product: [{COURSE}]}}
+    offer: {{type: one_click, product: {ADDON}}}
+  - id: go-pro
+    on: subscription.active
+    when: {{product: [{BASIC}]}}
+    offer: {{type: upgrade, product: {PRO}, proration: difference_immediately}}
+  - id: go-basic
+    on: subscription.plan_changed
+    when: {{product: [{PRO}]}}
+    offer: {{type: downgrade, product: {BASIC}, proration: do_not_bill}}
+"""
+
+
+def card(method_id: str, *, recurring: bool = True, year: str = "2099", decline: str | None = None) -> dict[str, Any]:
+    method = {"payment_method_id": method_id, "payment_method": "card", "recurring_enabled": recurring,
+              "card": {"card_network": "visa", "last4_digits": "4242", "expiry_month": "01", "expiry_year": year}}
+    return method | ({"decline_code": decline} if decline else {})
+
+
+@pytest.fixture
+def money(stack: Stack) -> Stack:
+    (stack.rules_dir / "upsell.yaml").write_text(RULES)
+    stack.emulator()
+    stack.web()
+    stack.worker(threads=8)
+    return stack
+
+
+def purchase(customer: str = CUSTOMER) -> dict[str, Any]:
+    payload = copy.deepcopy(fixture("payment.succeeded"))
+    payload["data"]["customer"]["customer_id"] = customer
+    payload["data"]["payment_id"] = f"pay_{time.monotonic_ns()}"
+    return payload
+
+
+def pending_offer(stack: Stack, client: redis.Redis, payload: dict[str, Any], rule: str = "addon") -> dict[str, Any]:
+    assert stack.post(payload).json()["status"] == "queued"
+    customer = payload["data"]["customer"]["customer_id"]
+
+    def found() -> dict[str, Any] | None:
+        offers = stack.api("GET", f"/api/customers/{customer}/offers").json()["offers"]
+        return next((o for o in offers if o["rule_id"] == rule and o["state"] == "pending"), None)
+    return wait_until(found, what="pending offer")
+
+
+def offer_state(stack: Stack, offer_id: str, state: str, timeout: float = 20) -> dict[str, Any]:
+    return wait_until(lambda: (o := stack.api("GET", f"/api/offers/{offer_id}").json())["state"] == state and o, timeout, what=f"offer {state}")
+
+
+def charges(stack: Stack) -> list[dict[str, Any]]:
+    return [r for r in stack.dodo_requests("POST", "/checkouts") if r["body"].get("confirm")]
+
+
+def test_accept_charges_once_converts_and_grants(money: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(money, client, purchase())
+    accepted = money.api("POST", f"/api/offers/{offer['offer_id']}/accept")
+    assert accepted.status_code == 202 and accepted.json()["state"] == "charging"
+    converted = offer_state(money, offer["offer_id"], "converted")
+    (request,) = charges(money)
+    assert request["body"]["payment_method_id"] == "pm_0NvCq7Yp4b3XyZ1"
+    assert request["body"]["customer"] == {"customer_id": CUSTOMER}
+    assert request["body"]["metadata"] == {"upsell_offer_id": offer["offer_id"]}
+    assert converted["payment_id"].startswith("pay_")
+    types = [e["type"] for e in read_events(client)]
+    assert types.count("offer.accepted") == 1 and types.count("offer.converted") == 1
+    wait_until(lambda: "priority_support" in money.api("GET", f"/api/customers/{CUSTOMER}/access").json()["features"], what="access")
+    again = money.api("POST", f"/api/offers/{offer['offer_id']}/accept")
+    assert again.status_code == 202 and again.json()["state"] == "converted"
+    assert len(charges(money)) == 1
+
+
+def test_twenty_concurrent_accepts_charge_once(money: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(money, client, purchase())
+    with ThreadPoolExecutor(20) as pool:
+        codes = list(pool.map(lambda _: money.api("POST", f"/api/offers/{offer['offer_id']}/accept").status_code, range(20)))
+    assert codes == [202] * 20
+    offer_state(money, offer["offer_id"], "converted")
+    time.sleep(1)
+    assert len(charges(money)) == 1
+    assert [e["type"] for e in read_events(client)].count("offer.accepted") == 1
+
+
+def test_worker_killed_after_dodo_took_the_charge(money: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(money, client, purchase())
+    money.dodo_control("faults", {"method": "POST", "path": "/checkouts", "after": True, "delay": 8, "status": 500})
+    victim = money.procs[-1]
+    assert money.api("POST", f"/api/offers/{offer['offer_id']}/accept").status_code == 202
+    wait_until(lambda: charges(money), what="charge reached the emulator")
+    victim.kill()
+    money.worker(threads=8)
+    offer_state(money, offer["offer_id"], "converted", 30)
+    # the killed worker's charge message comes back after the heartbeat timeout: it must not charge
+    wait_until(lambda: "nothing to do: offer is converted" in "".join(p.output() for p in money.procs[-1:]), 90, what="redelivered charge message")
+    assert len(charges(money)) == 1
+
+
+@pytest.mark.parametrize("mode", ["500", "timeout"])
+def test_dodo_error_or_timeout_on_charge_never_charges_again(money: Stack, client: redis.Redis, mode: str) -> None:
+    offer = pending_offer(money, client, purchase())
+    fault = {"method": "POST", "path": "/checkouts", "status": 500}
+    fault |= {"after": False} if mode == "500" else {"after": True, "delay": 7}
+    money.dodo_control("faults", fault)
+    assert money.api("POST", f"/api/offers/{offer['offer_id']}/accept").status_code == 202
+    if mode == "500":
+        failed = offer_state(money, offer["offer_id"], "failed")
+        assert failed["error_code"] == "dodo_http_500" and failed["checkout_url"]
+    else:  # Dodo charged, then stalled past the SDK timeout: its payment webhook settles the offer
+        offer_state(money, offer["offer_id"], "converted", 30)
+        wait_until(lambda: "charge call failed; not retried" in money.procs[-1].output(), 20, what="the timed-out call")
+        assert money.api("GET", f"/api/offers/{offer['offer_id']}").json()["state"] == "converted"
+    again = money.api("POST", f"/api/offers/{offer['offer_id']}/accept")
+    assert again.status_code == (409 if mode == "500" else 202)
+    time.sleep(2)
+    assert len(charges(money)) == 1
+
+
+@pytest.mark.parametrize(("methods", "reason"), [
+    ([], "no_saved_payment_method"),
+    ([card("pm_old", year="2020")], "payment_method_expired"),
+    ([card("pm_once", recurring=False)], "payment_method_not_recurring"),
+    (None, "no_saved_payment_method"),  # the only card belongs to another customer
+])
+def test_ineligible_method_falls_back_to_checkout(money: Stack, client: redis.Redis, methods: list[dict[str, Any]] | None, reason: str) -> None:
+    customer = f"cus_fallback_{reason}"
+    seed = {customer: {"payment_methods": methods}} if methods is not None else {customer: {"payment_methods": []}, "cus_other": {"payment_methods": [card("pm_other")]}}
+    money.dodo_control("seed", {"customers": seed})
+    offer = pending_offer(money, client, purchase(customer))
+    money.api("POST", f"/api/offers/{offer['offer_id']}/accept")
+    failed = offer_state(money, offer["offer_id"], "failed")
+    assert failed["error_code"] == reason and failed["checkout_url"].startswith("https://checkout.emulator.local/")
+    assert charges(money) == []
+    (event,) = [e for e in read_events(client) if e["type"] == "offer.failed"]
+    assert event["data"]["checkout_url"] == failed["checkout_url"]
+
+
+def test_payment_failed_for_an_upsell(money: Stack, client: redis.Redis) -> None:
+    money.dodo_control("seed", {"customers": {"cus_declined": {"payment_methods": [card("pm_low", decline="INSUFFICIENT_FUNDS")]}}})
+    offer = pending_offer(money, client, purchase("cus_declined"))
+    money.api("POST", f"/api/offers/{offer['offer_id']}/accept")
+    failed = offer_state(money, offer["offer_id"], "failed")
+    assert failed["error_code"] == "INSUFFICIENT_FUNDS" and failed["checkout_url"]
+    (event,) = [e for e in read_events(client) if e["type"] == "offer.failed"]
+    assert event["data"]["checkout_url"] and event["data"]["error_code"] == "INSUFFICIENT_FUNDS"
+    time.sleep(2)
+    assert len(charges(money)) == 1
+
+
+def test_upgrade_then_downgrade_with_quote_and_one_changed_event(money: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(money, client, fixture("subscription.active"), rule="go-pro")
+    quoted = wait_until(lambda: (o := money.api("GET", f"/api/offers/{offer['offer_id']}").json())["quote"] and o, what="quote")
+    assert quoted["quote"]["total_amount"] == 2000 and quoted["quote"]["currency"] == "USD" and quoted["subscription_id"] == SUB
+    assert money.api("POST", f"/api/offers/{offer['offer_id']}/accept").status_code == 202
+    offer_state(money, offer["offer_id"], "converted")
+    (change,) = money.dodo_requests("POST", f"/subscriptions/{SUB}/change-plan")[-1:]
+    assert change["path"].endswith("/change-plan") and change["body"]["proration_billing_mode"] == "difference_immediately"
+    assert change["body"]["on_payment_failure"] == "prevent_change" and change["body"]["product_id"] == PRO
+    paths = [r["path"] for r in money.dodo_requests("POST", f"/subscriptions/{SUB}")]
+    assert paths.index(f"/subscriptions/{SUB}/change-plan/preview") < paths.index(f"/subscriptions/{SUB}/change-plan")
+    wait_until(lambda: money.api("GET", f"/api/customers/{CUSTOMER}/access").json()["tier"] == "pro", what="pro access")
+    assert [e["type"] for e in read_events(client) if e["type"].startswith("access.")] == ["access.granted", "access.changed"]
+
+    down = wait_until(lambda: next((o for o in money.api("GET", f"/api/customers/{CUSTOMER}/offers").json()["offers"] if o["rule_id"] == "go-basic"), None), what="downgrade offer")
+    money.api("POST", f"/api/offers/{down['offer_id']}/accept")
+    offer_state(money, down["offer_id"], "converted")
+    assert money.dodo_requests("POST", f"/subscriptions/{SUB}/change-plan")[-1]["body"]["proration_billing_mode"] == "do_not_bill"
+    wait_until(lambda: money.api("GET", f"/api/customers/{CUSTOMER}/access").json()["tier"] == "basic", what="basic again")
+
+
+def test_change_preview_endpoint(money: Stack) -> None:
+    answer = money.api("GET", f"/api/subscriptions/{SUB}/change-preview", params={"product_id": PRO, "proration": "full_immediately"})
+    assert answer.status_code == 200 and answer.json()["quote"]["total_amount"] == 3000
+    assert money.api("GET", f"/api/subscriptions/{SUB}/change-preview").status_code == 400
+    assert money.api("GET", "/api/subscriptions/sub_nope/change-preview", params={"product_id": PRO}).status_code == 404
+
+
+def test_api_guards_offers(money: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(money, client, purchase())
+    path = f"/api/offers/{offer['offer_id']}/accept"
+    assert money.api("POST", path, token=None).status_code == 401
+    assert money.api("POST", path, token="nope").status_code == 401
+    assert money.api("POST", path, params={"customer_id": "cus_someone_else"}).status_code == 404
+    assert money.api("GET", f"/api/offers/{offer['offer_id']}", params={"customer_id": "cus_someone_else"}).status_code == 404
+    assert money.api("POST", "/api/offers/off_missing/accept").status_code == 404
+    assert money.api("GET", f"/api/offers/{offer['offer_id']}").json()["state"] == "pending"
+    assert money.api("POST", f"/api/offers/{offer['offer_id']}/decline").status_code == 200
+    refused = money.api("POST", path)
+    assert refused.status_code == 409 and refused.json()["error"] == "the offer was declined"
+    assert charges(money) == [] and TOKEN

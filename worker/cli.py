@@ -24,6 +24,21 @@ def cmd_dev(args: argparse.Namespace) -> None:
     dev.run(args.host, args.port)
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    from worker import demo
+
+    demo.run(args.port, args.dodo_port)
+
+
+def cmd_emulator(args: argparse.Namespace) -> None:
+    import sys as _sys
+
+    from emulator.__main__ import main as emulator_main
+
+    _sys.argv = ["emulator", *args.rest]
+    emulator_main()
+
+
 def cmd_web(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -103,6 +118,15 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8000)
     dev.set_defaults(func=cmd_dev)
+
+    demo = sub.add_parser("demo", help="receiver, worker and Dodo emulator together: one upsell from purchase to access")
+    demo.add_argument("--port", type=int, default=8010)
+    demo.add_argument("--dodo-port", type=int, default=8787)
+    demo.set_defaults(func=cmd_demo)
+
+    emulator = sub.add_parser("emulator", help="the local Dodo API emulator (python -m emulator --help)", add_help=False)
+    emulator.add_argument("rest", nargs=argparse.REMAINDER)
+    emulator.set_defaults(func=cmd_emulator)
 
     web = sub.add_parser("web", help="the receiver alone (production)")
     web.add_argument("--host", default="127.0.0.1")

@@ -91,8 +91,6 @@ class WebhookEndpoint:
         except redis.exceptions.RedisError as exc:
             bound.error("webhook_not_stored", error=type(exc).__name__, hint="Redis unreachable; Dodo will retry")
             return _answer("unavailable", 503, {"error": "queue unavailable, retry later"})
-        if not queued:
-            bound.info("webhook_duplicate")
-            return _answer("duplicate", 200, {"status": "duplicate"})
-        bound.info("webhook_queued")
-        return _answer("queued", 200, {"status": "queued"})
+        outcome = "queued" if queued else "duplicate"
+        log.info("webhook_" + outcome, webhook_id=webhook_id, event_type=event_type)
+        return _answer(outcome, 200, {"status": outcome})

@@ -116,8 +116,10 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def rules_dir(tmp_path: Path) -> Path:
+    """The shipped access.yaml and no upsell rules: tests that want rules write their own."""
     target = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", target)
+    target.mkdir()
+    shutil.copy(ROOT / "rules" / "access.yaml", target)
     return target
 
 

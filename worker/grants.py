@@ -39,7 +39,11 @@ class Update:
 
 def read(client: redis.Redis, customer_id: str) -> dict[str, Any]:
     raw = client.get(state_key(customer_id))
-    return json.loads(raw) if raw else {"version": 0, "tier": None, "features": [], "grants": {}, "clock": {}}
+    return json.loads(raw) if raw else empty()
+
+
+def empty() -> dict[str, Any]:
+    return {"version": 0, "tier": None, "features": [], "grants": {}, "clock": {}}
 
 
 def view(customer_id: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -48,31 +52,40 @@ def view(customer_id: str, state: dict[str, Any]) -> dict[str, Any]:
     return {"customer_id": customer_id, "version": state["version"], "tier": state["tier"], "features": state["features"], "grants": grants}
 
 
-def apply(client: redis.Redis, stream: str, config: AccessConfig, update: Update) -> dict[str, str] | None:
-    """Apply once per webhook; stale sources are skipped. Returns the event emitted, if any."""
+# Compare-and-set: commit the new state, the done mark and the event only if the state is still
+# what we read and the webhook was not applied meanwhile. Two round trips (MGET, EVAL), no WATCH.
+_COMMIT = """
+if redis.call('exists', KEYS[2]) == 1 then return -1 end
+local current = redis.call('get', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[1], ARGV[2])
+redis.call('set', KEYS[2], '1', 'EX', ARGV[3])
+if #ARGV > 3 then redis.call('xadd', KEYS[3], '*', unpack(ARGV, 4)) end
+return 1
+"""
+
+
+def apply(client: redis.Redis, stream: str, config: AccessConfig, update: Update) -> tuple[dict[str, str] | None, dict[str, Any]]:
+    """Apply once per webhook; stale sources are skipped. Returns the event emitted (if any) and
+    the customer's state afterwards."""
     key, done = state_key(update.customer_id), _done_key(update.webhook_id)
-    with client.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(key, done)
-                if pipe.exists(done):
-                    return None
-                state = read(pipe, update.customer_id)  # type: ignore[arg-type]
-                before = list(state["grants"].values())
-                changed = _merge(config, state, update)
-                pipe.multi()
-                pipe.set(done, "1", ex=DONE_TTL_SECONDS)
-                fields = None
-                if changed:
-                    state["version"] += 1
-                    state["tier"], state["features"] = summarize(config, list(state["grants"].values()))
-                    fields = _event(config, update, state, before)
-                    events.add(pipe, stream, fields)
-                pipe.set(key, json.dumps(state, sort_keys=True))
-                pipe.execute()
-                return fields
-            except redis.WatchError:
-                continue
+    while True:
+        raw, applied = client.mget(key, done)
+        state = json.loads(raw) if raw else empty()
+        if applied:
+            return None, state
+        before = list(state["grants"].values())
+        fields = None
+        if _merge(config, state, update):
+            state["version"] += 1
+            state["tier"], state["features"] = summarize(config, list(state["grants"].values()))
+            fields = _event(config, update, state, before)
+        flat = [part for item in (fields or {}).items() for part in item]
+        result = client.register_script(_COMMIT)(keys=[key, done, stream], args=[raw or "", json.dumps(state, sort_keys=True), DONE_TTL_SECONDS, *flat])
+        if result == 1:
+            return fields, state
+        if result == -1:
+            return None, state
 
 
 def _merge(config: AccessConfig, state: dict[str, Any], update: Update) -> bool:

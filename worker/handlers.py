@@ -113,26 +113,22 @@ def processed_key(webhook_id: str) -> str:
 
 
 def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
-    """Each step is idempotent on its own; the processed mark only short-cuts a redelivery."""
-    if ctx.client.exists(processed_key(webhook_id)):
-        log.info("webhook_already_processed")
-        return
+    """Each step is idempotent on its own (access by its done mark, offers and jobs by ids derived
+    from the webhook-id), so a redelivered message re-runs safely; the processed mark is for
+    operators and tests, and costs no extra read on the hot path."""
     event = parse(event_type, body)
     customer_id = event.data.customer.customer_id
     structlog.contextvars.bind_contextvars(customer_id=customer_id)
     book = ctx.book.get()
     update = access_update(webhook_id, event)
+    state, emitted = None, None
     if update is not None:
         unknown = [product for _, _, product in update.items if product not in book.access.products]
         if unknown:
             log.info("products_grant_nothing", products=unknown, hint="add them to access.yaml to grant access")
-        emitted = grants.apply(ctx.client, ctx.stream, book.access, update)
-        if emitted:
-            log.info("access_event_emitted", event_type=emitted["type"], event_id=emitted["id"])
+        emitted, state = grants.apply(ctx.client, ctx.stream, book.access, update)
     if isinstance(event, PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent):
         close_offer(ctx, webhook_id, event)
-    outcomes = upsell.run(ctx.client, ctx.stream, book, trigger_of(webhook_id, event_type, event))
-    if outcomes:
-        log.info("rules_applied", outcomes=outcomes)
+    outcomes = upsell.run(ctx.client, ctx.stream, book, trigger_of(webhook_id, event_type, event), state)
     ctx.client.set(processed_key(webhook_id), "1", ex=grants.DONE_TTL_SECONDS)
-    log.info("webhook_processed")
+    log.info("webhook_processed", access_event=emitted and emitted["type"], access_event_id=emitted and emitted["id"], rules=outcomes)

@@ -45,9 +45,12 @@ def offer_trigger(offer: dict[str, Any], event_type: str) -> Trigger:
     return Trigger(facts, offer["offer_id"], offer["offer_id"], offer.get("subscription_id"))
 
 
-def run(client: Any, stream: str, book: Book, trigger: Trigger) -> list[str]:
-    """Evaluate the trigger's rules now; delayed ones go to the schedule. Returns outcomes for logs."""
-    state = grants.read(client, trigger.facts.customer_id)
+def run(client: Any, stream: str, book: Book, trigger: Trigger, state: dict[str, Any] | None = None) -> list[str]:
+    """Evaluate the trigger's rules now; delayed ones go to the schedule. Returns outcomes for logs.
+    `state` is the customer's access if the caller has it; read only when a rule could need it."""
+    if not book.index.candidates(trigger.facts):
+        return []
+    state = state or grants.read(client, trigger.facts.customer_id)
     outcomes = []
     for verdict in engine.evaluate(book.index, trigger.facts, book.access, state["tier"], state["features"]):
         if not verdict.matched:

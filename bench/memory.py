@@ -1,0 +1,57 @@
+"""Memory: receiver and worker RSS before and after 100,000 events, sampled every 20,000.
+
+    .venv/bin/python -m bench.memory [--events 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from bench import harness
+
+
+def rss_mib(pid: int) -> float:
+    """RSS of a process and its children (the dramatiq worker forks its worker process)."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+        pids += [int(c) for c in children]
+    return total / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    args = parser.parse_args()
+    rules = Path(tempfile.mkdtemp(prefix="bench-rules-"))
+    shutil.copy(harness.ROOT / "rules" / "access.yaml", rules)
+    step = 20_000
+    with harness.valkey() as redis_url:
+        client = redis.Redis.from_url(redis_url)
+        environment = harness.env(redis_url, rules)
+        port = harness.free_port()
+        with harness.receiver(port, environment) as web, harness.worker(environment) as worker:
+            print(f"{'events':>7}  receiver MiB  worker MiB")
+            print(f"{0:7}  {rss_mib(web.pid):12.1f}  {rss_mib(worker.pid):10.1f}")
+            for start in range(0, args.events, step):
+                harness.load(port, harness.signed_requests(port, step, f"mem{start}", first=start), 16)
+                while client.xlen("upsell:events") < start + step:
+                    time.sleep(0.2)
+                print(f"{start + step:7}  {rss_mib(web.pid):12.1f}  {rss_mib(worker.pid):10.1f}")
+
+
+if __name__ == "__main__":
+    main()

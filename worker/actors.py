@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 
 import dramatiq
 import redis
@@ -33,11 +35,28 @@ BROKER = broker_setup.build(
 )
 
 
+REDIS_WAIT_SECONDS = 10.0  # under the 15 s heartbeat and the time limit
+
+
+def _riding_out_redis_blips(run: Callable[[], None]) -> None:
+    """Retry in place while Redis is briefly away: a Dramatiq retry cannot be enqueued then, and its
+    failure is swallowed with the message acked (Dramatiq PR #545). Every step is idempotent."""
+    deadline = time.monotonic() + REDIS_WAIT_SECONDS
+    while True:
+        try:
+            return run()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("redis_unavailable_retrying", error=type(exc).__name__)
+            time.sleep(0.5)
+
+
 def _actor(event_type: str, actor_name: str) -> dramatiq.Actor:
     def process(webhook_id: str, body: str) -> None:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(webhook_id=webhook_id, event_type=event_type)
-        handlers.handle(CONTEXT, event_type, webhook_id, body)
+        _riding_out_redis_blips(lambda: handlers.handle(CONTEXT, event_type, webhook_id, body))
 
     process.__name__ = actor_name
     return dramatiq.actor(process, actor_name=actor_name, queue_name=intake.QUEUE, throws=(broker_setup.PermanentError,))

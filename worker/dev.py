@@ -57,7 +57,7 @@ def run(host: str, port: int, threads: int = 4) -> None:
     print(f"signing secret: {settings.webhook_secrets[0]}")
     print(f"API token:      {settings.api_tokens[0]}")
     print(f"redis:          {settings.redis_url}   events stream: {settings.events_stream}")
-    print(f"try:            dodo-upsell send ../shared/fixtures/dodo/subscription.active.json --url http://{host}:{port}/webhooks/dodo")
+    print(f"try:            .venv/bin/dodo-upsell send tests/fixtures/dodo/subscription.active.json --url http://{host}:{port}/webhooks/dodo")
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:

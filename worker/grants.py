@@ -60,20 +60,23 @@ local current = redis.call('get', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
 redis.call('set', KEYS[1], ARGV[2])
 redis.call('set', KEYS[2], '1', 'EX', ARGV[3])
+if KEYS[4] then redis.call('set', KEYS[4], '1', 'EX', ARGV[3]) end
 if #ARGV > 3 then redis.call('xadd', KEYS[3], '*', unpack(ARGV, 4)) end
 return 1
 """
 
 
-def apply(client: redis.Redis, stream: str, config: AccessConfig, update: Update) -> tuple[dict[str, str] | None, dict[str, Any]]:
-    """Apply once per webhook; stale sources are skipped. Returns the event emitted (if any) and
-    the customer's state afterwards."""
+def apply(client: redis.Redis, stream: str, config: AccessConfig, update: Update,
+          finish: str | None = None) -> tuple[dict[str, str] | None, dict[str, Any], bool]:
+    """Apply once per webhook; stale sources are skipped. `finish`, a key marking the whole webhook
+    processed, is set in the same commit when nothing follows. Returns the event emitted (if any),
+    the customer's state afterwards, and whether `finish` was set."""
     key, done = state_key(update.customer_id), _done_key(update.webhook_id)
     while True:
         raw, applied = client.mget(key, done)
         state = json.loads(raw) if raw else empty()
         if applied:
-            return None, state
+            return None, state, False
         before = list(state["grants"].values())
         fields = None
         if _merge(config, state, update):
@@ -81,11 +84,12 @@ def apply(client: redis.Redis, stream: str, config: AccessConfig, update: Update
             state["tier"], state["features"] = summarize(config, list(state["grants"].values()))
             fields = _event(config, update, state, before)
         flat = [part for item in (fields or {}).items() for part in item]
-        result = client.register_script(_COMMIT)(keys=[key, done, stream], args=[raw or "", json.dumps(state, sort_keys=True), DONE_TTL_SECONDS, *flat])
+        keys = [key, done, stream, *([finish] if finish else [])]
+        result = client.register_script(_COMMIT)(keys=keys, args=[raw or "", json.dumps(state, sort_keys=True), DONE_TTL_SECONDS, *flat])
         if result == 1:
-            return fields, state
+            return fields, state, finish is not None
         if result == -1:
-            return None, state
+            return None, state, False
 
 
 def _merge(config: AccessConfig, state: dict[str, Any], update: Update) -> bool:

@@ -89,8 +89,6 @@ def trigger_of(webhook_id: str, event_type: str, event: Event) -> upsell.Trigger
 def close_offer(ctx: Context, webhook_id: str, event: PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent) -> None:
     """A payment carrying `upsell_offer_id` settles that offer: converted, or failed with a fallback."""
     offer_id = (event.data.metadata or {}).get("upsell_offer_id")
-    if not offer_id:
-        return
     structlog.contextvars.bind_contextvars(offer_id=offer_id)
     offer = offers.get(ctx.client, str(offer_id))
     if offer is None or offer["customer_id"] != event.data.customer.customer_id:
@@ -120,15 +118,19 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     customer_id = event.data.customer.customer_id
     structlog.contextvars.bind_contextvars(customer_id=customer_id)
     book = ctx.book.get()
+    trigger = trigger_of(webhook_id, event_type, event)
+    settles_offer = isinstance(event, PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent) and "upsell_offer_id" in (event.data.metadata or {})
+    follows = settles_offer or bool(book.index.candidates(trigger.facts))
     update = access_update(webhook_id, event)
-    state, emitted = None, None
+    state, emitted, finished = None, None, False
     if update is not None:
         unknown = [product for _, _, product in update.items if product not in book.access.products]
         if unknown:
             log.info("products_grant_nothing", products=unknown, hint="add them to access.yaml to grant access")
-        emitted, state = grants.apply(ctx.client, ctx.stream, book.access, update)
-    if isinstance(event, PaymentSucceededWebhookEvent | PaymentFailedWebhookEvent):
-        close_offer(ctx, webhook_id, event)
-    outcomes = upsell.run(ctx.client, ctx.stream, book, trigger_of(webhook_id, event_type, event), state)
-    ctx.client.set(processed_key(webhook_id), "1", ex=grants.DONE_TTL_SECONDS)
+        emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, update, None if follows else processed_key(webhook_id))
+    if settles_offer:
+        close_offer(ctx, webhook_id, event)  # type: ignore[arg-type]
+    outcomes = upsell.run(ctx.client, ctx.stream, book, trigger, state) if follows else []
+    if not finished:
+        ctx.client.set(processed_key(webhook_id), "1", ex=grants.DONE_TTL_SECONDS)
     log.info("webhook_processed", access_event=emitted and emitted["type"], access_event_id=emitted and emitted["id"], rules=outcomes)

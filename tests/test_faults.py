@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -90,3 +92,32 @@ def test_worker_killed_mid_load_loses_and_repeats_nothing(stack: Stack, client: 
     for customer in {e["customer_id"] for e in events}:
         versions = [e["data"]["version"] for e in events if e["customer_id"] == customer]
         assert versions == list(range(1, len(versions) + 1)), customer
+
+
+def test_message_fetched_when_redis_went_away_is_still_processed(own_redis: tuple[ValkeyServer, int], rules_dir: Path, tmp_path: Path) -> None:
+    """Redis ran Dramatiq's fetch but the reply was lost: the message sits in the live worker's acks
+    set. Dramatiq would never requeue it (the worker still heartbeats); ours takes a new broker id
+    when the consumer restarts, so the old id's leftovers are requeued."""
+    from worker.intake import message_for
+
+    server, port = own_redis
+    stack = Stack(f"redis://127.0.0.1:{port}", rules_dir, tmp_path)
+    try:
+        stack.web()
+        stack.worker()
+        client = redis.Redis(port=port, decode_responses=True)
+        broker_id = wait_until(lambda: client.zrange("dramatiq:__heartbeats__", 0, -1), what="worker heartbeat")[0]
+        message = message_for("payment.succeeded", "msg_stranded", json.dumps(payment(1, "cus_stranded")))
+        client.hset("dramatiq:webhooks.msgs", message.message_id, message.encode())
+        client.sadd(f"dramatiq:__acks__.{broker_id}.webhooks", message.message_id)
+        server.stop()
+        time.sleep(2)
+        restarted = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes"})
+        restarted.start()
+        try:
+            wait_until(lambda: read_events(client), 90, what="the stranded message's event")
+            assert [e["source"] for e in read_events(client)] == ["msg_stranded"]
+        finally:
+            restarted.stop()
+    finally:
+        stack.close()

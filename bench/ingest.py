@@ -15,8 +15,10 @@ from bench import harness
 
 
 def row(name: str, concurrency: int, r: dict[str, float]) -> str:
-    return (f"{name:9} c={concurrency:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
-            f"  generator cpu {r['generator_cpu']:.2f}  non-200 {int(r['non_200'])}")
+    return (
+        f"{name:9} c={concurrency:<3} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+        f"  generator cpu {r['generator_cpu']:.2f}  non-200 {int(r['non_200'])}"
+    )
 
 
 def main() -> None:
@@ -30,11 +32,17 @@ def main() -> None:
             for concurrency in (1, 16, 64):
                 count = args.requests if concurrency > 1 else args.requests // 4
                 harness.load(bare_port, harness.signed_requests(bare_port, 200, "warm"), 8)
-                bare = harness.load(bare_port, harness.signed_requests(bare_port, count, f"bare{concurrency}"), concurrency)
-                real = harness.load(real_port, harness.signed_requests(real_port, count, f"real{concurrency}"), concurrency)
+                bare = harness.load(
+                    bare_port, harness.signed_requests(bare_port, count, f"bare{concurrency}"), concurrency
+                )
+                real = harness.load(
+                    real_port, harness.signed_requests(real_port, count, f"real{concurrency}"), concurrency
+                )
                 print(row("bare", concurrency, bare))
                 print(row("receiver", concurrency, real))
-                print(f"          ratio throughput {real['rps'] / bare['rps']:.2f}   p99 {real['p99_ms'] / bare['p99_ms']:.2f}x")
+                print(
+                    f"          ratio throughput {real['rps'] / bare['rps']:.2f}   p99 {real['p99_ms'] / bare['p99_ms']:.2f}x"
+                )
 
 
 if __name__ == "__main__":

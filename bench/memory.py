@@ -1,6 +1,6 @@
 """Memory: receiver and worker RSS before and after 100,000 events, sampled every 20,000.
 
-    .venv/bin/python -m bench.memory [--events 100000]
+.venv/bin/python -m bench.memory [--events 100000]
 """
 
 from __future__ import annotations

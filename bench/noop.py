@@ -8,7 +8,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from worker import broker as broker_setup
+from worker.queue import broker as broker_setup
 
 BROKER: RedisBroker = broker_setup.build(os.environ["REDIS_URL"], prometheus=False)
 CLIENT = redis.Redis.from_url(os.environ["REDIS_URL"])

@@ -11,19 +11,39 @@ from __future__ import annotations
 
 import time
 
-from worker.access import AccessConfig
-from worker.engine import Facts, Index, evaluate
-from worker.rules import Rule
+from worker import catalog
+from worker.access.config import AccessConfig
+from worker.rules.match import Facts, Index, evaluate
+from worker.rules.model import Rule
 
-TRIGGERS = ("payment.succeeded", "payment.failed", "subscription.active", "subscription.plan_changed")
+TRIGGERS = tuple(catalog.BY_TYPE)
 
 
 def rule_set(count: int) -> list[Rule]:
     """Five rules concern the benchmark event's product; the rest name other products and triggers."""
-    rules = [Rule.model_validate({"id": f"hit-{n}", "on": "payment.succeeded", "when": {"product": ["pdt_bought"], "lacks": ["pro"], "min_amount": 100 * n},
-                                  "offer": {"type": "one_click", "product": "pdt_addon"}, "priority": n}) for n in range(5)]
-    rules += [Rule.model_validate({"id": f"miss-{n}", "on": TRIGGERS[n % 4], "when": {"product": [f"pdt_other_{n}"], "currency": ["USD"]},
-                                   "offer": {"type": "cross_sell", "product": "pdt_addon"}}) for n in range(count - 5)]
+    rules = [
+        Rule.model_validate(
+            {
+                "id": f"hit-{n}",
+                "on": "payment.succeeded",
+                "when": {"product": ["pdt_bought"], "lacks": ["pro"], "min_amount": 100 * n},
+                "offer": {"type": "one_click", "product": "pdt_addon"},
+                "priority": n,
+            }
+        )
+        for n in range(5)
+    ]
+    rules += [
+        Rule.model_validate(
+            {
+                "id": f"miss-{n}",
+                "on": TRIGGERS[n % 4],
+                "when": {"product": [f"pdt_other_{n}"], "currency": ["USD"]},
+                "offer": {"type": "cross_sell", "product": "pdt_addon"},
+            }
+        )
+        for n in range(count - 5)
+    ]
     return rules
 
 

@@ -20,7 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator import shapes
-from worker.send import signed_headers
+from worker.cli.send import signed_headers
+
 
 @dataclass
 class Fault:
@@ -56,7 +57,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"code": "EMULATOR_ERROR", "message": message}, status_code=status)
 
 
-def create_app(webhook_url: str | None = None, secret: str | None = None, seed: dict[str, Any] | None = None) -> Starlette:
+def create_app(
+    webhook_url: str | None = None, secret: str | None = None, seed: dict[str, Any] | None = None
+) -> Starlette:
     state = State(webhook_url, secret)
     for name in ("customers", "products", "subscriptions"):
         getattr(state, name).update(copy.deepcopy((seed or {}).get(name, {})))
@@ -74,7 +77,9 @@ def create_app(webhook_url: str | None = None, secret: str | None = None, seed: 
             for wait in (0.1, 0.5, 1, 2, 5, 10):
                 await asyncio.sleep(wait)
                 try:
-                    answer = await client.post(state.webhook_url, content=body, headers=signed_headers(state.secret, webhook_id, body))
+                    answer = await client.post(
+                        state.webhook_url, content=body, headers=signed_headers(state.secret, webhook_id, body)
+                    )
                     record["statuses"].append(answer.status_code)
                     if answer.is_success:
                         return
@@ -85,6 +90,7 @@ def create_app(webhook_url: str | None = None, secret: str | None = None, seed: 
         async def run() -> None:
             for event in events:
                 await deliver(event)
+
         task = asyncio.create_task(run())
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -98,7 +104,9 @@ def create_app(webhook_url: str | None = None, secret: str | None = None, seed: 
         raw = await request.body()
         body = json.loads(raw) if raw else None
         path = request.url.path
-        state.requests.append({"method": request.method, "path": path, "body": body, "query": dict(request.query_params)})
+        state.requests.append(
+            {"method": request.method, "path": path, "body": body, "query": dict(request.query_params)}
+        )
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return _error(401, "missing bearer token")
         fault = state.fault_for(request.method, path)
@@ -126,35 +134,62 @@ def create_app(webhook_url: str | None = None, secret: str | None = None, seed: 
 
     def create_checkout(request: Request, body: Any) -> Response:
         session_id = "cks_" + secrets.token_hex(10)
-        customer_id = (body.get("customer") or {}).get("customer_id")
+        customer_id = str((body.get("customer") or {}).get("customer_id") or "")
         cart = [{"product_id": i["product_id"], "quantity": i.get("quantity", 1)} for i in body["product_cart"]]
         for item in cart:
             if item["product_id"] not in state.products:
                 return _error(404, f"product {item['product_id']} not found")
         amount = sum(price_of(i["product_id"])[0] * i["quantity"] for i in cart)
         currency = price_of(cart[0]["product_id"])[1]
-        session = {"session_id": session_id, "customer_id": customer_id, "cart": cart, "metadata": body.get("metadata") or {},
-                   "payment_id": None, "payment_status": None}
+        session: dict[str, Any] = {
+            "session_id": session_id,
+            "customer_id": customer_id,
+            "cart": cart,
+            "metadata": body.get("metadata") or {},
+            "payment_id": None,
+            "payment_status": None,
+        }
         state.sessions[session_id] = session
         method_id = body.get("payment_method_id")
         if not (method_id and body.get("confirm")):
-            return JSONResponse({"session_id": session_id, "checkout_url": f"https://checkout.emulator.local/{session_id}"})
-        methods = {m["payment_method_id"]: m for m in state.customers.get(customer_id or "", {}).get("payment_methods", [])}
+            return JSONResponse(
+                {"session_id": session_id, "checkout_url": f"https://checkout.emulator.local/{session_id}"}
+            )
+        methods = {
+            m["payment_method_id"]: m for m in state.customers.get(customer_id or "", {}).get("payment_methods", [])
+        }
         if method_id not in methods:
             return _error(422, "payment method does not belong to the customer")
         decline = methods[method_id].get("decline_code")
         session.update(payment_id="pay_" + secrets.token_hex(10), payment_status="failed" if decline else "succeeded")
-        send_later(shapes.payment_event("failed" if decline else "succeeded", payment_id=session["payment_id"], customer_id=customer_id,
-                                        cart=cart, amount=amount, currency=currency, metadata=session["metadata"],
-                                        payment_method_id=method_id, session_id=session_id, error_code=decline))
+        send_later(
+            shapes.payment_event(
+                "failed" if decline else "succeeded",
+                payment_id=session["payment_id"],
+                customer_id=customer_id,
+                cart=cart,
+                amount=amount,
+                currency=currency,
+                metadata=session["metadata"],
+                payment_method_id=method_id,
+                session_id=session_id,
+                error_code=decline,
+            )
+        )
         return JSONResponse({"session_id": session_id, "payment_id": session["payment_id"]})
 
     def checkout_status(request: Request, body: Any) -> Response:
         session = state.sessions.get(request.path_params["session_id"])
         if session is None:
             return _error(404, "session not found")
-        return JSONResponse({"id": session["session_id"], "created_at": shapes.now(), "payment_id": session["payment_id"],
-                             "payment_status": session["payment_status"]})
+        return JSONResponse(
+            {
+                "id": session["session_id"],
+                "created_at": shapes.now(),
+                "payment_id": session["payment_id"],
+                "payment_status": session["payment_status"],
+            }
+        )
 
     def subscription_data(subscription_id: str) -> dict[str, Any] | None:
         sub = state.subscriptions.get(subscription_id)
@@ -170,7 +205,9 @@ def create_app(webhook_url: str | None = None, secret: str | None = None, seed: 
     def charge_for_change(sub: dict[str, Any], body: dict[str, Any]) -> int:
         new = price_of(body["product_id"])[0] * body["quantity"]
         difference = max(new - price_of(sub["product_id"])[0] * sub.get("quantity", 1), 0)
-        return {"full_immediately": new, "difference_immediately": difference, "do_not_bill": 0}.get(body["proration_billing_mode"], difference // 2)
+        return {"full_immediately": new, "difference_immediately": difference, "do_not_bill": 0}.get(
+            body["proration_billing_mode"], difference // 2
+        )
 
     def preview_change(request: Request, body: Any) -> Response:
         subscription_id = request.path_params["subscription_id"]
@@ -194,19 +231,30 @@ def create_app(webhook_url: str | None = None, secret: str | None = None, seed: 
         payment_id = None
         if charge > 0:
             payment_id = "pay_" + secrets.token_hex(10)
-            events.append(shapes.payment_event("succeeded", payment_id=payment_id, customer_id=sub["customer_id"],
-                                               cart=[{"product_id": body["product_id"], "quantity": body["quantity"]}], amount=charge,
-                                               currency=price_of(body["product_id"])[1], metadata=body.get("metadata") or {},
-                                               payment_method_id=None, session_id=None, subscription_id=subscription_id))
+            events.append(
+                shapes.payment_event(
+                    "succeeded",
+                    payment_id=payment_id,
+                    customer_id=sub["customer_id"],
+                    cart=[{"product_id": body["product_id"], "quantity": body["quantity"]}],
+                    amount=charge,
+                    currency=price_of(body["product_id"])[1],
+                    metadata=body.get("metadata") or {},
+                    payment_method_id=None,
+                    session_id=None,
+                    subscription_id=subscription_id,
+                )
+            )
         send_later(*events)
         return JSONResponse({"payment_id": payment_id})
 
     def api(method: str, path: str, work: Any) -> Route:
         async def endpoint(request: Request) -> Response:
             return await guarded(request, work)
+
         return Route(path, endpoint, methods=[method])
 
-    async def seed(request: Request) -> Response:
+    async def seed_state(request: Request) -> Response:
         body = await request.json()
         for name in ("customers", "products", "subscriptions"):
             getattr(state, name).update(body.get(name, {}))
@@ -231,7 +279,7 @@ def create_app(webhook_url: str | None = None, secret: str | None = None, seed: 
         api("GET", "/subscriptions/{subscription_id}", subscription),
         api("POST", "/subscriptions/{subscription_id}/change-plan/preview", preview_change),
         api("POST", "/subscriptions/{subscription_id}/change-plan", change_plan),
-        Route("/_emulator/seed", seed, methods=["POST"]),
+        Route("/_emulator/seed", seed_state, methods=["POST"]),
         Route("/_emulator/faults", faults, methods=["POST"]),
         Route("/_emulator/requests", recorded, methods=["GET"]),
     ]

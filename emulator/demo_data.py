@@ -8,11 +8,23 @@ CUSTOMER = "cus_8VbC6JDZzPEqfBPUdpj0K"
 
 DEMO: dict[str, Any] = {
     "customers": {
-        CUSTOMER: {"payment_methods": [{
-            "payment_method_id": "pm_0NvCq7Yp4b3XyZ1", "payment_method": "card", "payment_method_type": "visa",
-            "recurring_enabled": True,
-            "card": {"card_network": "visa", "last4_digits": "4242", "expiry_month": "12", "expiry_year": "2099", "card_type": "credit"},
-        }]},
+        CUSTOMER: {
+            "payment_methods": [
+                {
+                    "payment_method_id": "pm_0NvCq7Yp4b3XyZ1",
+                    "payment_method": "card",
+                    "payment_method_type": "visa",
+                    "recurring_enabled": True,
+                    "card": {
+                        "card_network": "visa",
+                        "last4_digits": "4242",
+                        "expiry_month": "12",
+                        "expiry_year": "2099",
+                        "card_type": "credit",
+                    },
+                }
+            ]
+        },
     },
     "products": {
         "pdt_RUST4raxbl0Rfe4VQi1z": {"name": "Basic plan", "price": 1000, "currency": "USD", "is_recurring": True},

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+
 import redis
+from dodopayments import DodoPayments, DodoPaymentsError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from receiver import auth
-from dodopayments import DodoPayments, DodoPaymentsError
-
-from worker import charge, dodo, grants, offers
-from worker.rules import PRORATION_MODES
+from worker.access import grants
+from worker.offers import charge, dodo, store
+from worker.offers.model import Offer
+from worker.rules.model import PRORATION_MODES
 
 Handler = Callable[[Request], JSONResponse]
+
+
+# Why an offer in this state cannot be accepted (or declined).
+REFUSED = {
+    "declined": "the offer was declined",
+    "expired": "offer expired",
+    "failed": "the charge failed and is not retried: use checkout_url",
+}
 
 
 def not_found() -> JSONResponse:
@@ -38,63 +47,78 @@ class Api:
                 return handler(request)
             except redis.RedisError:
                 return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
+
         return endpoint
 
     def access(self, request: Request) -> JSONResponse:
         customer_id = request.path_params["customer_id"]
-        return JSONResponse(grants.view(customer_id, grants.read(self.client, customer_id)))
+        return JSONResponse(grants.read(self.client, customer_id).view(customer_id))
 
     def customer_offers(self, request: Request) -> JSONResponse:
         customer_id = request.path_params["customer_id"]
-        return JSONResponse({"customer_id": customer_id, "offers": offers.for_customer(self.client, customer_id)})
+        found = store.for_customer(self.client, customer_id)
+        return JSONResponse({"customer_id": customer_id, "offers": [offer.view() for offer in found]})
 
-    def _visible(self, request: Request) -> dict[str, Any] | None:
+    def _visible(self, request: Request) -> Offer | None:
         """The offer, unless absent or the app scoped the call to another customer (?customer_id=)."""
-        offer = offers.get(self.client, request.path_params["offer_id"])
+        offer = store.get(self.client, request.path_params["offer_id"])
         scope = request.query_params.get("customer_id")
-        if offer is None or (scope is not None and scope != offer["customer_id"]):
+        if offer is None or (scope is not None and scope != offer.customer_id):
             return None
         return offer
 
     def offer(self, request: Request) -> JSONResponse:
         offer = self._visible(request)
-        return JSONResponse(offer) if offer else not_found()
+        return JSONResponse(offer.view()) if offer else not_found()
 
     def decline(self, request: Request) -> JSONResponse:
         if self._visible(request) is None:
             return not_found()
-        moved, offer = offers.transition(self.client, self.stream, request.path_params["offer_id"], "declined", event_type="offer.declined")
+        offer_id = request.path_params["offer_id"]
+        moved, offer = store.transition(self.client, self.stream, offer_id, "declined", event_type="offer.declined")
         assert offer is not None
         if not moved:
-            return JSONResponse({"error": f"offer is {offer['state']}, only a pending offer can be declined", "offer": offer}, status_code=409)
-        return JSONResponse(offer)
+            error = REFUSED.get(offer.state, f"offer is {offer.state}, only a pending offer can be declined")
+            return JSONResponse({"error": error, "offer": offer.view()}, status_code=409)
+        return JSONResponse(offer.view())
 
     def accept(self, request: Request) -> JSONResponse:
         """202 once charging; again later or concurrently: 202 with the state, never a second charge."""
         if self._visible(request) is None:
             return not_found()
-        moved, offer = offers.transition(self.client, self.stream, request.path_params["offer_id"], "charging",
-                                         event_type="offer.accepted", also=charge.schedule_reconcile)
+        offer_id = request.path_params["offer_id"]
+        moved, offer = store.transition(
+            self.client, self.stream, offer_id, "charging", event_type="offer.accepted", also=charge.schedule_reconcile
+        )
         assert offer is not None
-        if moved or offer["state"] in ("charging", "converted"):
-            return JSONResponse(offer, status_code=202)
-        reason = {"declined": "the offer was declined", "expired": "the offer expired",
-                  "failed": "the charge failed and is not retried: use checkout_url"}[offer["state"]]
-        return JSONResponse({"error": reason, "offer": offer}, status_code=409)
+        if moved or offer.state in ("charging", "converted"):
+            return JSONResponse(offer.view(), status_code=202)
+        return JSONResponse({"error": REFUSED[offer.state], "offer": offer.view()}, status_code=409)
 
     def change_preview(self, request: Request) -> JSONResponse:
         product_id = request.query_params.get("product_id")
         proration = request.query_params.get("proration", "prorated_immediately")
         quantity = request.query_params.get("quantity", "1")
-        if not product_id or proration not in PRORATION_MODES or not quantity.isdigit() or int(quantity) < 1:
-            return JSONResponse({"error": f"need product_id; proration one of {list(PRORATION_MODES)}; quantity >= 1"}, status_code=400)
-        wanted = {"product_id": product_id, "quantity": int(quantity), "proration": proration}
+        if (
+            not product_id
+            or proration not in PRORATION_MODES
+            or not quantity.isdigit()
+            or not 1 <= int(quantity) <= 10_000
+        ):
+            error = f"need product_id; proration one of {list(PRORATION_MODES)}; quantity 1..10000"
+            return JSONResponse({"error": error}, status_code=400)
+        subscription_id = request.path_params["subscription_id"]
         try:
-            return JSONResponse({"subscription_id": request.path_params["subscription_id"], **wanted,
-                                 "quote": charge.quote(self.dodo, wanted, request.path_params["subscription_id"])})
+            quote = charge.quote(self.dodo, subscription_id, product_id, int(quantity), proration)
         except DodoPaymentsError as exc:
-            status = getattr(exc, "status_code", 502)
-            return JSONResponse({"error": f"Dodo answered {dodo.error_code(exc)}"}, status_code=404 if status == 404 else 502)
+            status = 404 if getattr(exc, "status_code", None) == 404 else 502
+            return JSONResponse(
+                {"error": f"Dodo answered {dodo.error_code(exc)}", "code": dodo.error_code(exc)}, status_code=status
+            )
+        except (ValueError, TypeError, AttributeError):  # pydantic's ValidationError is a ValueError
+            return JSONResponse({"error": "Dodo's answer was unusable", "code": "dodo_bad_answer"}, status_code=502)
+        wanted = {"product_id": product_id, "quantity": int(quantity), "proration": proration}
+        return JSONResponse({"subscription_id": subscription_id, **wanted, "quote": quote})
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, Handler, list[str]]] = [
@@ -106,4 +130,3 @@ class Api:
             ("/api/subscriptions/{subscription_id}/change-preview", self.change_preview, ["GET"]),
         ]
         return [Route(path, self.guarded(handler), methods=methods) for path, handler, methods in table]
-

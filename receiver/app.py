@@ -16,8 +16,8 @@ from starlette.routing import Route
 from receiver.api import Api
 from receiver.webhooks import Verifier, WebhookEndpoint
 from worker.config import Settings
-from worker.dodo import make_client
-from worker.intake import Intake
+from worker.offers.dodo import make_client
+from worker.queue.intake import Intake
 
 
 def create_app(settings: Settings) -> Starlette:

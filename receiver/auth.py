@@ -19,6 +19,7 @@ def check(request: Request, tokens: tuple[bytes, ...]) -> JSONResponse | None:
     for token in tokens:
         valid |= hmac.compare_digest(given, token)
     if scheme.lower() != "bearer" or not valid:
-        return JSONResponse({"error": "missing or invalid bearer token"}, status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(
+            {"error": "missing or invalid bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
     return None

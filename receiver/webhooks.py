@@ -12,7 +12,8 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from worker.intake import ACTORS, Intake
+from worker import catalog
+from worker.queue.intake import Intake
 
 MAX_BODY_BYTES = 1024 * 1024
 log = structlog.get_logger("receiver")
@@ -71,9 +72,14 @@ class WebhookEndpoint:
         if body is None:
             bound.warning("webhook_too_large", limit=MAX_BODY_BYTES)
             return _answer("too_large", 413, {"error": "body over 1 MiB"})
-        headers = {name: request.headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+        headers = {
+            name: request.headers.get(name, "") for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        }
         if not self.verifier.verify(body, headers):
-            bound.warning("webhook_signature_invalid", hint="check DODO_PAYMENTS_WEBHOOK_KEY matches the endpoint's secret in Dodo")
+            bound.warning(
+                "webhook_signature_invalid",
+                hint="check DODO_PAYMENTS_WEBHOOK_KEY matches the endpoint's secret in Dodo",
+            )
             return _answer("invalid_signature", 401, {"error": "invalid signature"})
         try:
             payload = json.loads(body)
@@ -83,7 +89,7 @@ class WebhookEndpoint:
         if not isinstance(event_type, str):
             return _answer("bad_json", 400, {"error": "body has no string field 'type'"})
         bound = bound.bind(event_type=event_type)
-        if event_type not in ACTORS:
+        if event_type not in catalog.BY_TYPE:
             bound.info("webhook_ignored")
             return _answer("ignored", 200, {"status": "ignored"})
         try:

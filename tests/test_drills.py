@@ -30,6 +30,7 @@ def post_all(stack: Stack, items: list[tuple[str, dict]], threads: int = 8) -> d
             return item[0], stack.post(item[1], webhook_id=item[0]).status_code
         except httpx.HTTPError:
             return item[0], 0
+
     with ThreadPoolExecutor(threads) as pool:
         return dict(pool.map(one, items))
 

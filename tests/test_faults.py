@@ -13,7 +13,8 @@ import httpx
 import redis
 
 from tests.conftest import OwnRedis, Stack, fixture, read_events, wait_until
-from worker.intake import message_for
+from worker import keys
+from worker.queue import messages
 
 
 def payment(n: int, customer: str) -> dict[str, Any]:
@@ -74,10 +75,10 @@ def test_message_fetched_when_redis_went_away_is_still_processed(own_redis: OwnR
     set. Dramatiq would never requeue it (the worker still heartbeats); ours takes a new broker id
     when the consumer restarts, so the old id's leftovers are requeued."""
     client = own_redis.client()
-    broker_id = wait_until(lambda: client.zrange("dramatiq:__heartbeats__", 0, -1), what="worker heartbeat")[0]
-    message = message_for("payment.succeeded", "msg_stranded", json.dumps(payment(1, "cus_stranded")))
-    client.hset("dramatiq:webhooks.msgs", message.message_id, message.encode())
-    client.sadd(f"dramatiq:__acks__.{broker_id}.webhooks", message.message_id)
+    broker_id = wait_until(lambda: client.zrange(keys.queue("__heartbeats__"), 0, -1), what="worker heartbeat")[0]
+    message = messages.webhook("payment.succeeded", "msg_stranded", json.dumps(payment(1, "cus_stranded")))
+    client.hset(keys.queue_messages(keys.WEBHOOK_QUEUE), message.message_id, message.encode())
+    client.sadd(f"{keys.queue('__acks__')}.{broker_id}.{keys.WEBHOOK_QUEUE}", message.message_id)
     own_redis.stop()
     time.sleep(2)
     own_redis.start()

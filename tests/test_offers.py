@@ -11,9 +11,15 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import Stack, fixture, read_events, wait_until
+from tests.conftest import Stack, drained, fixture, read_events, wait_until
+from worker import keys
 
-BASIC, PRO, COURSE, ADDON = "pdt_RUST4raxbl0Rfe4VQi1z", "pdt_PRO0planUpgrade9xQ", "pdt_e9mUw084cWnu0tz", "pdt_ADDON0priority7Kq"
+BASIC, PRO, COURSE, ADDON = (
+    "pdt_RUST4raxbl0Rfe4VQi1z",
+    "pdt_PRO0planUpgrade9xQ",
+    "pdt_e9mUw084cWnu0tz",
+    "pdt_ADDON0priority7Kq",
+)
 CUSTOMER = "cus_8VbC6JDZzPEqfBPUdpj0K"
 
 
@@ -21,7 +27,14 @@ def rules_file(rules_dir: Path, text: str) -> None:
     (rules_dir / "upsell.yaml").write_text(text)
 
 
-def offer_rule(rule_id: str = "r", on: str = "payment.succeeded", when: str = "{}", extra: str = "", product: str = ADDON, kind: str = "one_click") -> str:
+def offer_rule(
+    rule_id: str = "r",
+    on: str = "payment.succeeded",
+    when: str = "{}",
+    extra: str = "",
+    product: str = ADDON,
+    kind: str = "one_click",
+) -> str:
     return f"""  - id: {rule_id}
     on: {on}
     when: {when}
@@ -36,7 +49,9 @@ def start(stack: Stack, *rules: str) -> Stack:
     return stack
 
 
-def purchase(customer: str = CUSTOMER, amount: int = 400, currency: str = "USD", product: str = COURSE, **metadata: str) -> dict[str, Any]:
+def purchase(
+    customer: str = CUSTOMER, amount: int = 400, currency: str = "USD", product: str = COURSE, **metadata: str
+) -> dict[str, Any]:
     payload = copy.deepcopy(fixture("payment.succeeded"))
     data = payload["data"]
     data["customer"]["customer_id"] = customer
@@ -53,11 +68,10 @@ def offers_of(client: redis.Redis, event_type: str = "offer.created") -> list[di
 
 def deliver(stack: Stack, client: redis.Redis, *payloads: dict[str, Any], webhook_id: str | None = None) -> None:
     for payload in payloads:
-        before = len(client.keys("upsell:processed:*"))
+        before = len(client.keys(keys.processed("*")))
         assert stack.post(payload, webhook_id=webhook_id).json()["status"] == "queued"
-        wait_until(lambda: len(client.keys("upsell:processed:*")) > before, what="processed")
-    wait_until(lambda: client.llen("dramatiq:upsell") == 0, what="follow-ups drained")
-    time.sleep(0.3)
+        wait_until(lambda: len(client.keys(keys.processed("*"))) > before, what="processed")
+    drained(client, within=0)
 
 
 CONDITIONS = [
@@ -65,35 +79,62 @@ CONDITIONS = [
     ("currency", "{currency: [USD, EUR]}", {}, {"currency": "INR"}),
     ("min_amount", "{min_amount: 1000}", {"amount": 1000}, {"amount": 999}),
     ("max_amount", "{max_amount: 500}", {"amount": 500}, {"amount": 501}),
-    ("metadata", "{metadata: {upsell_source: [post_purchase, email]}}", {"upsell_source": "email"}, {"upsell_source": "ads"}),
+    (
+        "metadata",
+        "{metadata: {upsell_source: [post_purchase, email]}}",
+        {"upsell_source": "email"},
+        {"upsell_source": "ads"},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("key", "when", "matching", "other"), CONDITIONS, ids=[c[0] for c in CONDITIONS])
-def test_when_conditions(stack: Stack, client: redis.Redis, key: str, when: str, matching: dict[str, Any], other: dict[str, Any]) -> None:
+def test_when_conditions(
+    stack: Stack, client: redis.Redis, key: str, when: str, matching: dict[str, Any], other: dict[str, Any]
+) -> None:
     start(stack, offer_rule(when=when))
     deliver(stack, client, purchase(customer="cus_other", **other))
     assert offers_of(client) == []
     deliver(stack, client, purchase(**matching))
     (offer,) = offers_of(client)
-    assert (offer["rule_id"], offer["product_id"], offer["state"], offer["customer_id"]) == ("r", ADDON, "pending", CUSTOMER)
+    assert (offer["rule_id"], offer["product_id"], offer["state"], offer["customer_id"]) == (
+        "r",
+        ADDON,
+        "pending",
+        CUSTOMER,
+    )
     assert stack.api("GET", f"/api/offers/{offer['offer_id']}").json()["offer_id"] == offer["offer_id"]
 
 
 def test_has_and_lacks_use_current_access(stack: Stack, client: redis.Redis) -> None:
-    start(stack, offer_rule("upsell-basic", on="subscription.active", when="{has: [basic], lacks: [pro]}", product=PRO, kind="upgrade"))
+    start(
+        stack,
+        offer_rule(
+            "upsell-basic", on="subscription.active", when="{has: [basic], lacks: [pro]}", product=PRO, kind="upgrade"
+        ),
+    )
     deliver(stack, client, fixture("subscription.active"))
     (offer,) = offers_of(client)
-    assert offer["type"] == "upgrade" and offer["proration"] == "prorated_immediately" and offer["subscription_id"] == "sub_7EeHq2ewQuadropD2ra"
+    assert (
+        offer["type"] == "upgrade"
+        and offer["proration"] == "prorated_immediately"
+        and offer["subscription_id"] == "sub_7EeHq2ewQuadropD2ra"
+    )
     pro = copy.deepcopy(fixture("subscription.active"))
-    pro["data"].update(product_id=PRO, subscription_id="sub_pro", customer={**pro["data"]["customer"], "customer_id": "cus_pro"})
+    pro["data"].update(
+        product_id=PRO, subscription_id="sub_pro", customer={**pro["data"]["customer"], "customer_id": "cus_pro"}
+    )
     deliver(stack, client, pro)
     assert len(offers_of(client)) == 1
 
 
 def test_priority_and_stop(stack: Stack, client: redis.Redis) -> None:
-    start(stack, offer_rule("low", extra="    priority: 1\n"), offer_rule("high", extra="    priority: 5\n    stop: true\n", product=BASIC),
-          offer_rule("never", extra="    priority: 3\n", product=PRO))
+    start(
+        stack,
+        offer_rule("low", extra="    priority: 1\n"),
+        offer_rule("high", extra="    priority: 5\n    stop: true\n", product=BASIC),
+        offer_rule("never", extra="    priority: 3\n", product=PRO),
+    )
     deliver(stack, client, purchase())
     assert [o["rule_id"] for o in offers_of(client)] == ["high"]
 
@@ -103,15 +144,18 @@ def test_once_per_customer_holds_under_concurrent_events(stack: Stack, client: r
     stack.worker(threads=8)
     with ThreadPoolExecutor(10) as pool:
         assert set(pool.map(lambda _: stack.post(purchase()).json()["status"], range(10))) == {"queued"}
-    wait_until(lambda: len(client.keys("upsell:processed:*")) == 10, what="all processed")
+    wait_until(lambda: len(client.keys(keys.processed("*"))) == 10, what="all processed")
     assert len(offers_of(client)) == 1
     deliver(stack, client, purchase(customer="cus_second"))
     assert len(offers_of(client)) == 2
 
 
 def test_decline_cooldown_and_downsell(stack: Stack, client: redis.Redis) -> None:
-    start(stack, offer_rule("addon", extra="    limit: {cooldown_after_decline: 1h}\n"),
-          offer_rule("downsell", on="offer.declined", when="{offer_rule: addon}", product=BASIC, kind="cross_sell"))
+    start(
+        stack,
+        offer_rule("addon", extra="    limit: {cooldown_after_decline: 1h}\n"),
+        offer_rule("downsell", on="offer.declined", when="{offer_rule: addon}", product=BASIC, kind="cross_sell"),
+    )
     deliver(stack, client, purchase())
     (offer,) = offers_of(client)
     declined = stack.api("POST", f"/api/offers/{offer['offer_id']}/decline")
@@ -130,8 +174,11 @@ def test_decline_cooldown_and_downsell(stack: Stack, client: redis.Redis) -> Non
 
 
 def test_delayed_follow_up_fires_and_skips_when_offer_moved_on(stack: Stack, client: redis.Redis) -> None:
-    start(stack, offer_rule("addon"),
-          "  - id: remind\n    on: offer.created\n    when: {offer_rule: addon}\n    delay: 2s\n    notify: offer.reminder\n")
+    start(
+        stack,
+        offer_rule("addon"),
+        "  - id: remind\n    on: offer.created\n    when: {offer_rule: addon}\n    delay: 2s\n    notify: offer.reminder\n",
+    )
     deliver(stack, client, purchase(customer="cus_waits"))
     (waiting,) = offers_of(client)
     assert offers_of(client, "offer.reminder") == []
@@ -144,18 +191,28 @@ def test_delayed_follow_up_fires_and_skips_when_offer_moved_on(stack: Stack, cli
     deliver(stack, client, purchase(customer="cus_declines"))
     declining = offers_of(client)[1]
     assert stack.api("POST", f"/api/offers/{declining['offer_id']}/decline").status_code == 200
-    time.sleep(4)
+    drained(client)
     assert [r["offer_id"] for r in offers_of(client, "offer.reminder")] == [waiting["offer_id"]]
-    assert client.zcard("upsell:schedule") == 0
+    assert client.zcard(keys.SCHEDULE) == 0
 
 
 def test_delayed_rule_rechecks_when(stack: Stack, client: redis.Redis) -> None:
-    start(stack, offer_rule("later", on="subscription.active", when="{lacks: [pro]}", product=PRO, kind="upgrade", extra="    delay: 2s\n"))
+    start(
+        stack,
+        offer_rule(
+            "later",
+            on="subscription.active",
+            when="{lacks: [pro]}",
+            product=PRO,
+            kind="upgrade",
+            extra="    delay: 2s\n",
+        ),
+    )
     deliver(stack, client, fixture("subscription.active"))
-    assert client.zcard("upsell:schedule") == 1
+    assert client.zcard(keys.SCHEDULE) == 1
     deliver(stack, client, fixture("subscription.plan_changed"))  # customer is pro now
-    time.sleep(3.5)
-    assert offers_of(client) == [] and client.zcard("upsell:schedule") == 0
+    drained(client)
+    assert offers_of(client) == [] and client.zcard(keys.SCHEDULE) == 0
 
 
 def test_offers_expire_on_time(stack: Stack, client: redis.Redis) -> None:
@@ -169,7 +226,12 @@ def test_offers_expire_on_time(stack: Stack, client: redis.Redis) -> None:
 
 
 def test_variant_is_recorded_on_offer_and_event(stack: Stack, client: redis.Redis) -> None:
-    start(stack, offer_rule(extra="    variants:\n      - {name: plain, weight: 1}\n      - {name: promo, weight: 1, offer: {discount_code: TEN}}\n"))
+    start(
+        stack,
+        offer_rule(
+            extra="    variants:\n      - {name: plain, weight: 1}\n      - {name: promo, weight: 1, offer: {discount_code: TEN}}\n"
+        ),
+    )
     deliver(stack, client, *[purchase(customer=f"cus_v{n}") for n in range(8)])
     offers = offers_of(client)
     assert {o["variant"] for o in offers} == {"plain", "promo"}
@@ -180,7 +242,7 @@ def test_redelivered_webhook_creates_no_second_offer(stack: Stack, client: redis
     start(stack, offer_rule())
     payload = purchase()
     deliver(stack, client, payload, webhook_id="msg_again")
-    client.delete("upsell:seen:msg_again", "upsell:processed:msg_again")  # as if Dramatiq ran it again
+    client.delete(keys.seen("msg_again"), keys.processed("msg_again"))  # as if Dramatiq ran it again
     deliver(stack, client, payload, webhook_id="msg_again")
     assert len(offers_of(client)) == 1
 
@@ -189,11 +251,11 @@ def test_hot_reload_and_broken_edit(stack: Stack, client: redis.Redis) -> None:
     start(stack, offer_rule("first"))
     deliver(stack, client, purchase(customer="cus_1"))
     rules_file(stack.rules_dir, "rules:\n" + offer_rule("second", product=BASIC))
-    time.sleep(1.5)
+    wait_until(lambda: "rules_reloaded" in stack.procs[-1].output(), what="reload")
     deliver(stack, client, purchase(customer="cus_2"))
     assert [o["rule_id"] for o in offers_of(client)] == ["first", "second"]
     rules_file(stack.rules_dir, "rules:\n  - id: broken\n    on: nowhere\n")
-    time.sleep(1.5)
+    wait_until(lambda: "rules_reload_rejected" in stack.procs[-1].output(), what="rejected reload")
     deliver(stack, client, purchase(customer="cus_3"))
     assert [o["rule_id"] for o in offers_of(client)] == ["first", "second", "second"]
     assert "rules_reload_rejected" in "".join(p.output() for p in stack.procs)

@@ -7,14 +7,15 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import redis
 
-from tests.conftest import SECRET, TOKEN, Stack, fixture, read_events, wait_until
-from worker.send import signed_headers
+from tests.conftest import SECRET, TOKEN, Stack, drained, fixture, read_events, wait_until
+from worker import keys
+from worker.cli.send import signed_headers
 
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").decode()
 
@@ -41,12 +42,14 @@ def body_and_headers(**kw: object) -> tuple[bytes, dict[str, str]]:
 def _drop(name: str):
     def change(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
         return body, {k: v for k, v in headers.items() if k != name}
+
     return change
 
 
 def _set(name: str, value: str):
     def change(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
         return body, {**headers, name: value}
+
     return change
 
 
@@ -64,7 +67,8 @@ def _reserialised(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str
 
 def _at(delta: timedelta):
     def change(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
-        return body, signed_headers(SECRET, headers["webhook-id"], body, datetime.now(timezone.utc) + delta)
+        return body, signed_headers(SECRET, headers["webhook-id"], body, datetime.now(UTC) + delta)
+
     return change
 
 
@@ -112,7 +116,7 @@ def test_rotation_two_signatures_one_valid_is_accepted(web: Stack, client: redis
     response = post_raw(web, body, headers)
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "queued"}
-    assert client.llen("dramatiq:webhooks") == 1
+    assert client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 1
 
 
 def test_rotation_either_configured_secret_verifies(stack: Stack, client: redis.Redis) -> None:
@@ -120,7 +124,7 @@ def test_rotation_either_configured_secret_verifies(stack: Stack, client: redis.
     stack.web()
     assert stack.post(fixture("subscription.active"), secret=SECRET).json() == {"status": "queued"}
     assert stack.post(fixture("subscription.active"), secret=OTHER_SECRET).json() == {"status": "queued"}
-    assert client.llen("dramatiq:webhooks") == 2
+    assert client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 2
 
 
 def test_unknown_type_is_ignored_with_200(web: Stack, client: redis.Redis) -> None:
@@ -144,8 +148,10 @@ def test_body_over_one_mib_is_413(web: Stack, client: redis.Redis) -> None:
     assert web.post(payload).status_code == 413
     # a chunked body without Content-Length is cut off too
     body = json.dumps(payload).encode()
-    chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
-    response = httpx.post(web.base_url + "/webhooks/dodo", content=chunks, headers=signed_headers(SECRET, "msg_big", body), timeout=10)
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    response = httpx.post(
+        web.base_url + "/webhooks/dodo", content=chunks, headers=signed_headers(SECRET, "msg_big", body), timeout=10
+    )
     assert response.status_code == 413
     assert nothing_stored(client)
 
@@ -158,7 +164,7 @@ def test_same_webhook_id_50_times_concurrently_queues_once(running: Stack, clien
     assert answers.count("duplicate") == 49
     wait_until(lambda: read_events(client), what="the access event")
     assert running.post(payload, webhook_id="msg_storm").json() == {"status": "duplicate"}
-    wait_until(lambda: client.llen("dramatiq:webhooks") == 0 and not client.keys("dramatiq:__acks__*"), what="queue drained")
+    drained(client)
     events = read_events(client)
     assert [e["type"] for e in events] == ["access.granted"]
 
@@ -186,14 +192,17 @@ def test_health_ready_and_metrics(web: Stack) -> None:
     assert 'upsell_webhooks_total{outcome="queued"} 1.0' in metrics
 
 
-@pytest.mark.parametrize(("env", "variable"), [
-    ({"REDIS_URL": ""}, "REDIS_URL"),
-    ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
-    ({"DODO_PAYMENTS_WEBHOOK_KEY": ""}, "DODO_PAYMENTS_WEBHOOK_KEY"),
-    ({"DODO_PAYMENTS_WEBHOOK_KEY": "secret123"}, "DODO_PAYMENTS_WEBHOOK_KEY"),
-    ({"DODO_PAYMENTS_WEBHOOK_KEY": "whsec_c2hvcnQ="}, "DODO_PAYMENTS_WEBHOOK_KEY"),
-    ({"DODO_PAYMENTS_ENVIRONMENT": "prod"}, "DODO_PAYMENTS_ENVIRONMENT"),
-])
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
+        ({"DODO_PAYMENTS_WEBHOOK_KEY": ""}, "DODO_PAYMENTS_WEBHOOK_KEY"),
+        ({"DODO_PAYMENTS_WEBHOOK_KEY": "secret123"}, "DODO_PAYMENTS_WEBHOOK_KEY"),
+        ({"DODO_PAYMENTS_WEBHOOK_KEY": "whsec_c2hvcnQ="}, "DODO_PAYMENTS_WEBHOOK_KEY"),
+        ({"DODO_PAYMENTS_ENVIRONMENT": "prod"}, "DODO_PAYMENTS_ENVIRONMENT"),
+    ],
+)
 def test_bad_setting_stops_start_up_naming_the_variable(stack: Stack, env: dict[str, str], variable: str) -> None:
     full = {**stack.env(), **env}
     done = subprocess.run([sys.executable, "-m", "worker", "web"], env=full, capture_output=True, text=True, timeout=30)

@@ -1,5 +1,5 @@
 """`python -m worker ...` is `dodo-upsell ...`."""
 
-from worker.cli import main
+from worker.cli.main import main
 
 main()

@@ -33,9 +33,11 @@ def _split(value: str) -> tuple[str, ...]:
 def check_webhook_secret(secret: str) -> None:
     """Reject a secret the verifier would accept but that is too weak or mistyped."""
     if not secret.startswith("whsec_"):
-        raise ConfigError("DODO_PAYMENTS_WEBHOOK_KEY: each secret must start with 'whsec_' (copy it from the Dodo dashboard)")
+        raise ConfigError(
+            "DODO_PAYMENTS_WEBHOOK_KEY: each secret must start with 'whsec_' (copy it from the Dodo dashboard)"
+        )
     try:
-        raw = base64.b64decode(secret[len("whsec_"):] + "==", validate=False)
+        raw = base64.b64decode(secret[len("whsec_") :] + "==", validate=False)
     except (binascii.Error, ValueError):
         raise ConfigError("DODO_PAYMENTS_WEBHOOK_KEY: a secret is not valid base64 after 'whsec_'") from None
     if len(raw) < 24:
@@ -46,10 +48,15 @@ def _redis_url(env: dict[str, str], required: bool) -> str:
     url = env.get("REDIS_URL", "").strip()
     if not url:
         if required:
-            raise ConfigError("REDIS_URL is not set: give the Redis URL, e.g. redis://localhost:6379/0 (only `dodo-upsell dev` starts its own)")
+            raise ConfigError(
+                "REDIS_URL is not set: give the Redis URL, e.g. redis://localhost:6379/0 "
+                "(only `dodo-upsell dev` starts its own)"
+            )
         return ""
     if urlparse(url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix:// (got scheme {urlparse(url).scheme!r})")
+        raise ConfigError(
+            f"REDIS_URL must start with redis://, rediss:// or unix:// (got scheme {urlparse(url).scheme!r})"
+        )
     return url
 
 
@@ -58,7 +65,9 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
     env = dict(os.environ if env is None else env)
     secrets = _split(env.get("DODO_PAYMENTS_WEBHOOK_KEY", ""))
     if need_webhook_key and not secrets:
-        raise ConfigError("DODO_PAYMENTS_WEBHOOK_KEY is not set: give the webhook secret (whsec_...) from the Dodo dashboard")
+        raise ConfigError(
+            "DODO_PAYMENTS_WEBHOOK_KEY is not set: give the webhook secret (whsec_...) from the Dodo dashboard"
+        )
     for secret in secrets:
         check_webhook_secret(secret)
     environment = env.get("DODO_PAYMENTS_ENVIRONMENT", "test_mode").strip() or "test_mode"

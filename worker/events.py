@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.client import Pipeline
 
-_ID_NAMESPACE = uuid.UUID("6f1c2a9e-4b7d-4c1e-9a3f-2d8e5b7c0a11")
+from worker import catalog
 
-TYPES = (
-    "access.granted", "access.changed", "access.revoked",
-    "offer.created", "offer.accepted", "offer.declined", "offer.converted",
-    "offer.failed", "offer.expired", "offer.reminder",
-)
+_ID_NAMESPACE = uuid.UUID("6f1c2a9e-4b7d-4c1e-9a3f-2d8e5b7c0a11")
 
 
 def stable_id(*parts: str) -> str:
@@ -24,11 +20,13 @@ def stable_id(*parts: str) -> str:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def entry(event_id: str, event_type: str, customer_id: str, occurred_at: datetime, source: str, data: dict[str, Any]) -> dict[str, str]:
-    if event_type not in TYPES:
+def entry(
+    event_id: str, event_type: str, customer_id: str, occurred_at: datetime, source: str, data: dict[str, Any]
+) -> dict[str, str]:
+    if event_type not in catalog.EMITTED:
         raise ValueError(f"unknown event type {event_type!r}")
     return {
         "id": event_id,

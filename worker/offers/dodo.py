@@ -13,7 +13,11 @@ CALL_TIMEOUT_SECONDS = 5.0
 
 def make_client(settings: Settings) -> DodoPayments:
     """max_retries=0: the SDK sends no idempotency key, so a retried POST /checkouts could charge twice."""
-    options: dict[str, object] = {"bearer_token": settings.dodo_api_key or "unset", "max_retries": 0, "timeout": CALL_TIMEOUT_SECONDS}
+    options: dict[str, object] = {
+        "bearer_token": settings.dodo_api_key or "unset",
+        "max_retries": 0,
+        "timeout": CALL_TIMEOUT_SECONDS,
+    }
     if settings.dodo_base_url:
         options["base_url"] = settings.dodo_base_url
     else:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import dramatiq
 import redis
 from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import AgeLimit, Callbacks, CurrentMessage, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
 
-from worker import intake
+from worker import keys
 
 # A worker silent this long is dead and its unacked messages are requeued. Every blocking call
 # in an actor (Dodo HTTP above all) times out well under it, or a live worker's message would be
@@ -23,10 +32,6 @@ MAX_RETRIES = 5
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 60_000
 MAX_AGE_MS = 24 * 3600 * 1000
-
-
-class PermanentError(Exception):
-    """Retrying cannot help (the event itself is wrong): dead-letter it at once."""
 
 
 class RecoveringRedisBroker(RedisBroker):
@@ -50,7 +55,7 @@ class RecoveringRedisBroker(RedisBroker):
         return self.__dict__.setdefault("_consuming_queues", set())
 
 
-def build(redis_url: str, *, prometheus: bool, extra: list[dramatiq.Middleware] = ()) -> RedisBroker:
+def build(redis_url: str, *, prometheus: bool, extra: Sequence[dramatiq.Middleware] = ()) -> RedisBroker:
     # `extra` goes first: Dramatiq runs after-hooks in reverse order, so these see Retries' verdict.
     middleware = [
         *extra,
@@ -68,7 +73,7 @@ def build(redis_url: str, *, prometheus: bool, extra: list[dramatiq.Middleware] 
         middleware.insert(0, Prometheus())
     broker = RecoveringRedisBroker(
         client=redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10),
-        namespace=intake.NAMESPACE,
+        namespace=keys.NAMESPACE,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=MAINTENANCE_CHANCE,
         middleware=middleware,

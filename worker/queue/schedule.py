@@ -2,7 +2,8 @@
 
 Not Dramatiq's delay queue (a FIFO list held in worker memory, late after restarts, can
 duplicate: see reference/dramatiq.md). A job is an encoded Dramatiq message kept in a hash; one
-Lua script moves every due job onto its queue, so a job is never lost and never queued twice.
+Lua script (scripts/claim_due.lua) moves every due job onto its queue, so a job is never lost and
+never queued twice.
 """
 
 from __future__ import annotations
@@ -15,38 +16,43 @@ import redis
 import structlog
 from redis.client import Pipeline
 
-from worker import intake
+from worker import keys, redis_scripts
+from worker.queue import messages
 
-SCHEDULE = "upsell:schedule"
-JOBS = "upsell:jobs"
 POLL_SECONDS = 0.5
 log = structlog.get_logger("schedule")
-
-_CLAIM = """
-local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(due) do
-  redis.call('zrem', KEYS[1], id)
-  local body = redis.call('hget', KEYS[2], id)
-  redis.call('hdel', KEYS[2], id)
-  if body then
-    redis.call('hset', KEYS[3] .. '.msgs', id, body)
-    redis.call('rpush', KEYS[3], id)
-  end
-end
-return #due
-"""
 
 
 def add(pipe: Pipeline, job_id: str, due: float, actor_name: str, *args: str) -> None:
     """Schedule on a MULTI; the same job id twice keeps the first (ZADD NX, HSETNX)."""
-    message = intake.internal_message(actor_name, *args, message_id=job_id)
-    pipe.zadd(SCHEDULE, {job_id: due}, nx=True)
-    pipe.hsetnx(JOBS, job_id, message.encode())
+    message = messages.internal(actor_name, *args, message_id=job_id)
+    pipe.zadd(keys.SCHEDULE, {job_id: due}, nx=True)
+    pipe.hsetnx(keys.JOBS, job_id, message.encode())
+
+
+def replace(pipe: Pipeline, job_id: str, due: float, actor_name: str, *args: str) -> None:
+    """Schedule on a MULTI, moving the job if it is already there (a later event moved its time)."""
+    message = messages.internal(actor_name, *args, message_id=job_id)
+    pipe.zadd(keys.SCHEDULE, {job_id: due})
+    pipe.hset(keys.JOBS, job_id, message.encode())
+
+
+def cancel(pipe: Pipeline, job_id: str) -> None:
+    pipe.zrem(keys.SCHEDULE, job_id)
+    pipe.hdel(keys.JOBS, job_id)
 
 
 def claim_due(client: redis.Redis, now: float | None = None, limit: int = 500) -> int:
-    queue = f"{intake.NAMESPACE}:{intake.INTERNAL_QUEUE}"
-    return int(client.eval(_CLAIM, 3, SCHEDULE, JOBS, queue, now or time.time(), limit))  # type: ignore[arg-type]
+    script_keys = [keys.SCHEDULE, keys.JOBS, keys.queue(keys.INTERNAL_QUEUE)]
+    return int(redis_scripts.run(client, "claim_due", script_keys, [now or time.time(), limit]))
+
+
+def lag_seconds(client: redis.Redis, now: float | None = None) -> float:
+    """How overdue the oldest due job is (0 when none is due): the schedule's health."""
+    oldest = client.zrange(keys.SCHEDULE, 0, 0, withscores=True)
+    if not oldest:
+        return 0.0
+    return max(0.0, (now or time.time()) - float(oldest[0][1]))
 
 
 class Poller(dramatiq.Middleware):

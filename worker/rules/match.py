@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.access import AccessConfig
-from worker.rules import Rule, Variant
+from worker.access.config import AccessConfig
+from worker.rules.model import Rule, Variant
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,15 @@ class Facts:
     offer_rule: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"trigger": self.trigger, "customer_id": self.customer_id, "products": list(self.products), "currency": self.currency,
-                "amount": self.amount, "metadata": self.metadata, "offer_rule": self.offer_rule}
+        return {
+            "trigger": self.trigger,
+            "customer_id": self.customer_id,
+            "products": list(self.products),
+            "currency": self.currency,
+            "amount": self.amount,
+            "metadata": self.metadata,
+            "offer_rule": self.offer_rule,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Facts:
@@ -40,7 +47,8 @@ class Index:
         self._order = {rule.id: n for n, rule in enumerate(rules)}
         table: dict[str, dict[str | None, list[Rule]]] = defaultdict(lambda: defaultdict(list))
         for rule in rules:
-            for product in rule.when.product or [None]:
+            products: list[str | None] = [*rule.when.product] if rule.when.product else [None]
+            for product in products:
                 table[rule.on][product].append(rule)
         self._table = table
 
@@ -50,13 +58,6 @@ class Index:
             return []
         found = {r.id: r for p in (None, *facts.products) for r in by_product.get(p, ())}
         return sorted(found.values(), key=lambda r: (-r.priority, self._order[r.id]))
-
-
-def holds(config: AccessConfig, tier: str | None, features: list[str], name: str) -> bool:
-    """A customer has a tier at or above it, or the feature."""
-    if name in config.tiers:
-        return config.rank(tier) >= config.rank(name)
-    return name in features
 
 
 def mismatches(rule: Rule, facts: Facts, config: AccessConfig, tier: str | None, features: list[str]) -> list[str]:
@@ -71,10 +72,10 @@ def mismatches(rule: Rule, facts: Facts, config: AccessConfig, tier: str | None,
     if when.max_amount is not None and (facts.amount is None or facts.amount > when.max_amount):
         why.append(f"max_amount: {facts.amount} > {when.max_amount}")
     for name in when.has or []:
-        if not holds(config, tier, features, name):
+        if not config.holds(tier, features, name):
             why.append(f"has: customer lacks {name}")
     for name in when.lacks or []:
-        if holds(config, tier, features, name):
+        if config.holds(tier, features, name):
             why.append(f"lacks: customer has {name}")
     for key, allowed in (when.metadata or {}).items():
         if str(facts.metadata.get(key)) not in allowed:
@@ -110,7 +111,9 @@ class Verdict:
     reasons: list[str]
 
 
-def evaluate(candidates: list[Rule], facts: Facts, config: AccessConfig, tier: str | None, features: list[str]) -> list[Verdict]:
+def evaluate(
+    candidates: list[Rule], facts: Facts, config: AccessConfig, tier: str | None, features: list[str]
+) -> list[Verdict]:
     """Check `Index.candidates` in priority order; a matching rule with `stop` ends the list. A
     delayed rule counts as matched here and is checked again when it fires."""
     verdicts = []

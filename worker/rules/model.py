@@ -8,12 +8,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
-from worker import yamlsource
-from worker.access import AccessConfig
+from worker import catalog
+from worker.access.config import AccessConfig
+from worker.rules import yamlsource
 
-WEBHOOK_TRIGGERS = ("payment.succeeded", "payment.failed", "subscription.active", "subscription.plan_changed")
-OFFER_TRIGGERS = ("offer.created", "offer.declined", "offer.failed")
-PRORATION_MODES = ("prorated_immediately", "full_immediately", "difference_immediately", "do_not_bill", "prorated_immediately_keep_cycle")
+OFFER_TRIGGERS = tuple(catalog.OFFER_TRIGGERS)
+PRORATION_MODES = (
+    "prorated_immediately",
+    "full_immediately",
+    "difference_immediately",
+    "do_not_bill",
+    "prorated_immediately_keep_cycle",
+)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -29,10 +35,17 @@ def _listed(value: Any) -> Any:
     return [value] if isinstance(value, str | int | float) else value
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(lambda s: f"{s}s", return_type=str),
-                     WithJsonSchema({"type": "string", "pattern": r"^\s*[0-9]+\s*[smhd]\s*$", "examples": ["90s", "15m", "2h", "3d"]})]
-Names = Annotated[list[str], BeforeValidator(_listed),
-                  WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})]
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda s: f"{s}s", return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[0-9]+\s*[smhd]\s*$", "examples": ["90s", "15m", "2h", "3d"]}),
+]
+Names = Annotated[
+    list[str],
+    BeforeValidator(_listed),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
 
 
 class Strict(BaseModel):
@@ -74,11 +87,11 @@ class Limit(Strict):
 
 class Rule(Strict):
     id: str = Field(min_length=1)
-    on: Literal[WEBHOOK_TRIGGERS + OFFER_TRIGGERS]  # type: ignore[valid-type]
+    on: Literal[catalog.RULE_TRIGGERS]  # type: ignore[valid-type]
     when: When = Field(default_factory=When)
     delay: Duration | None = None
     offer: Offer | None = None
-    notify: Literal["offer.reminder"] | None = None
+    notify: Literal[catalog.NOTIFY_EVENTS] | None = None  # type: ignore[valid-type]
     variants: list[Variant] | None = None
     expires_in: Duration | None = None
     priority: int = 0
@@ -127,20 +140,30 @@ def load_files(paths: list[Path], access: AccessConfig) -> list[Rule]:
     return [rule for _, _, rule in loaded]
 
 
-def _cross_checks(loaded: list[tuple[yamlsource.Document, int, Rule]], access: AccessConfig) -> list[yamlsource.Problem]:
+def _cross_checks(
+    loaded: list[tuple[yamlsource.Document, int, Rule]], access: AccessConfig
+) -> list[yamlsource.Problem]:
     problems: list[yamlsource.Problem] = []
     ids = {rule.id for _, _, rule in loaded}
     seen: dict[str, str] = {}
     for doc, index, rule in loaded:
         at = ("rules", index)
 
-        def problem(where: tuple[Any, ...], message: str) -> None:
+        def problem(
+            where: tuple[Any, ...],
+            message: str,
+            doc: yamlsource.Document = doc,
+            at: tuple[Any, ...] = at,
+            rule: Rule = rule,
+        ) -> None:
             problems.append(doc.problem(at + where, f"rule {rule.id!r}: {message}"))
 
         if rule.id in seen:
             problem(("id",), f"duplicate id, first defined at {seen[rule.id]}: ids must be unique")
-        seen.setdefault(rule.id, f"{doc.path}:{doc.line_of(at + ('id',))}")
-        products = [(("when", "product", i), p) for i, p in enumerate(rule.when.product or [])]
+        seen.setdefault(rule.id, f"{doc.path}:{doc.line_of((*at, 'id'))}")
+        products: list[tuple[tuple[Any, ...], str]] = [
+            (("when", "product", i), p) for i, p in enumerate(rule.when.product or [])
+        ]
         if rule.offer:
             products.append((("offer", "product"), rule.offer.product))
         for i, variant in enumerate(rule.variants or []):

@@ -1,13 +1,15 @@
-"""What a customer may use: products map to tiers and features; access is the union of grants."""
+"""What a customer may use: products map to tiers and features (`rules/access.yaml`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from worker import yamlsource
+from worker.access.state import Grant
+from worker.rules import yamlsource
 
 
 class ProductAccess(BaseModel):
@@ -26,12 +28,18 @@ class AccessConfig(BaseModel):
     def rank(self, tier: str | None) -> int:
         return self.tiers.index(tier) if tier in self.tiers else -1
 
-    def grant(self, source: str, product_id: str) -> dict[str, Any] | None:
+    def grant(self, source: str, product_id: str) -> Grant | None:
         """The grant a product gives, or None for a product this file does not know."""
         product = self.products.get(product_id)
         if product is None:
             return None
-        return {"source": source, "product_id": product_id, "tier": product.tier, "features": sorted(set(product.features))}
+        return Grant(source=source, product_id=product_id, tier=product.tier, features=sorted(set(product.features)))
+
+    def holds(self, tier: str | None, features: Iterable[str], name: str) -> bool:
+        """A customer has a tier at or above `name`, or the feature `name`."""
+        if name in self.tiers:
+            return self.rank(tier) >= self.rank(name)
+        return name in features
 
 
 def load(path: Path) -> AccessConfig:
@@ -41,8 +49,12 @@ def load(path: Path) -> AccessConfig:
     problems = []
     for product_id, product in config.products.items():
         if product.tier is not None and product.tier not in config.tiers:
-            problems.append(doc.problem(("products", product_id, "tier"),
-                                        f"product {product_id!r}: tier {product.tier!r} is not one of tiers {config.tiers}"))
+            problems.append(
+                doc.problem(
+                    ("products", product_id, "tier"),
+                    f"product {product_id!r}: tier {product.tier!r} is not one of tiers {config.tiers}",
+                )
+            )
     if len(set(config.tiers)) != len(config.tiers):
         problems.append(doc.problem(("tiers",), "tiers lists a tier twice"))
     if problems:
@@ -50,14 +62,15 @@ def load(path: Path) -> AccessConfig:
     return config
 
 
-def summarize(config: AccessConfig, grants: list[dict[str, Any]]) -> tuple[str | None, list[str]]:
+def summarize(config: AccessConfig, grants: Iterable[Grant]) -> tuple[str | None, list[str]]:
     """Tier is the highest any grant gives; features are the union."""
-    tier = max((g["tier"] for g in grants if g["tier"]), key=config.rank, default=None)
-    features = sorted({f for g in grants for f in g["features"]})
+    grants = list(grants)
+    tier = max((g.tier for g in grants if g.tier), key=config.rank, default=None)
+    features = sorted({f for g in grants for f in g.features})
     return tier, features
 
 
-def describe_change(config: AccessConfig, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
+def describe_change(config: AccessConfig, before: Iterable[Grant], after: Iterable[Grant]) -> dict[str, Any]:
     tier_from, features_from = summarize(config, before)
     tier_to, features_to = summarize(config, after)
     return {

@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from worker import engine, handlers, upsell
-from worker.broker import PermanentError
-from worker.rulebook import Book
+from worker import catalog
+from worker.offers import making
+from worker.queue.errors import PermanentError
+from worker.rules import match
+from worker.rules.book import Book
+from worker.webhooks import handle, parse
 
 
 def summary(book: Book, directory: Path) -> str:
@@ -19,11 +22,13 @@ def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, A
     """Which candidate rules match the event and why, and what each would do."""
     raw = event_path.read_text()
     event_type = json.loads(raw).get("type")
-    if event_type not in handlers.MODELS:
-        raise PermanentError(f"{event_path}: type {event_type!r} is not handled; rules trigger on {sorted(handlers.MODELS)}")
-    trigger = handlers.trigger_of("explain", event_type, handlers.parse(event_type, raw))
+    if event_type not in catalog.BY_TYPE:
+        raise PermanentError(
+            f"{event_path}: type {event_type!r} is not handled; rules trigger on {sorted(catalog.BY_TYPE)}"
+        )
+    trigger = handle.trigger_of("explain", event_type, parse.parse(event_type, raw))
     tier, features = access.get("tier"), sorted(access.get("features", []))
-    verdicts = engine.evaluate(book.index.candidates(trigger.facts), trigger.facts, book.access, tier, features)
+    verdicts = match.evaluate(book.index.candidates(trigger.facts), trigger.facts, book.access, tier, features)
     return {
         "event_type": event_type,
         "customer_id": trigger.facts.customer_id,
@@ -34,17 +39,24 @@ def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, A
     }
 
 
-def _verdict(verdict: engine.Verdict, trigger: upsell.Trigger) -> dict[str, Any]:
+def _verdict(verdict: match.Verdict, trigger: making.Trigger) -> dict[str, Any]:
     rule = verdict.rule
-    out: dict[str, Any] = {"rule_id": rule.id, "priority": rule.priority, "matched": verdict.matched, "reasons": verdict.reasons}
+    out: dict[str, Any] = {
+        "rule_id": rule.id,
+        "priority": rule.priority,
+        "matched": verdict.matched,
+        "reasons": verdict.reasons,
+    }
     if not verdict.matched:
         return out
     if rule.notify:
         action: dict[str, Any] = {"notify": rule.notify}
     else:
-        offer = upsell.new_offer(rule, trigger)
-        action = {"offer": {k: offer[k] for k in ("type", "product_id", "quantity", "variant", "proration", "discount_code")},
-                  "expires_in_seconds": rule.expires_in}
+        offer = making.new_offer(rule, trigger).view()
+        action = {
+            "offer": {k: offer[k] for k in ("type", "product_id", "quantity", "variant", "proration", "discount_code")},
+            "expires_in_seconds": rule.expires_in,
+        }
     if rule.delay:
         action["delay_seconds"] = rule.delay
         action["note"] = "when is checked again when the delay ends"

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 from prometheus_client import Counter, Gauge
 
-from worker import access, engine, rules, yamlsource
+from worker.access import config as access_config
+from worker.rules import match, model, yamlsource
 
 log = structlog.get_logger("rules")
 RELOAD_ERRORS = Counter("upsell_rules_reload_errors_total", "Rule file reloads rejected for errors")
-RULES_VALID = Gauge("upsell_rules_valid", "1 when the rule files on disk are the ones in force, 0 when a broken edit is ignored")
+RULES_VALID = Gauge(
+    "upsell_rules_valid", "1 when the rule files on disk are the ones in force, 0 when a broken edit is ignored"
+)
 
 
 @dataclass(frozen=True)
 class Book:
-    access: access.AccessConfig
-    rules: list[rules.Rule]
-    index: engine.Index
+    access: access_config.AccessConfig
+    rules: list[model.Rule]
+    index: match.Index
     files: int
 
 
@@ -29,13 +31,17 @@ def load_dir(directory: Path) -> Book:
     """Load access.yaml and every other *.yaml as rules; raise ProblemsFound with all problems."""
     path = directory / "access.yaml"
     if not directory.is_dir():
-        raise yamlsource.ProblemsFound([yamlsource.Problem(str(directory), 1, "not a folder: set UPSELL_RULES_DIR to the rules folder")])
+        raise yamlsource.ProblemsFound(
+            [yamlsource.Problem(str(directory), 1, "not a folder: set UPSELL_RULES_DIR to the rules folder")]
+        )
     if not path.is_file():
-        raise yamlsource.ProblemsFound([yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see README, Access)")])
-    config = access.load(path)
+        raise yamlsource.ProblemsFound(
+            [yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see README, Access)")]
+        )
+    config = access_config.load(path)
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != "access.yaml")
-    loaded = rules.load_files(files, config)
-    return Book(config, loaded, engine.Index(loaded), len(files) + 1)
+    loaded = model.load_files(files, config)
+    return Book(config, loaded, match.Index(loaded), len(files) + 1)
 
 
 def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
@@ -51,25 +57,35 @@ def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 class LiveBook:
-    """Checks the folder at most every `interval` seconds; a broken edit keeps the last good book."""
+    """The rules in force. A background thread checks the folder every `interval` seconds and
+    reloads it off the event path; a broken edit keeps the last good book and is reported at once."""
 
     def __init__(self, directory: Path, interval: float = 1.0) -> None:
         self.directory = directory
         self.interval = interval
-        self._lock = threading.Lock()
         self._signature = _signature(directory)
         self._book = load_dir(directory)
-        self._checked = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         RULES_VALID.set(1)
 
     def get(self) -> Book:
-        if time.monotonic() - self._checked >= self.interval:
-            with self._lock:
-                self._refresh()
         return self._book
 
-    def _refresh(self) -> None:
-        self._checked = time.monotonic()
+    def start(self) -> None:
+        """Begin watching (once); the thread is a daemon and ends with the process or `stop()`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="upsell-rules-reload", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.refresh()
+
+    def refresh(self) -> None:
         signature = _signature(self.directory)
         if signature == self._signature:
             return
@@ -79,8 +95,12 @@ class LiveBook:
         except yamlsource.ProblemsFound as found:
             RELOAD_ERRORS.inc()
             RULES_VALID.set(0)
-            log.error("rules_reload_rejected", directory=str(self.directory), errors=[str(p) for p in found.problems],
-                      hint="fix the files; the last good rules stay in force")
+            log.error(
+                "rules_reload_rejected",
+                directory=str(self.directory),
+                errors=[str(p) for p in found.problems],
+                hint="fix the files; the last good rules stay in force",
+            )
             return
         RULES_VALID.set(1)
         log.info("rules_reloaded", directory=str(self.directory))

@@ -9,21 +9,21 @@ it recorded, or leaves the offer to Dodo's payment webhook and the reconcile job
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
+from redis.client import Pipeline
 
-from worker import dodo, intake, offers, schedule
+from worker import keys
+from worker.offers import dodo, store
+from worker.offers.model import Offer
+from worker.queue import messages, schedule
 
 log = structlog.get_logger("charge")
 RECONCILE_AFTER_SECONDS = 15 * 60
-
-
-def attempt_key(offer_id: str) -> str:
-    return f"upsell:charge-attempt:{offer_id}"
 
 
 def eligible_method(api: DodoPayments, customer_id: str) -> tuple[str | None, str]:
@@ -32,7 +32,7 @@ def eligible_method(api: DodoPayments, customer_id: str) -> tuple[str | None, st
     if not methods:
         return None, "no_saved_payment_method"
     reasons = []
-    for method in sorted(methods, key=lambda m: m.last_used_at or datetime.min.replace(tzinfo=timezone.utc), reverse=True):
+    for method in sorted(methods, key=lambda m: m.last_used_at or datetime.min.replace(tzinfo=UTC), reverse=True):
         if not method.recurring_enabled:
             reasons.append("payment_method_not_recurring")
         elif _expired(method.card):
@@ -45,13 +45,13 @@ def eligible_method(api: DodoPayments, customer_id: str) -> tuple[str | None, st
 def _expired(card: Any) -> bool:
     if card is None or not card.expiry_year or not card.expiry_month:
         return False
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return (int(card.expiry_year), int(card.expiry_month)) < (now.year, now.month)
 
 
-def fallback_checkout(api: DodoPayments, offer: dict[str, Any]) -> str | None:
+def fallback_checkout(api: DodoPayments, offer: Offer) -> str | None:
     """A normal checkout session (no confirm, no card): the customer completes it themselves."""
-    if offer["type"] in ("upgrade", "downgrade"):
+    if offer.is_plan_change:
         return None
     try:
         session = api.checkout_sessions.create(**_checkout_args(offer))
@@ -61,42 +61,75 @@ def fallback_checkout(api: DodoPayments, offer: dict[str, Any]) -> str | None:
     return session.checkout_url
 
 
-def _checkout_args(offer: dict[str, Any]) -> dict[str, Any]:
-    args: dict[str, Any] = {"product_cart": [{"product_id": offer["product_id"], "quantity": offer["quantity"]}],
-                            "customer": {"customer_id": offer["customer_id"]}, "metadata": {"upsell_offer_id": offer["offer_id"]}}
-    if offer.get("discount_code"):
-        args["discount_code"] = offer["discount_code"]
+def _checkout_args(offer: Offer) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "product_cart": [{"product_id": offer.product_id, "quantity": offer.quantity}],
+        "customer": {"customer_id": offer.customer_id},
+        "metadata": {"upsell_offer_id": offer.offer_id},
+    }
+    if offer.discount_code:
+        args["discount_code"] = offer.discount_code
     return args
 
 
-def quote(api: DodoPayments, offer: dict[str, Any], subscription_id: str) -> dict[str, Any]:
+def quote(api: DodoPayments, subscription_id: str, product_id: str, quantity: int, proration: Any) -> dict[str, Any]:
     """What a plan change would charge now, as the app shows it to the customer."""
-    preview = api.subscriptions.preview_change_plan(subscription_id, product_id=offer["product_id"], quantity=offer["quantity"],
-                                                    proration_billing_mode=offer["proration"])
+    preview = api.subscriptions.preview_change_plan(
+        subscription_id, product_id=product_id, quantity=quantity, proration_billing_mode=proration
+    )
     summary = preview.immediate_charge.summary
-    return {"total_amount": summary.total_amount, "currency": str(summary.currency), "customer_credits": summary.customer_credits,
-            "tax": summary.tax, "effective_at": preview.immediate_charge.effective_at.isoformat(), "proration": offer["proration"]}
+    return {
+        "total_amount": summary.total_amount,
+        "currency": str(summary.currency),
+        "customer_credits": summary.customer_credits,
+        "tax": summary.tax,
+        "effective_at": preview.immediate_charge.effective_at.isoformat(),
+        "proration": proration,
+    }
 
 
-def fail(client: redis.Redis, stream: str, api: DodoPayments, offer: dict[str, Any], code: str,
-         source: str | None = None, changes: dict[str, Any] | None = None) -> None:
+def offer_quote(api: DodoPayments, offer: Offer) -> dict[str, Any]:
+    assert offer.subscription_id and offer.proration
+    return quote(api, offer.subscription_id, offer.product_id, offer.quantity, offer.proration)
+
+
+def fail(
+    client: redis.Redis,
+    stream: str,
+    api: DodoPayments,
+    offer: Offer,
+    code: str,
+    source: str | None = None,
+    changes: dict[str, Any] | None = None,
+    fallback: bool = True,
+) -> None:
     """Failed for good (never retried): the offer carries the error code and a fallback checkout URL."""
-    url = fallback_checkout(api, offer)
-    moved, _ = offers.transition(client, stream, offer["offer_id"], "failed", {"error_code": code, "checkout_url": url, **(changes or {})},
-                                 event_type="offer.failed", source=source)
+    url = fallback_checkout(api, offer) if fallback else None
+    moved, _ = store.transition(
+        client,
+        stream,
+        offer.offer_id,
+        "failed",
+        {"error_code": code, "checkout_url": url, **(changes or {})},
+        event_type="offer.failed",
+        source=source,
+    )
     log.info("offer_failed", error_code=code, checkout_url=bool(url), moved=moved)
 
 
 def charge(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str) -> str:
-    offer = offers.get(client, offer_id)
-    if offer is None or offer["state"] != "charging":
-        return f"nothing to do: offer is {offer and offer['state']}"
-    if not client.set(attempt_key(offer_id), str(time.time()), nx=True):
+    offer = store.get(client, offer_id)
+    if offer is None or offer.state != "charging":
+        return f"nothing to do: offer is {offer and offer.state}"
+    if not client.set(keys.charge_attempt(offer_id), str(time.time()), nx=True):
         return reconcile(client, stream, api, offer_id)
-    if offer["type"] in ("upgrade", "downgrade"):
+    if offer.expired():
+        fail(client, stream, api, offer, "offer_expired", fallback=False)
+        return "not charged: the offer expired before the charge ran"
+    if offer.is_plan_change:
         return _change_plan(client, stream, api, offer)
     try:
-        method_id, reason = eligible_method(api, offer["customer_id"])
+        method_id, reason = eligible_method(api, offer.customer_id)
     except DodoPaymentsError as exc:
         fail(client, stream, api, offer, dodo.error_code(exc))
         return "failed before charging: payment methods unavailable"
@@ -110,60 +143,74 @@ def charge(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str) -
         # the charge went through, moves the offer from failed to converted.
         fail(client, stream, api, offer, dodo.error_code(exc))
         return "charge call failed; not retried"
-    offers.annotate(client, offer_id, "charging", {"session_id": session.session_id, "payment_id": session.payment_id,
-                                                   "payment_method_id": method_id})
+    store.annotate(
+        client,
+        offer_id,
+        "charging",
+        {"session_id": session.session_id, "payment_id": session.payment_id, "payment_method_id": method_id},
+    )
     return f"charged: session {session.session_id}, waiting for Dodo's payment webhook"
 
 
-def _change_plan(client: redis.Redis, stream: str, api: DodoPayments, offer: dict[str, Any]) -> str:
-    subscription_id = offer.get("subscription_id")
-    if not subscription_id:
+def _change_plan(client: redis.Redis, stream: str, api: DodoPayments, offer: Offer) -> str:
+    if not offer.subscription_id:
         fail(client, stream, api, offer, "no_subscription_to_change")
         return "failed: the offer names no subscription"
     try:
-        if offer.get("quote") is None:
-            offers.annotate(client, offer["offer_id"], "charging", {"quote": quote(api, offer, subscription_id)})
-        args: dict[str, Any] = {"product_id": offer["product_id"], "quantity": offer["quantity"], "proration_billing_mode": offer["proration"],
-                                "on_payment_failure": offer.get("on_payment_failure") or "prevent_change",
-                                "metadata": {"upsell_offer_id": offer["offer_id"]}}
-        if offer.get("discount_code"):
-            args["discount_code"] = offer["discount_code"]
-        result = api.subscriptions.change_plan(subscription_id, **args)
+        if offer.quote is None:
+            store.annotate(client, offer.offer_id, "charging", {"quote": offer_quote(api, offer)})
+        args: dict[str, Any] = {
+            "product_id": offer.product_id,
+            "quantity": offer.quantity,
+            "proration_billing_mode": offer.proration,
+            "on_payment_failure": offer.on_payment_failure or "prevent_change",
+            "metadata": {"upsell_offer_id": offer.offer_id},
+        }
+        if offer.discount_code:
+            args["discount_code"] = offer.discount_code
+        result = api.subscriptions.change_plan(offer.subscription_id, **args)
     except DodoPaymentsError as exc:
         fail(client, stream, api, offer, dodo.error_code(exc))
         return "plan change call failed; not retried"
     if result.payment_id is None:
-        offers.transition(client, stream, offer["offer_id"], "converted", event_type="offer.converted")
+        store.transition(client, stream, offer.offer_id, "converted", event_type="offer.converted")
         return "plan changed, nothing billed now"
-    offers.annotate(client, offer["offer_id"], "charging", {"payment_id": result.payment_id})
+    store.annotate(client, offer.offer_id, "charging", {"payment_id": result.payment_id})
     return f"plan changed: payment {result.payment_id}, waiting for Dodo's payment webhook"
 
 
 def reconcile(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str) -> str:
     """An attempt was already made: learn its outcome without charging again."""
-    offer = offers.get(client, offer_id)
-    if offer is None or offer["state"] != "charging":
-        return f"reconciled: offer is {offer and offer['state']}"
-    session_id = offer.get("session_id")
-    if session_id:
+    offer = store.get(client, offer_id)
+    if offer is None or offer.state != "charging":
+        return f"reconciled: offer is {offer and offer.state}"
+    if offer.session_id:
         try:
-            status = api.checkout_sessions.retrieve(session_id)
+            status = api.checkout_sessions.retrieve(offer.session_id)
         except DodoPaymentsError as exc:
             return f"reconcile deferred: {dodo.error_code(exc)}"
         if status.payment_status == "succeeded":
-            offers.transition(client, stream, offer_id, "converted", {"payment_id": status.payment_id}, event_type="offer.converted")
+            store.transition(
+                client, stream, offer_id, "converted", {"payment_id": status.payment_id}, event_type="offer.converted"
+            )
             return "reconciled: converted"
         if status.payment_status in ("failed", "cancelled"):
             fail(client, stream, api, offer, f"payment_{status.payment_status}")
             return "reconciled: failed"
-    started = float(client.get(attempt_key(offer_id)) or 0)
+    started = float(client.get(keys.charge_attempt(offer_id)) or 0)
     if time.time() - started < RECONCILE_AFTER_SECONDS:
         return "attempt in flight or outcome unknown: waiting for Dodo's payment webhook"
     fail(client, stream, api, offer, "charge_outcome_unknown")
     return "gave up waiting: failed (a later payment.succeeded still converts it)"
 
 
-def schedule_reconcile(pipe: Any, offer: dict[str, Any]) -> None:
+def schedule_reconcile(pipe: Pipeline, offer: Offer) -> None:
     """At accept: the charge, and a check that resolves the offer if no outcome ever arrives."""
-    intake.push(pipe, intake.internal_message("charge_offer", offer["offer_id"]))
-    schedule.add(pipe, f"reconcile:{offer['offer_id']}", time.time() + RECONCILE_AFTER_SECONDS + 5, "reconcile_offer", offer["offer_id"])
+    messages.push(pipe, messages.internal("charge_offer", offer.offer_id))
+    schedule.add(
+        pipe,
+        f"reconcile:{offer.offer_id}",
+        time.time() + RECONCILE_AFTER_SECONDS + 5,
+        "reconcile_offer",
+        offer.offer_id,
+    )

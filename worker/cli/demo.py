@@ -39,24 +39,31 @@ def run(web_port: int = 8010, dodo_port: int = 8787) -> None:
     from emulator.app import create_app as create_emulator
     from emulator.demo_data import CUSTOMER, DEMO
     from emulator.shapes import template
-    from worker import send
+    from worker.cli import send
 
     valkey = ValkeyServer(data_dir=Path(tempfile.mkdtemp(prefix="dodo-upsell-demo-")), config={"appendonly": "yes"})
     valkey.start()
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     token = "demo_" + secrets.token_urlsafe(12)
     web = f"http://127.0.0.1:{web_port}"
-    os.environ.update(REDIS_URL=valkey.connection_url, DODO_PAYMENTS_WEBHOOK_KEY=secret, UPSELL_API_TOKENS=token,
-                      DODO_PAYMENTS_BASE_URL=f"http://127.0.0.1:{dodo_port}", DODO_PAYMENTS_API_KEY="demo_key",
-                      UPSELL_WORKER_METRICS="off", UPSELL_LOG_PRETTY="1")
-    os.environ.setdefault("UPSELL_RULES_DIR", str(Path(__file__).resolve().parents[1] / "rules"))
+    os.environ.update(
+        REDIS_URL=valkey.connection_url,
+        DODO_PAYMENTS_WEBHOOK_KEY=secret,
+        UPSELL_API_TOKENS=token,
+        DODO_PAYMENTS_BASE_URL=f"http://127.0.0.1:{dodo_port}",
+        DODO_PAYMENTS_API_KEY="demo_key",
+        UPSELL_WORKER_METRICS="off",
+        UPSELL_LOG_PRETTY="1",
+    )
+    os.environ.setdefault("UPSELL_RULES_DIR", str(Path(__file__).resolve().parents[2] / "rules"))
     import dramatiq
 
     from receiver.app import create_app
-    from worker import actors, config
+    from worker import actors, config, context
 
     _serve(create_emulator(web + "/webhooks/dodo", secret, DEMO), dodo_port)
     _serve(create_app(config.load()), web_port)
+    context.bootstrap().book.start()
     worker = dramatiq.Worker(actors.BROKER, worker_threads=4, worker_timeout=100)
     worker.start()
     api = httpx.Client(base_url=web, headers={"authorization": f"Bearer {token}"}, timeout=10)
@@ -67,24 +74,36 @@ def run(web_port: int = 8010, dodo_port: int = 8787) -> None:
         valkey.stop()
 
 
-def _walk(api: httpx.Client, send: Any, template: Callable[[str], dict[str, Any]], customer: str, web: str, secret: str) -> None:
+def _walk(
+    api: httpx.Client, send: Any, template: Callable[[str], dict[str, Any]], customer: str, web: str, secret: str
+) -> None:
     print(f"1. Dodo delivers payment.succeeded: {customer} bought the Rust course")
     body = json.dumps(template("payment.succeeded")).encode()
-    answer = httpx.post(web + "/webhooks/dodo", content=body, headers=send.signed_headers(secret, send.new_webhook_id(), body))
+    answer = httpx.post(
+        web + "/webhooks/dodo", content=body, headers=send.signed_headers(secret, send.new_webhook_id(), body)
+    )
     print(f"   receiver: {answer.status_code} {answer.text}")
 
     def offer() -> dict[str, Any] | None:
         return next(iter(api.get(f"/api/customers/{customer}/offers").json()["offers"]), None)
+
     created = _wait("offer", offer)
-    print(f"2. rule {created['rule_id']!r} made offer {created['offer_id']}: {created['type']} {created['product_id']} "
-          f"(variant {created['variant']}, expires {created['expires_at']})")
+    print(
+        f"2. rule {created['rule_id']!r} made offer {created['offer_id']}: {created['type']} {created['product_id']} "
+        f"(variant {created['variant']}, expires {created['expires_at']})"
+    )
     accepted = api.post(f"/api/offers/{created['offer_id']}/accept")
     print(f"3. the customer clicks accept: {accepted.status_code}, state {accepted.json()['state']}")
-    converted = _wait("conversion", lambda: (o := api.get(f"/api/offers/{created['offer_id']}").json())["state"] == "converted" and o)
-    print(f"4. charged once with the saved card through Dodo's API; Dodo's payment.succeeded converted it: payment {converted['payment_id']}")
+    converted = _wait(
+        "conversion", lambda: (o := api.get(f"/api/offers/{created['offer_id']}").json())["state"] == "converted" and o
+    )
+    print(
+        "4. charged once with the saved card through Dodo's API; Dodo's payment.succeeded converted it: "
+        f"payment {converted['payment_id']}"
+    )
     access = _wait("access", lambda: (a := api.get(f"/api/customers/{customer}/access").json())["version"] >= 2 and a)
     print(f"5. access v{access['version']}: tier {access['tier']}, features {access['features']}")
     import redis
 
-    stream = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True).xrange("upsell:events")
+    stream: list[Any] = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True).xrange("upsell:events")  # type: ignore[assignment]
     print("6. events for entitlement systems on upsell:events: " + ", ".join(fields["type"] for _, fields in stream))

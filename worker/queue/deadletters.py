@@ -14,11 +14,13 @@ import dramatiq
 import redis
 import structlog
 
-KEY = "upsell:deadletters"
+from worker import keys
+
+KEY = keys.DEAD_LETTERS
 log = structlog.get_logger("deadletters")
 
 
-def record(client: redis.Redis, message: dramatiq.Message, error: str) -> str:
+def record(client: redis.Redis, message: dramatiq.Message[Any] | dramatiq.MessageProxy, error: str) -> str:
     """Keep the failed message; the webhook-id is the record id, so a re-failure overwrites it."""
     webhook_id, body = message.args[0], message.args[1]
     entry = {
@@ -58,7 +60,14 @@ class DeadLetters(dramatiq.Middleware):
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
 
-    def after_process_message(self, broker: dramatiq.Broker, message: dramatiq.MessageProxy, *, result: Any = None, exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
         if exception is not None and message.failed:
             record(self.client, message, f"{type(exception).__name__}: {exception}")
 

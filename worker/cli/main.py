@@ -11,21 +11,21 @@ from pathlib import Path
 from worker import config
 
 
-def _settings(**need: bool) -> config.Settings:
+def _settings(*, need_webhook_key: bool = True) -> config.Settings:
     try:
-        return config.load(**need)
+        return config.load(need_webhook_key=need_webhook_key)
     except config.ConfigError as exc:
         sys.exit(f"config error: {exc}")
 
 
 def cmd_dev(args: argparse.Namespace) -> None:
-    from worker import dev
+    from worker.cli import dev
 
     dev.run(args.host, args.port)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from worker import demo
+    from worker.cli import demo
 
     demo.run(args.port, args.dodo_port)
 
@@ -53,11 +53,11 @@ def cmd_web(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     _settings(need_webhook_key=False)
     argv = ["dramatiq", "worker.actors", "--processes", str(args.processes), "--threads", str(args.threads)]
-    os.execvp(sys.executable, [sys.executable, "-m", *argv])
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])  # noqa: S606 - our interpreter, fixed arguments
 
 
 def cmd_send(args: argparse.Namespace) -> None:
-    from worker import dev, send
+    from worker.cli import dev, send
 
     secret = args.secret or dev.dev_secret()
     try:
@@ -72,7 +72,7 @@ def cmd_send(args: argparse.Namespace) -> None:
 def cmd_dead_letters(args: argparse.Namespace) -> None:
     import redis
 
-    from worker import deadletters
+    from worker.queue import deadletters
 
     settings = _settings(need_webhook_key=False)
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -91,8 +91,9 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
 
 
 def cmd_rules(args: argparse.Namespace) -> None:
-    from worker import explain, rulebook, yamlsource
-    from worker.broker import PermanentError
+    from worker.queue.errors import PermanentError
+    from worker.rules import book as rulebook
+    from worker.rules import explain, yamlsource
 
     directory = Path(args.dir or os.environ.get("UPSELL_RULES_DIR") or "rules")
     try:
@@ -119,12 +120,16 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=8000)
     dev.set_defaults(func=cmd_dev)
 
-    demo = sub.add_parser("demo", help="receiver, worker and Dodo emulator together: one upsell from purchase to access")
+    demo = sub.add_parser(
+        "demo", help="receiver, worker and Dodo emulator together: one upsell from purchase to access"
+    )
     demo.add_argument("--port", type=int, default=8010)
     demo.add_argument("--dodo-port", type=int, default=8787)
     demo.set_defaults(func=cmd_demo)
 
-    emulator = sub.add_parser("emulator", help="the local Dodo API emulator (python -m emulator --help)", add_help=False)
+    emulator = sub.add_parser(
+        "emulator", help="the local Dodo API emulator (python -m emulator --help)", add_help=False
+    )
     emulator.add_argument("rest", nargs=argparse.REMAINDER)
     emulator.set_defaults(func=cmd_emulator)
 

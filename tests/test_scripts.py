@@ -1,0 +1,71 @@
+"""Each Lua script in worker/scripts/, run directly against a real Valkey."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import dramatiq
+import redis
+
+from worker import keys, redis_scripts
+from worker.queue import messages, schedule
+
+
+def enqueue(client: redis.Redis, webhook_id: str) -> int:
+    message = messages.webhook("payment.succeeded", webhook_id, "{}")
+    script_keys = [keys.seen(webhook_id), keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE)]
+    args = [messages.redis_id(message), keys.SEEN_TTL, message.encode()]
+    return int(redis_scripts.run(client, "enqueue_once", script_keys, args))
+
+
+def test_enqueue_once_queues_a_decodable_message_once(client: redis.Redis) -> None:
+    assert enqueue(client, "msg_a") == 1
+    assert enqueue(client, "msg_a") == 0
+    (message_id,) = client.lrange(keys.queue(keys.WEBHOOK_QUEUE), 0, -1)
+    decoded = dramatiq.Message.decode(client.hget(keys.queue_messages(keys.WEBHOOK_QUEUE), message_id).encode())
+    assert decoded.actor_name == "payment_succeeded" and decoded.args[0] == "msg_a"
+    assert 0 < client.ttl(keys.seen("msg_a")) <= keys.SEEN_TTL
+
+
+def test_enqueue_once_under_concurrency(client: redis.Redis) -> None:
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: enqueue(client, "msg_b"), range(64)))
+    assert results.count(1) == 1 and client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 1
+
+
+def commit(client: redis.Redis, read: str, new: str, *event: str, finish: str | None = None) -> int:
+    script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", *([finish] if finish else [])]
+    return int(redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, *event]))
+
+
+def test_commit_access_compare_and_set(client: redis.Redis) -> None:
+    client.set(keys.access("cus"), "v1")
+    assert commit(client, "v0", "v2", "type", "x") == 0  # read a stale state: nothing written
+    assert client.get(keys.access("cus")) == "v1" and client.xlen("test:stream") == 0
+    assert commit(client, "v1", "v2", "type", "x", finish="test:finished") == 1
+    assert client.get(keys.access("cus")) == "v2" and client.xlen("test:stream") == 1
+    assert client.exists("test:finished") and client.exists(keys.access_applied("msg"))
+    assert commit(client, "v2", "v3", "type", "y") == -1  # this webhook was applied already
+    assert client.get(keys.access("cus")) == "v2" and client.xlen("test:stream") == 1
+
+
+def test_commit_access_without_event_writes_no_entry(client: redis.Redis) -> None:
+    assert commit(client, "", "v1") == 1
+    assert client.xlen("test:stream") == 0 and client.get(keys.access("cus")) == "v1"
+
+
+def test_claim_due_moves_only_due_jobs_once(client: redis.Redis) -> None:
+    now = time.time()
+    with client.pipeline() as pipe:
+        schedule.add(pipe, "job:due", now - 1, "expire_offer", "off_1")
+        schedule.add(pipe, "job:later", now + 3600, "expire_offer", "off_2")
+        schedule.add(pipe, "job:due", now + 99, "expire_offer", "off_other")  # same id: the first stays
+        pipe.execute()
+    with ThreadPoolExecutor(8) as pool:
+        claimed = list(pool.map(lambda _: schedule.claim_due(client, now), range(8)))
+    assert sum(claimed) == 1
+    assert client.lrange(keys.queue(keys.INTERNAL_QUEUE), 0, -1) == ["job:due"]
+    body = client.hget(keys.queue_messages(keys.INTERNAL_QUEUE), "job:due")
+    assert dramatiq.Message.decode(body.encode()).args == ("off_1",)
+    assert client.zrange(keys.SCHEDULE, 0, -1) == ["job:later"] and client.hkeys(keys.JOBS) == ["job:later"]

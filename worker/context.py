@@ -1,0 +1,67 @@
+"""What the actors share within one worker process, built by `bootstrap()`, never at import."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import dramatiq
+import redis
+from dodopayments import DodoPayments
+
+from worker import config
+from worker.offers import dodo
+from worker.rules.book import LiveBook
+
+
+@dataclass(frozen=True)
+class Context:
+    client: redis.Redis
+    stream: str
+    book: LiveBook
+    dodo: DodoPayments
+    settings: config.Settings
+
+
+_current: Context | None = None
+_lock = threading.Lock()
+
+
+def redis_client(url: str) -> redis.Redis:
+    """The worker's state client: timeouts under the 15 s heartbeat; connects on first use."""
+    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10)
+
+
+def bootstrap(settings: config.Settings | None = None) -> Context:
+    """Read settings, load the rules (raising ProblemsFound if they are broken) and build clients."""
+    global _current
+    with _lock:
+        if _current is None:
+            settings = settings or config.load(need_webhook_key=False)
+            _current = Context(
+                redis_client(settings.redis_url),
+                settings.events_stream,
+                LiveBook(settings.rules_dir),
+                dodo.make_client(settings),
+                settings,
+            )
+        return _current
+
+
+def current() -> Context:
+    return _current or bootstrap()
+
+
+class Bootstrap(dramatiq.Middleware):
+    """Builds the context when a worker process boots, so a broken rule folder stops it at once
+    with the file:line errors, before any message is taken."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        from worker.rules import yamlsource
+
+        try:
+            bootstrap().book.start()
+        except config.ConfigError as exc:
+            raise SystemExit(f"config error: {exc}") from None
+        except yamlsource.ProblemsFound as exc:
+            raise SystemExit(f"rules error (fix and restart):\n{exc}") from None

@@ -1,0 +1,66 @@
+"""Every Redis key name and lifetime the project uses, in one place for code and tests."""
+
+from __future__ import annotations
+
+DAY = 24 * 3600
+
+# Dramatiq's own layout (queue/messages.py writes it): `<ns>:<queue>` list and `<ns>:<queue>.msgs` hash.
+NAMESPACE = "dramatiq"
+WEBHOOK_QUEUE = "webhooks"
+INTERNAL_QUEUE = "upsell"  # follow-ups, expiries, charges: messages the worker sends itself
+
+SEEN_TTL = 8 * DAY  # Dodo retries for ~27.5 h; keep webhook ids well past that
+DONE_TTL = 30 * DAY  # marks that a webhook's effect was applied
+NOTIFIED_TTL = 30 * DAY
+
+SCHEDULE = "upsell:schedule"  # sorted set: job id -> due time
+JOBS = "upsell:jobs"  # hash: job id -> encoded Dramatiq message
+DEAD_LETTERS = "upsell:deadletters"  # hash: record id -> JSON, kept until replayed
+
+
+def queue(name: str) -> str:
+    return f"{NAMESPACE}:{name}"
+
+
+def queue_messages(name: str) -> str:
+    return f"{NAMESPACE}:{name}.msgs"
+
+
+def seen(webhook_id: str) -> str:
+    return f"upsell:seen:{webhook_id}"
+
+
+def processed(webhook_id: str) -> str:
+    return f"upsell:processed:{webhook_id}"
+
+
+def access(customer_id: str) -> str:
+    return f"upsell:access:{customer_id}"
+
+
+def access_applied(webhook_id: str) -> str:
+    return f"upsell:applied:access:{webhook_id}"
+
+
+def offer(offer_id: str) -> str:
+    return f"upsell:offer:{offer_id}"
+
+
+def customer_offers(customer_id: str) -> str:
+    return f"upsell:customer-offers:{customer_id}"
+
+
+def once(rule_id: str, customer_id: str) -> str:
+    return f"upsell:once:{rule_id}:{customer_id}"
+
+
+def cooldown(rule_id: str, customer_id: str) -> str:
+    return f"upsell:cooldown:{rule_id}:{customer_id}"
+
+
+def notified(event_id: str) -> str:
+    return f"upsell:notified:{event_id}"
+
+
+def charge_attempt(offer_id: str) -> str:
+    return f"upsell:charge-attempt:{offer_id}"

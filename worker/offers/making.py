@@ -1,0 +1,147 @@
+"""Turning matched rules into offers, reminders and scheduled follow-ups, idempotently.
+
+Every id derives from its cause (the webhook-id or triggering offer, and the rule), so a
+redelivered message finds its offer or job already there and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from dodopayments import DodoPaymentsError
+
+from worker import catalog, events
+from worker.access import grants
+from worker.access.state import AccessState
+from worker.context import Context
+from worker.offers import charge, dodo, store
+from worker.offers.model import Offer
+from worker.queue import schedule
+from worker.rules import match
+from worker.rules.book import Book
+from worker.rules.match import Facts
+from worker.rules.model import Rule
+
+log = structlog.get_logger("upsell")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    facts: Facts
+    source: str  # the webhook-id, or the triggering offer's id
+    offer_id: str | None = None
+    subscription_id: str | None = None
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self) | {"facts": self.facts.as_dict()})
+
+    @classmethod
+    def loads(cls, raw: str) -> Trigger:
+        data = json.loads(raw)
+        return cls(**data | {"facts": Facts.from_dict(data["facts"])})
+
+
+def offer_trigger(offer: Offer, event_type: str) -> Trigger:
+    facts = Facts(event_type, offer.customer_id, (offer.product_id,), offer_rule=offer.rule_id)
+    return Trigger(facts, offer.offer_id, offer.offer_id, offer.subscription_id)
+
+
+def run(client: Any, stream: str, book: Book, trigger: Trigger, state: AccessState | None = None) -> list[str]:
+    """Evaluate the trigger's rules now; delayed ones go to the schedule. Returns outcomes for logs.
+    `state` is the customer's access if the caller has it; read only when a rule could need it."""
+    candidates = book.index.candidates(trigger.facts)
+    if not candidates:
+        return []
+    state = state or grants.read(client, trigger.facts.customer_id)
+    outcomes = []
+    for verdict in match.evaluate(candidates, trigger.facts, book.access, state.tier, state.features):
+        if not verdict.matched:
+            continue
+        rule = verdict.rule
+        if rule.delay:
+            job_id = "rule:" + events.stable_id(trigger.source, rule.id)
+            with client.pipeline() as pipe:
+                schedule.add(pipe, job_id, time.time() + rule.delay, "fire_rule", rule.id, trigger.dumps())
+                pipe.execute()
+            outcomes.append(f"{rule.id}: scheduled in {rule.delay}s")
+        else:
+            outcomes.append(f"{rule.id}: {act(client, stream, book, rule, trigger)}")
+    return outcomes
+
+
+def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger) -> str:
+    """A delayed rule comes due: it acts only if the rule still exists and `when` still holds."""
+    rule = book.index.by_id.get(rule_id)
+    if rule is None:
+        return "skipped: rule no longer exists"
+    state = grants.read(client, trigger.facts.customer_id)
+    why = match.mismatches(rule, trigger.facts, book.access, state.tier, state.features)
+    if why:
+        return "skipped: " + "; ".join(why)
+    return act(client, stream, book, rule, trigger)
+
+
+def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger) -> str:
+    triggering = None
+    if trigger.offer_id:
+        triggering = store.get(client, trigger.offer_id)
+        expected = catalog.OFFER_TRIGGERS[trigger.facts.trigger]
+        if triggering is None or triggering.state != expected:
+            return f"skipped: offer {trigger.offer_id} is {triggering and triggering.state}, not {expected}"
+    if rule.notify:
+        assert triggering is not None
+        event_id = events.stable_id(trigger.source, rule.id, rule.notify)
+        sent = store.notify_once(client, stream, rule.notify, triggering, trigger.source, event_id)
+        return f"{rule.notify} {'emitted' if sent else 'already emitted'}"
+    offer = new_offer(rule, trigger)
+    result = store.create(
+        client, stream, offer, once=rule.limit.once_per_customer, cooldown=rule.limit.cooldown_after_decline is not None
+    )
+    log.info("offer_" + result, offer_id=offer.offer_id, rule_id=rule.id, variant=offer.variant)
+    return f"offer {offer.offer_id} {result}"
+
+
+def new_offer(rule: Rule, trigger: Trigger) -> Offer:
+    customer_id = trigger.facts.customer_id
+    variant = match.variant_for(rule, customer_id)
+    spec = rule.offer_for(variant)
+    now = datetime.now(UTC)
+    expires_at = events.iso(now + timedelta(seconds=rule.expires_in)) if rule.expires_in else None
+    proration = spec.proration or ("prorated_immediately" if spec.type in ("upgrade", "downgrade") else None)
+    return Offer(
+        offer_id="off_" + events.stable_id(trigger.source, rule.id).replace("-", ""),
+        rule_id=rule.id,
+        variant=match.variant_name(rule, variant),
+        customer_id=customer_id,
+        type=spec.type,
+        product_id=spec.product,
+        quantity=spec.quantity,
+        proration=proration,
+        on_payment_failure=spec.on_payment_failure,
+        discount_code=spec.discount_code,
+        subscription_id=trigger.subscription_id,
+        created_at=events.iso(now),
+        expires_at=expires_at,
+        source=trigger.source,
+        trigger=trigger.facts.trigger,
+        cooldown_seconds=rule.limit.cooldown_after_decline,
+    )
+
+
+def on_offer_event(ctx: Context, offer_id: str, event_type: str) -> list[str]:
+    """Rules triggered by an offer event; a new plan-change offer gets its quote first."""
+    offer = store.get(ctx.client, offer_id)
+    if offer is None:
+        return []
+    structlog.contextvars.bind_contextvars(customer_id=offer.customer_id)
+    if event_type == "offer.created" and offer.is_plan_change and offer.subscription_id:
+        try:
+            store.annotate(ctx.client, offer_id, "pending", {"quote": charge.offer_quote(ctx.dodo, offer)})
+        except DodoPaymentsError as exc:
+            log.warning("quote_unavailable", error_code=dodo.error_code(exc), hint="quoted again when accepted")
+    return run(ctx.client, ctx.stream, ctx.book.get(), offer_trigger(offer, event_type))

@@ -1,0 +1,157 @@
+"""Offers in Redis: creation under limits and state transitions, each atomic with its event."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import redis
+from redis.client import Pipeline
+
+from worker import catalog, events, keys
+from worker.offers.model import Offer
+from worker.queue import messages, schedule
+
+T = TypeVar("T")
+
+
+def get(client: redis.Redis, offer_id: str) -> Offer | None:
+    raw = client.get(keys.offer(offer_id))
+    return Offer.loads(raw) if raw else None
+
+
+def for_customer(client: redis.Redis, customer_id: str) -> list[Offer]:
+    ids: list[Any] = client.zrange(keys.customer_offers(customer_id), 0, -1)
+    raws = client.mget([keys.offer(i if isinstance(i, str) else i.decode()) for i in ids]) if ids else []
+    return [Offer.loads(raw) for raw in raws if raw]
+
+
+def emit(pipe: Pipeline, stream: str, event_type: str, offer: Offer, source: str, event_id: str | None = None) -> None:
+    """The offer event and, for types rules can trigger on, the message that evaluates them."""
+    event_id = event_id or events.stable_id(offer.offer_id, event_type)
+    now = datetime.now(UTC)
+    events.add(pipe, stream, events.entry(event_id, event_type, offer.customer_id, now, source, offer.view()))
+    if event_type in catalog.OFFER_TRIGGERS:
+        messages.push(pipe, messages.internal("offer_event", offer.offer_id, event_type))
+
+
+def _watched(client: redis.Redis, watch: list[str], body: Callable[[Pipeline], T]) -> T:
+    """Run `body` under WATCH until no watched key changed under it."""
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(*watch)
+                return body(pipe)
+            except redis.WatchError:
+                continue
+
+
+def create(client: redis.Redis, stream: str, offer: Offer, *, once: bool, cooldown: bool) -> str:
+    """Store a new pending offer unless it exists or a limit forbids it.
+
+    Returns "created", "exists", "once_per_customer" or "cooldown_after_decline".
+    """
+    watch = [
+        keys.offer(offer.offer_id),
+        keys.once(offer.rule_id, offer.customer_id),
+        keys.cooldown(offer.rule_id, offer.customer_id),
+    ]
+
+    def body(pipe: Pipeline) -> str:
+        if pipe.exists(watch[0]):
+            return "exists"
+        if once and pipe.exists(watch[1]):
+            return "once_per_customer"
+        if cooldown and pipe.exists(watch[2]):
+            return "cooldown_after_decline"
+        pipe.multi()
+        pipe.set(watch[0], offer.dumps())
+        pipe.zadd(keys.customer_offers(offer.customer_id), {offer.offer_id: time.time()})
+        if once:
+            pipe.set(watch[1], offer.offer_id)
+        due = offer.expires_at_ts()
+        if due is not None:
+            schedule.add(pipe, f"expire:{offer.offer_id}", due, "expire_offer", offer.offer_id)
+        emit(pipe, stream, "offer.created", offer, offer.source)
+        pipe.execute()
+        return "created"
+
+    return _watched(client, watch, body)
+
+
+def transition(
+    client: redis.Redis,
+    stream: str,
+    offer_id: str,
+    to: str,
+    changes: dict[str, Any] | None = None,
+    *,
+    event_type: str | None = None,
+    source: str | None = None,
+    also: Callable[[Pipeline, Offer], None] | None = None,
+) -> tuple[bool, Offer | None]:
+    """Move an offer to `to` if the state machine allows it from where it is now; `also` adds
+    commands (a message, a job) to the same transaction. A pending offer past its `expires_at`
+    moves to expired instead, whenever the expiry job runs: it is never accepted or declined late.
+
+    Returns (moved to `to`, offer as it is afterwards); moved is False when it was elsewhere.
+    """
+
+    def body(pipe: Pipeline) -> tuple[bool, Offer | None]:
+        raw = pipe.get(keys.offer(offer_id))
+        if raw is None:
+            return False, None
+        offer = Offer.loads(raw)
+        target, kind, extra = to, event_type, changes or {}
+        if offer.state == "pending" and to != "expired" and offer.expired():
+            target, kind, extra = "expired", "offer.expired", {}
+        if not offer.can_move_to(target):
+            return False, offer
+        offer = Offer.model_validate(offer.model_dump() | extra | {"state": target})
+        pipe.multi()
+        pipe.set(keys.offer(offer_id), offer.dumps())
+        if target == "declined" and offer.cooldown_seconds:
+            pipe.set(keys.cooldown(offer.rule_id, offer.customer_id), offer_id, ex=offer.cooldown_seconds)
+        if kind:
+            emit(pipe, stream, kind, offer, source or offer_id)
+        if also and target == to:
+            also(pipe, offer)
+        pipe.execute()
+        return target == to, offer
+
+    return _watched(client, [keys.offer(offer_id)], body)
+
+
+def annotate(client: redis.Redis, offer_id: str, state: str, changes: dict[str, Any]) -> Offer | None:
+    """Record facts (quote, session, payment id) on an offer still in `state`; None if it moved on."""
+
+    def body(pipe: Pipeline) -> Offer | None:
+        raw = pipe.get(keys.offer(offer_id))
+        offer = Offer.loads(raw) if raw else None
+        if offer is None or offer.state != state:
+            return None
+        offer = Offer.model_validate(offer.model_dump() | changes)
+        pipe.multi()
+        pipe.set(keys.offer(offer_id), offer.dumps())
+        pipe.execute()
+        return offer
+
+    return _watched(client, [keys.offer(offer_id)], body)
+
+
+def notify_once(client: redis.Redis, stream: str, event_type: str, offer: Offer, source: str, event_id: str) -> bool:
+    """An event about an offer that no state change guards (a reminder): once per event id."""
+    mark = keys.notified(event_id)
+
+    def body(pipe: Pipeline) -> bool:
+        if pipe.exists(mark):
+            return False
+        pipe.multi()
+        pipe.set(mark, "1", ex=keys.NOTIFIED_TTL)
+        emit(pipe, stream, event_type, offer, source, event_id)
+        pipe.execute()
+        return True
+
+    return _watched(client, [mark], body)

@@ -1,0 +1,71 @@
+"""Dedupe and enqueue a verified webhook in one Redis round trip (scripts/enqueue_once.lua).
+
+The seen mark and the Dramatiq message are written in the same atomic step, so a crash can neither
+lose an acknowledged event nor mark one seen without queueing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from worker import keys, redis_scripts
+from worker.queue import messages
+
+Pending = tuple[list[str], list[Any], "asyncio.Future[Any]"]
+
+
+class Intake:
+    """Group commit: requests that arrive while a batch is in flight go out together in one
+    pipeline (one write, one read), each still its own atomic script and answered only after it."""
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._source = redis_scripts.source("enqueue_once")
+        self._sha = client.register_script(self._source).sha
+        self._pending: list[Pending] = []
+        self._flushing = False
+
+    async def enqueue_once(self, event_type: str, webhook_id: str, body: str) -> bool:
+        """True if queued now, False if this webhook-id was queued before; raises RedisError."""
+        message = messages.webhook(event_type, webhook_id, body)
+        script_keys = [keys.seen(webhook_id), keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE)]
+        args = [messages.redis_id(message), keys.SEEN_TTL, message.encode()]
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((script_keys, args, done))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        return bool(await done)
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self._run(batch)
+                except Exception as exc:
+                    results = [exc] * len(batch)
+                for (_, _, done), result in zip(batch, results, strict=True):
+                    if isinstance(result, Exception):
+                        done.set_exception(result)
+                    else:
+                        done.set_result(result)
+        finally:
+            self._flushing = False
+
+    async def _run(self, batch: list[Pending]) -> list[Any]:
+        """EVALSHA each; a Redis that lost its script cache (restart) gets it loaded once, then again."""
+        for attempt in (1, 2):
+            pipe = self._client.pipeline(transaction=False)
+            for script_keys, args, _ in batch:
+                pipe.evalsha(self._sha, len(script_keys), *script_keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, NoScriptError) for r in results):
+                await self._client.script_load(self._source)
+                continue
+            return results
+        raise AssertionError("unreachable")

@@ -1,0 +1,48 @@
+"""Dramatiq's Redis message layout, written in this one place.
+
+A message is a `<ns>:<queue>.msgs` hash entry plus its id on the `<ns>:<queue>` list, exactly as
+Dramatiq's RedisBroker enqueues one, so an ordinary `dramatiq worker.actors` consumes what the
+receiver, the schedule and the worker's own transactions push.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import dramatiq
+from redis.client import Pipeline
+
+from worker import catalog, keys
+
+
+def _message(queue_name: str, actor_name: str, args: tuple[Any, ...], message_id: str | None) -> dramatiq.Message:
+    message_id = message_id or str(uuid.uuid4())
+    return dramatiq.Message(
+        queue_name=queue_name,
+        actor_name=actor_name,
+        args=args,
+        kwargs={},
+        options={"redis_message_id": message_id},
+        message_id=message_id,
+    )
+
+
+def webhook(event_type: str, webhook_id: str, body: str) -> dramatiq.Message:
+    """The message for a handled webhook; the raw body travels so dead letters keep it."""
+    return _message(keys.WEBHOOK_QUEUE, catalog.BY_TYPE[event_type].actor, (webhook_id, body), None)
+
+
+def internal(actor_name: str, *args: str, message_id: str | None = None) -> dramatiq.Message:
+    """A message for one of the worker's own actors."""
+    return _message(keys.INTERNAL_QUEUE, actor_name, args, message_id)
+
+
+def redis_id(message: dramatiq.Message) -> str:
+    return str(message.options["redis_message_id"])
+
+
+def push(pipe: Pipeline, message: dramatiq.Message) -> None:
+    """Queue a message on a MULTI: it is enqueued if and only if the transaction commits."""
+    pipe.hset(keys.queue_messages(message.queue_name), redis_id(message), message.encode())
+    pipe.rpush(keys.queue(message.queue_name), redis_id(message))

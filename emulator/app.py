@@ -10,7 +10,6 @@ import asyncio
 import copy
 import json
 import secrets
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -19,38 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator import shapes
+from emulator import lifecycle, shapes
+from emulator.state import Fault, State
 from worker.cli.send import signed_headers
-
-
-@dataclass
-class Fault:
-    method: str
-    path: str  # prefix
-    status: int = 500
-    delay: float = 0.0
-    times: int = 1
-    after: bool = False  # do the work first, then stall/fail the answer (Dodo charged, client never hears)
-
-
-@dataclass
-class State:
-    webhook_url: str | None
-    secret: str | None
-    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    products: dict[str, dict[str, Any]] = field(default_factory=dict)
-    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-
-    def fault_for(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.method == method and path.startswith(fault.path) and fault.times > 0:
-                fault.times -= 1
-                return fault
-        return None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -63,12 +33,17 @@ def create_app(
     state = State(webhook_url, secret)
     for name in ("customers", "products", "subscriptions"):
         getattr(state, name).update(copy.deepcopy((seed or {}).get(name, {})))
+    state.payments.update({pid: lifecycle.payment(pid, spec) for pid, spec in (seed or {}).get("payments", {}).items()})
     tasks: set[asyncio.Task[None]] = set()
 
     async def deliver(event: dict[str, Any]) -> None:
         """POST a signed webhook, retrying like Dodo (shortened) until it gets a 2xx."""
         if not state.webhook_url or not state.secret:
             return
+        if event["data"].get("payload_type") == "Payment":
+            state.payments[event["data"]["payment_id"]] = {
+                k: v for k, v in event["data"].items() if k != "payload_type"
+            }
         body = json.dumps(event).encode()
         webhook_id = "msg_" + secrets.token_hex(12)
         record = {"webhook_id": webhook_id, "type": event["type"], "statuses": []}
@@ -258,11 +233,27 @@ def create_app(
         body = await request.json()
         for name in ("customers", "products", "subscriptions"):
             getattr(state, name).update(body.get(name, {}))
+        state.payments.update({pid: lifecycle.payment(pid, spec) for pid, spec in body.get("payments", {}).items()})
         if "webhook_url" in body:
             state.webhook_url = body["webhook_url"]
         if "secret" in body:
             state.secret = body["secret"]
         return JSONResponse({"status": "seeded"})
+
+    def payment(request: Request, body: Any) -> Response:
+        found = state.payments.get(request.path_params["payment_id"])
+        return JSONResponse(found) if found else _error(404, "payment not found")
+
+    async def lifecycle_event(request: Request) -> Response:
+        """Send a subscription, refund or dispute webhook, as Dodo would after that change."""
+        body = await request.json()
+        sub = subscription_data(body.get("subscription_id", ""))
+        try:
+            event = lifecycle.event(body["type"], body, sub, state.payments.get(body.get("payment_id", "")))
+        except KeyError as exc:
+            return _error(400, f"cannot build {body.get('type')!r}: {exc}")
+        send_later(event)
+        return JSONResponse({"status": "sent", "type": event["type"]})
 
     async def faults(request: Request) -> Response:
         state.faults.append(Fault(**await request.json()))
@@ -280,6 +271,8 @@ def create_app(
         api("POST", "/subscriptions/{subscription_id}/change-plan/preview", preview_change),
         api("POST", "/subscriptions/{subscription_id}/change-plan", change_plan),
         Route("/_emulator/seed", seed_state, methods=["POST"]),
+        api("GET", "/payments/{payment_id}", payment),
+        Route("/_emulator/lifecycle", lifecycle_event, methods=["POST"]),
         Route("/_emulator/faults", faults, methods=["POST"]),
         Route("/_emulator/requests", recorded, methods=["GET"]),
     ]

@@ -52,6 +52,7 @@ def test_each_fixture_gives_its_access_event(running: Stack, client: redis.Redis
         "features_removed": [],
         "tier_from": None,
         "tier_to": "basic",
+        "reason": "activated",
     }
     assert changed["type"] == "access.changed"
     assert changed["data"]["grants"] == [
@@ -60,6 +61,8 @@ def test_each_fixture_gives_its_access_event(running: Stack, client: redis.Redis
             "product_id": "pdt_PRO0planUpgrade9xQ",
             "tier": "pro",
             "features": ["api", "reports", "sso"],
+            "suspended": False,
+            "ends_at": None,
         }
     ]
     assert changed["data"]["change"] == {
@@ -67,6 +70,7 @@ def test_each_fixture_gives_its_access_event(running: Stack, client: redis.Redis
         "features_removed": [],
         "tier_from": "basic",
         "tier_to": "pro",
+        "reason": "plan_changed",
     }
     assert paid["type"] == "access.granted" and paid["data"]["features"] == ["api", "course_rust", "reports", "sso"]
     assert [e["data"]["version"] for e in (active, changed, paid)] == [1, 2, 3]
@@ -97,6 +101,7 @@ def test_plan_change_is_one_changed_event_never_revoke_then_grant(running: Stack
         "features_removed": ["api", "sso"],
         "tier_from": "pro",
         "tier_to": "basic",
+        "reason": "plan_changed",
     }
     assert [g["product_id"] for g in downgraded["data"]["grants"]] == ["pdt_RUST4raxbl0Rfe4VQi1z"]
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from worker.access.config import AccessConfig, describe_change, summarize
-from worker.access.grants import Update, merge
+from worker.access.grants import Change, Update, merge
 from worker.access.state import AccessState
 from worker.rules.match import Facts, Index, evaluate, mismatches
-from worker.rules.model import Rule, parse_duration
+from worker.rules.model import Rule
+from worker.rules.yamlsource import parse_duration
 
 CONFIG = AccessConfig.model_validate(
     {
@@ -48,23 +49,36 @@ def test_summary_is_highest_tier_and_feature_union() -> None:
 def test_describe_change() -> None:
     before = [CONFIG.grant("a", "p_basic")]
     after = [CONFIG.grant("a", "p_pro")]
-    change = describe_change(CONFIG, [g for g in before if g], [g for g in after if g])
-    assert change == {"features_added": ["api"], "features_removed": [], "tier_from": "basic", "tier_to": "pro"}
+    change = describe_change(CONFIG, [g for g in before if g], [g for g in after if g], "plan_changed")
+    assert change == {
+        "features_added": ["api"],
+        "features_removed": [],
+        "tier_from": "basic",
+        "tier_to": "pro",
+        "reason": "plan_changed",
+    }
 
 
 def update(at: datetime, product: str | None, key: str = "sub_1") -> Update:
-    return Update("msg", "cus", at, "access.changed", [(key, key, product)])
+    change = Change(key, "grant", key, product) if product else Change(key, "revoke")
+    return Update("msg", "cus", at, "access.changed", "test", [change])
 
 
 def test_merge_replaces_a_grant_and_ignores_older_events() -> None:
     state = AccessState()
-    assert merge(CONFIG, state, update(T0, "p_basic"))
-    assert merge(CONFIG, state, update(T0 + timedelta(seconds=5), "p_pro"))
-    assert not merge(CONFIG, state, update(T0 + timedelta(seconds=1), "p_basic"))  # older: no change
+    assert merge_changed(state, update(T0, "p_basic"))
+    assert merge_changed(state, update(T0 + timedelta(seconds=5), "p_pro"))
+    assert not merge_changed(state, update(T0 + timedelta(seconds=1), "p_basic"))  # older: no change
     assert state.grants["sub_1"].product_id == "p_pro"
-    assert not merge(CONFIG, state, update(T0 + timedelta(seconds=6), "p_pro"))  # same grant again: no change
-    assert merge(CONFIG, state, update(T0 + timedelta(seconds=7), None))  # removal
+    assert not merge_changed(state, update(T0 + timedelta(seconds=6), "p_pro"))  # same grant again: no change
+    assert merge_changed(state, update(T0 + timedelta(seconds=7), None))  # removal
     assert state.grants == {}
+
+
+def merge_changed(state: AccessState, change: Update) -> bool:
+    before = state.model_copy(deep=True)
+    merge(CONFIG, state, change, T0.timestamp())
+    return before.grants != state.grants
 
 
 def rule(**fields: object) -> Rule:

@@ -13,6 +13,7 @@ import redis
 import structlog
 
 from worker import catalog, config, context, keys, logs
+from worker.access import grants
 from worker.offers import charge, making, store
 from worker.queue import broker as broker_setup
 from worker.queue import deadletters, schedule
@@ -83,6 +84,16 @@ def fire_rule(rule_id: str, trigger: str) -> None:
     _bound(rule_id=rule_id, customer_id=parsed.facts.customer_id, source=parsed.source)
     ctx = context.current()
     log.info("delayed_rule_fired", outcome=making.fire(ctx.client, ctx.stream, ctx.book.get(), rule_id, parsed))
+
+
+@dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)
+def revoke_grant(customer_id: str, grant_key: str, ends_at: str, reason: str, source: str) -> None:
+    """A scheduled revocation comes due: it revokes only if the grant still ends at this time."""
+    _bound(customer_id=customer_id, grant=grant_key, reason=reason, source=source)
+    ctx = context.current()
+    update = grants.due_revocation(customer_id, grant_key, ends_at, reason, source)
+    emitted, _, _ = grants.apply(ctx.client, ctx.stream, ctx.book.get().access, update)
+    log.info("grant_revoked" if emitted else "revocation_skipped", access_event=emitted and emitted["type"])
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)

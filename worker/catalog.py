@@ -1,25 +1,25 @@
 """Every type the worker knows, named once: the receiver, the actors, rule validation and the rules
-JSON Schema all derive from these tables (tests/test_catalog.py fails if any of them disagree)."""
+JSON Schema all derive from these tables (tests/test_catalog.py fails if any of them disagree).
+
+Adding a webhook type is one row: its SDK model, what it does to access (`effect`, a function of
+webhooks/effects.py) and the `reason` its access events carry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dodopayments.types import (
-    PaymentFailedWebhookEvent,
-    PaymentSucceededWebhookEvent,
-    SubscriptionActiveWebhookEvent,
-    SubscriptionPlanChangedWebhookEvent,
-)
+from dodopayments import types as t
 from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
 class Webhook:
-    """A handled Dodo webhook type: the SDK model that parses it strictly, and the actor that runs it."""
+    """A handled Dodo webhook type: the SDK model that parses it strictly, and what it does."""
 
     name: str
     model: type[BaseModel]
+    effect: str  # the function in webhooks/effects.py that turns it into an access update
+    reason: str = ""  # `change.reason` on the access events it causes
 
     @property
     def actor(self) -> str:
@@ -27,10 +27,28 @@ class Webhook:
 
 
 WEBHOOKS: tuple[Webhook, ...] = (
-    Webhook("payment.succeeded", PaymentSucceededWebhookEvent),
-    Webhook("payment.failed", PaymentFailedWebhookEvent),
-    Webhook("subscription.active", SubscriptionActiveWebhookEvent),
-    Webhook("subscription.plan_changed", SubscriptionPlanChangedWebhookEvent),
+    Webhook("payment.succeeded", t.PaymentSucceededWebhookEvent, "purchase", "purchased"),
+    Webhook("payment.failed", t.PaymentFailedWebhookEvent, "nothing"),
+    Webhook("subscription.active", t.SubscriptionActiveWebhookEvent, "subscribe", "activated"),
+    Webhook("subscription.plan_changed", t.SubscriptionPlanChangedWebhookEvent, "subscribe", "plan_changed"),
+    Webhook("subscription.renewed", t.SubscriptionRenewedWebhookEvent, "subscribe", "renewed"),
+    Webhook("subscription.unpaused", t.SubscriptionUnpausedWebhookEvent, "subscribe", "unpaused"),
+    Webhook("subscription.updated", t.SubscriptionUpdatedWebhookEvent, "subscription_updated", "updated"),
+    Webhook("subscription.on_hold", t.SubscriptionOnHoldWebhookEvent, "hold", "grace_ended"),
+    Webhook("subscription.past_due", t.SubscriptionPastDueWebhookEvent, "hold", "grace_ended"),
+    Webhook("subscription.cancelled", t.SubscriptionCancelledWebhookEvent, "cancel", "cancelled"),
+    Webhook("subscription.expired", t.SubscriptionExpiredWebhookEvent, "end", "expired"),
+    Webhook("subscription.failed", t.SubscriptionFailedWebhookEvent, "end", "failed"),
+    Webhook("subscription.paused", t.SubscriptionPausedWebhookEvent, "end", "paused"),
+    Webhook("refund.succeeded", t.RefundSucceededWebhookEvent, "refund", "refunded"),
+    Webhook("dispute.opened", t.DisputeOpenedWebhookEvent, "dispute_open", "dispute_opened"),
+    Webhook("dispute.challenged", t.DisputeChallengedWebhookEvent, "dispute_open", "dispute_opened"),
+    Webhook("dispute.won", t.DisputeWonWebhookEvent, "dispute_restore", "dispute_won"),
+    Webhook("dispute.cancelled", t.DisputeCancelledWebhookEvent, "dispute_restore", "dispute_cancelled"),
+    Webhook("dispute.lost", t.DisputeLostWebhookEvent, "dispute_revoke", "dispute_lost"),
+    Webhook("dispute.accepted", t.DisputeAcceptedWebhookEvent, "dispute_revoke", "dispute_lost"),
+    # The response window closed without the merchant winning: the funds stay with the customer.
+    Webhook("dispute.expired", t.DisputeExpiredWebhookEvent, "dispute_revoke", "dispute_lost"),
 )
 BY_TYPE: dict[str, Webhook] = {hook.name: hook for hook in WEBHOOKS}
 

@@ -12,6 +12,7 @@ INTERNAL_QUEUE = "upsell"  # follow-ups, expiries, charges: messages the worker 
 SEEN_TTL = 8 * DAY  # Dodo retries for ~27.5 h; keep webhook ids well past that
 DONE_TTL = 30 * DAY  # marks that a webhook's effect was applied
 NOTIFIED_TTL = 30 * DAY
+PAYMENT_TTL = 400 * DAY  # disputes can come months after the payment
 
 SCHEDULE = "upsell:schedule"  # sorted set: job id -> due time
 JOBS = "upsell:jobs"  # hash: job id -> encoded Dramatiq message
@@ -64,3 +65,7 @@ def notified(event_id: str) -> str:
 
 def charge_attempt(offer_id: str) -> str:
     return f"upsell:charge-attempt:{offer_id}"
+
+
+def payment(payment_id: str) -> str:
+    return f"upsell:payment:{payment_id}"

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.access.state import Grant
 from worker.rules import yamlsource
+from worker.rules.yamlsource import Duration, Span
 
 
 class ProductAccess(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tier: str | None = None
     features: list[str] = Field(default_factory=list)
+    duration: Duration | None = None  # one-time purchases only: the grant ends this long after the payment
+
+
+class Policy(BaseModel):
+    """When access goes away (DESIGN.md, "Lifecycle"); the defaults are the contract's."""
+
+    model_config = ConfigDict(extra="forbid")
+    on_cancel: Literal["period_end", "immediately"] = "period_end"
+    grace: Span = 3 * 86400
+    on_refund: Literal["full", "any", "never"] = "full"
+    on_dispute: Literal["suspend", "ignore"] = "suspend"
+    suppress_offers_after_refund: Span = 30 * 86400
 
 
 class AccessConfig(BaseModel):
@@ -24,6 +37,7 @@ class AccessConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tiers: list[str] = Field(default_factory=list)
     products: dict[str, ProductAccess] = Field(default_factory=dict)
+    policy: Policy = Field(default_factory=Policy)
 
     def rank(self, tier: str | None) -> int:
         return self.tiers.index(tier) if tier in self.tiers else -1
@@ -63,14 +77,17 @@ def load(path: Path) -> AccessConfig:
 
 
 def summarize(config: AccessConfig, grants: Iterable[Grant]) -> tuple[str | None, list[str]]:
-    """Tier is the highest any grant gives; features are the union."""
+    """Tier is the highest any counting grant gives; features are the union. Suspended grants do not count."""
     grants = list(grants)
-    tier = max((g.tier for g in grants if g.tier), key=config.rank, default=None)
-    features = sorted({f for g in grants for f in g.features})
+    counting = [g for g in grants if not g.suspended]
+    tier = max((g.tier for g in counting if g.tier), key=config.rank, default=None)
+    features = sorted({f for g in counting for f in g.features})
     return tier, features
 
 
-def describe_change(config: AccessConfig, before: Iterable[Grant], after: Iterable[Grant]) -> dict[str, Any]:
+def describe_change(
+    config: AccessConfig, before: Iterable[Grant], after: Iterable[Grant], reason: str
+) -> dict[str, Any]:
     tier_from, features_from = summarize(config, before)
     tier_to, features_to = summarize(config, after)
     return {
@@ -78,4 +95,5 @@ def describe_change(config: AccessConfig, before: Iterable[Grant], after: Iterab
         "features_removed": sorted(set(features_from) - set(features_to)),
         "tier_from": tier_from,
         "tier_to": tier_to,
+        "reason": reason,
     }

@@ -1,29 +1,63 @@
-"""Each customer's grants in Redis, changed atomically together with the event that reports it."""
+"""Each customer's grants in Redis, changed atomically together with the event that reports it.
+
+Revocations due later (period end, grace end, a one-time grant's duration) are jobs in the worker's
+own schedule, added before the commit under an id derived from the grant and its end time, so a
+redelivery adds nothing twice; when a job fires it revokes only if the grant still ends then.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
 
 import redis
 
 from worker import events, keys, redis_scripts
 from worker.access.config import AccessConfig, describe_change, summarize
 from worker.access.state import AccessState, Grant
+from worker.queue import schedule
+
+Action = Literal["grant", "revoke", "end_at", "suspend", "restore", "end_if_due"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing an event does to one grant. A subscription's grant key is its id (a new plan
+    replaces the old one); a one-time item's key is payment id and product."""
+
+    key: str
+    action: Action
+    source: str = ""
+    product_id: str | None = None
+    ends_at: float | None = None
 
 
 @dataclass(frozen=True)
 class Update:
-    """What one webhook asks of one customer's access: per grant key, its source and product.
-
-    A subscription's key is its id, so a new plan replaces the old one; a one-time item's key is
-    payment id and product, since one payment can grant several products."""
+    """What one webhook (or one due revocation) asks of one customer's access."""
 
     webhook_id: str
     customer_id: str
     at: datetime
-    event_type: str  # access.granted (add) or access.changed (replace)
-    items: list[tuple[str, str, str | None]]  # (grant key, source, product_id or None to remove)
+    event_type: str  # access.granted or access.changed; access.revoked when nothing counting is left
+    reason: str
+    changes: list[Change] = field(default_factory=list)
+    source: str | None = None  # the cause named on the event, if not `webhook_id`
+    refunded: bool = False
+    dispute: tuple[str, bool] | None = None  # (payment id, open now)
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    due: float
+    args: tuple[str, ...]
+
+
+def job_id(customer_id: str, key: str, ends_at: float) -> str:
+    return f"revoke:{customer_id}:{key}:{ends_at:.3f}"
 
 
 def read(client: redis.Redis, customer_id: str) -> AccessState:
@@ -34,7 +68,7 @@ def apply(
     client: redis.Redis, stream: str, config: AccessConfig, update: Update, finish: str | None = None
 ) -> tuple[dict[str, str] | None, AccessState, bool]:
     """Apply once per webhook (scripts/commit_access.lua, a compare-and-set: two round trips, no
-    WATCH); stale sources are skipped. `finish`, a key marking the whole webhook processed, is set
+    WATCH); stale changes are skipped. `finish`, a key marking the whole webhook processed, is set
     in the same commit when nothing follows. Returns the event emitted (if any), the customer's
     state afterwards, and whether `finish` was set."""
     key, done = keys.access(update.customer_id), keys.access_applied(update.webhook_id)
@@ -43,55 +77,127 @@ def apply(
         state = AccessState.loads(raw)
         if applied:
             return None, state, False
-        before = list(state.grants.values())
+        before = state.model_copy(deep=True)
+        jobs = merge(config, state, update, time.time())
         fields = None
-        if merge(config, state, update):
+        if _shown(before) != _shown(state):
             state.version += 1
             state.tier, state.features = summarize(config, state.grants.values())
-            fields = _event(config, update, state, before)
+            fields = _event(config, update, state, list(before.grants.values()))
+        if jobs:
+            with client.pipeline() as pipe:
+                for job in jobs:
+                    schedule.add(pipe, job.job_id, job.due, "revoke_grant", *job.args)
+                pipe.execute()
         flat = [part for item in (fields or {}).items() for part in item]
         script_keys = [key, done, stream, *([finish] if finish else [])]
-        result = redis_scripts.run(
-            client, "commit_access", script_keys, [raw or "", state.dumps(), keys.DONE_TTL, *flat]
-        )
+        args = [raw or "", state.dumps(), keys.DONE_TTL, *flat]
+        result = redis_scripts.run(client, "commit_access", script_keys, args)
         if result == 1:
+            _cancel_replaced(client, update.customer_id, before, state)
             return fields, state, finish is not None
         if result == -1:
             return None, state, False
 
 
-def merge(config: AccessConfig, state: AccessState, update: Update) -> bool:
-    """Apply each source unless a newer event already set it; True if the grants changed."""
-    changed = False
+def _shown(state: AccessState) -> dict[str, tuple[object, ...]]:
+    """What an access event reports; an end date alone changes nothing yet (the revocation will)."""
+    return {k: (g.source, g.product_id, g.tier, tuple(g.features), g.suspended) for k, g in state.grants.items()}
+
+
+def _cancel_replaced(client: redis.Redis, customer_id: str, before: AccessState, after: AccessState) -> None:
+    """Drop jobs for end times no grant has any more (re-activated, or revoked early). Only tidies
+    the schedule: a job that survives a crash here finds the grant no longer ending then."""
+    stale = [
+        job_id(customer_id, k, g.ends_at)
+        for k, g in before.grants.items()
+        if g.ends_at is not None and (k not in after.grants or after.grants[k].ends_at != g.ends_at)
+    ]
+    if stale:
+        with client.pipeline() as pipe:
+            for job in stale:
+                schedule.cancel(pipe, job)
+            pipe.execute()
+
+
+def merge(config: AccessConfig, state: AccessState, update: Update, now: float) -> list[Job]:
+    """Apply each change unless a newer event already touched its grant; returns the revocations to
+    schedule. Suspension survives a re-grant of the same key; only a dispute's outcome lifts it."""
     stamp = update.at.timestamp()
-    for grant_key, source, product_id in update.items:
-        if state.clock.get(grant_key, float("-inf")) > stamp:
+    jobs: list[Job] = []
+    if update.refunded:
+        state.refunded_at = max(state.refunded_at or stamp, stamp)
+    if update.dispute and _newer(state, f"dispute:{update.dispute[0]}", stamp):
+        payment_id, now_open = update.dispute
+        disputes = set(state.open_disputes) - {payment_id} | ({payment_id} if now_open else set())
+        state.open_disputes = sorted(disputes)
+    for change in update.changes:
+        current = state.grants.get(change.key)
+        if change.action == "end_if_due":
+            if current is not None and current.ends_at == change.ends_at:
+                del state.grants[change.key]
             continue
-        state.clock[grant_key] = stamp
-        grant = config.grant(source, product_id) if product_id else None
-        if grant is None:
-            changed |= state.grants.pop(grant_key, None) is not None
-        elif state.grants.get(grant_key) != grant:
-            state.grants[grant_key] = grant
-            changed = True
-    return changed
+        if not _newer(state, change.key, stamp):
+            continue
+        if change.action == "grant":
+            grant = config.grant(change.source, change.product_id) if change.product_id else None
+            if grant is None:
+                state.grants.pop(change.key, None)
+                continue
+            grant.suspended = current.suspended if current else False
+            grant.ends_at = change.ends_at
+            state.grants[change.key] = grant
+        elif change.action == "revoke":
+            state.grants.pop(change.key, None)
+        elif current is None:
+            continue
+        elif change.action == "end_at":
+            assert change.ends_at is not None
+            if change.ends_at <= now:
+                del state.grants[change.key]
+                continue
+            current.ends_at = change.ends_at
+        else:
+            current.suspended = change.action == "suspend"
+        grant_now = state.grants.get(change.key)
+        if grant_now is not None and grant_now.ends_at is not None and change.action in ("grant", "end_at"):
+            args = (
+                update.customer_id,
+                change.key,
+                repr(grant_now.ends_at),
+                "expired" if change.action == "grant" else update.reason,  # a one-time grant's lifetime ran out
+                update.source or update.webhook_id,
+            )
+            jobs.append(Job(job_id(update.customer_id, change.key, grant_now.ends_at), grant_now.ends_at, args))
+    return jobs
+
+
+def _newer(state: AccessState, clock_key: str, stamp: float) -> bool:
+    """True (and the clock moves) unless a newer event already touched this key."""
+    if state.clock.get(clock_key, float("-inf")) > stamp:
+        return False
+    state.clock[clock_key] = stamp
+    return True
 
 
 def _event(config: AccessConfig, update: Update, state: AccessState, before: list[Grant]) -> dict[str, str]:
     after = state.sorted_grants()
-    event_type = update.event_type if after else "access.revoked"
+    counting = [g for g in after if not g.suspended]
+    event_type = update.event_type if counting else "access.revoked"
     data = {
         "version": state.version,
         "tier": state.tier,
         "features": state.features,
-        "grants": [g.model_dump() for g in after],
-        "change": describe_change(config, before, after),
+        "grants": [g.view() for g in after],
+        "change": describe_change(config, before, after, update.reason),
     }
-    return events.entry(
-        events.stable_id(update.webhook_id, "access"),
-        event_type,
-        update.customer_id,
-        update.at,
-        update.webhook_id,
-        data,
-    )
+    event_id = events.stable_id(update.webhook_id, "access")
+    return events.entry(event_id, event_type, update.customer_id, update.at, update.source or update.webhook_id, data)
+
+
+def due_revocation(customer_id: str, key: str, ends_at: str, reason: str, source: str) -> Update:
+    """The update a scheduled revocation applies when it fires."""
+    due = float(ends_at)
+    when = datetime.fromtimestamp(due, UTC)
+    change = Change(key, "end_if_due", ends_at=due)
+    return Update(job_id(customer_id, key, due), customer_id, when, "access.changed", reason, [change], source=source)

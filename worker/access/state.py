@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +16,12 @@ class Grant(BaseModel):
     product_id: str
     tier: str | None
     features: list[str]
+    suspended: bool = False  # an open dispute on its payment: kept, but not counted
+    ends_at: float | None = None  # unix time its scheduled revocation is due (cancelled, on hold, duration)
+
+    def view(self) -> dict[str, Any]:
+        ends = datetime.fromtimestamp(self.ends_at, UTC).isoformat().replace("+00:00", "Z") if self.ends_at else None
+        return self.model_dump() | {"ends_at": ends}
 
 
 class AccessState(BaseModel):
@@ -27,6 +34,8 @@ class AccessState(BaseModel):
     features: list[str] = Field(default_factory=list)
     grants: dict[str, Grant] = Field(default_factory=dict)
     clock: dict[str, float] = Field(default_factory=dict)
+    refunded_at: float | None = None  # newest refund: new offers are suppressed for a while after it
+    open_disputes: list[str] = Field(default_factory=list)  # payment ids; no new offers while any is open
 
     @classmethod
     def loads(cls, raw: str | bytes | None) -> AccessState:
@@ -37,6 +46,14 @@ class AccessState(BaseModel):
 
     def sorted_grants(self) -> list[Grant]:
         return sorted(self.grants.values(), key=lambda g: (g.source, g.product_id))
+
+    def suppressed(self, window: int, now: float) -> str | None:
+        """Why this customer gets no new offers now, if they don't."""
+        if self.open_disputes:
+            return "open_dispute"
+        if self.refunded_at is not None and now - self.refunded_at < window:
+            return "recently_refunded"
+        return None
 
     def view(self, customer_id: str) -> dict[str, Any]:
         """The customer's access as the API and events show it."""

@@ -58,6 +58,9 @@ def run(client: Any, stream: str, book: Book, trigger: Trigger, state: AccessSta
     if not candidates:
         return []
     state = state or grants.read(client, trigger.facts.customer_id)
+    why = state.suppressed(book.access.policy.suppress_offers_after_refund, time.time())
+    if why:
+        return [f"no offers: {why}"]
     outcomes = []
     for verdict in match.evaluate(candidates, trigger.facts, book.access, state.tier, state.features):
         if not verdict.matched:
@@ -80,6 +83,9 @@ def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger) -
     if rule is None:
         return "skipped: rule no longer exists"
     state = grants.read(client, trigger.facts.customer_id)
+    suppressed = state.suppressed(book.access.policy.suppress_offers_after_refund, time.time())
+    if suppressed:
+        return f"skipped: {suppressed}"
     why = match.mismatches(rule, trigger.facts, book.access, state.tier, state.features)
     if why:
         return "skipped: " + "; ".join(why)

@@ -155,3 +155,14 @@ def notify_once(client: redis.Redis, stream: str, event_type: str, offer: Offer,
         return True
 
     return _watched(client, [mark], body)
+
+
+def expire_pending(client: redis.Redis, stream: str, customer_id: str, source: str) -> list[str]:
+    """Expire every pending offer of a customer who must see no offers now (refund, open dispute)."""
+    expired = []
+    for offer in for_customer(client, customer_id):
+        if offer.state == "pending":
+            moved, _ = transition(client, stream, offer.offer_id, "expired", event_type="offer.expired", source=source)
+            if moved:
+                expired.append(offer.offer_id)
+    return expired

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from worker import catalog
+from worker.access import grants
+from worker.access.config import summarize
+from worker.access.payments import PaymentRecord
+from worker.access.state import AccessState, Grant
 from worker.offers import making
 from worker.queue.errors import PermanentError
 from worker.rules import match
 from worker.rules.book import Book
-from worker.webhooks import handle, parse
+from worker.webhooks import handle
+
+
+def _no_index(payment_id: str) -> PaymentRecord:
+    raise PermanentError(f"payment {payment_id}: refunds and disputes need the payment index in Redis to explain")
 
 
 def summary(book: Book, directory: Path) -> str:
@@ -26,14 +35,26 @@ def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, A
         raise PermanentError(
             f"{event_path}: type {event_type!r} is not handled; rules trigger on {sorted(catalog.BY_TYPE)}"
         )
-    trigger = handle.trigger_of("explain", event_type, parse.parse(event_type, raw))
-    tier, features = access.get("tier"), sorted(access.get("features", []))
+    outcome = handle.outcome_of(book.access, _no_index, event_type, "explain", raw)
+    trigger = making.Trigger(outcome.facts, "explain", subscription_id=outcome.subscription_id)
+    before = AccessState(
+        grants={
+            "given": Grant(
+                source="given", product_id="given", tier=access.get("tier"), features=sorted(access.get("features", []))
+            )
+        }
+    )
+    state = before.model_copy(deep=True)
+    if outcome.update is not None:  # the worker checks has/lacks against access after the event's own change
+        grants.merge(book.access, state, outcome.update, time.time())
+    tier, features = summarize(book.access, state.grants.values())
     verdicts = match.evaluate(book.index.candidates(trigger.facts), trigger.facts, book.access, tier, features)
     return {
         "event_type": event_type,
         "customer_id": trigger.facts.customer_id,
         "facts": trigger.facts.as_dict(),
         "access": {"tier": tier, "features": features},
+        "access_change": outcome.update and outcome.update.reason,
         "limits": "once_per_customer and cooldown_after_decline need Redis: not checked here",
         "rules": [_verdict(v, trigger) for v in verdicts],
     }

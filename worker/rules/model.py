@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from worker import catalog
 from worker.access.config import AccessConfig
 from worker.rules import yamlsource
+from worker.rules.yamlsource import Duration
 
 OFFER_TRIGGERS = tuple(catalog.OFFER_TRIGGERS)
 PRORATION_MODES = (
@@ -20,27 +20,12 @@ PRORATION_MODES = (
     "do_not_bill",
     "prorated_immediately_keep_cycle",
 )
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> int:
-    """`90s`, `15m`, `2h`, `3d` to seconds."""
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value))
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"bad duration {value!r}: use a positive number and a unit, like 90s, 15m, 2h or 3d")
-    return int(match.group(1)) * _UNITS[match.group(2)]
 
 
 def _listed(value: Any) -> Any:
     return [value] if isinstance(value, str | int | float) else value
 
 
-Duration = Annotated[
-    int,
-    BeforeValidator(parse_duration),
-    PlainSerializer(lambda s: f"{s}s", return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\s*[0-9]+\s*[smhd]\s*$", "examples": ["90s", "15m", "2h", "3d"]}),
-]
 Names = Annotated[
     list[str],
     BeforeValidator(_listed),

@@ -5,12 +5,42 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, PlainSerializer, ValidationError, WithJsonSchema
 
 M = TypeVar("M", bound=BaseModel)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> int:
+    """`90s`, `15m`, `2h`, `3d` to seconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value))
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"bad duration {value!r}: use a positive number and a unit, like 90s, 15m, 2h or 3d")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda s: f"{s}s", return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[0-9]+\s*[smhd]\s*$", "examples": ["90s", "15m", "2h", "3d"]}),
+]
+
+
+def parse_span(value: Any) -> int:
+    """A duration that may be zero (`0`, `0s`): "at once"."""
+    return 0 if re.fullmatch(r"\s*0\s*[smhd]?\s*", str(value)) else parse_duration(value)
+
+
+Span = Annotated[
+    int,
+    BeforeValidator(parse_span),
+    PlainSerializer(lambda s: f"{s}s", return_type=str),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": r"^\s*[0-9]+\s*[smhd]?\s*$"}, {"const": 0}]}),
+]
 
 
 class Loader(yaml.SafeLoader):

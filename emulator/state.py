@@ -1,0 +1,38 @@
+"""What the emulator remembers: its world (customers, products, subscriptions, payments), the
+requests it saw, the faults it was told to inject and the webhooks it delivered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str  # prefix
+    status: int = 500
+    delay: float = 0.0
+    times: int = 1
+    after: bool = False  # do the work first, then stall/fail the answer (Dodo charged, client never hears)
+
+
+@dataclass
+class State:
+    webhook_url: str | None
+    secret: str | None
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def fault_for(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method == method and path.startswith(fault.path) and fault.times > 0:
+                fault.times -= 1
+                return fault
+        return None

@@ -1,0 +1,202 @@
+"""What each kind of webhook does to access, named by the catalog's `effect` column.
+
+Each function reads one parsed event and returns an Outcome: whose event it is, the access update
+(if any) under the operator's policy, and the facts rules test. They change nothing themselves, so
+the worker and `rules explain` share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dodopayments.types import Dispute, Payment, Refund, Subscription
+
+from worker import catalog
+from worker.access import payments
+from worker.access.config import AccessConfig
+from worker.access.grants import Change, Update
+from worker.rules.match import Facts
+
+
+@dataclass(frozen=True)
+class Outcome:
+    customer_id: str
+    facts: Facts
+    update: Update | None = None
+    subscription_id: str | None = None
+    suppresses: bool = False  # a refund or an open dispute: pending offers expire
+    payment: Payment | None = field(default=None, repr=False)
+
+
+Lookup = Callable[[str], payments.PaymentRecord]  # payment id -> its record (index, else Dodo)
+Effect = Callable[[Lookup, AccessConfig, catalog.Webhook, str, Any], Outcome]
+
+
+def _metadata(data: Any) -> dict[str, str]:
+    return {k: str(v) for k, v in (getattr(data, "metadata", None) or {}).items()}
+
+
+def _payment_facts(hook: catalog.Webhook, payment: Payment) -> Facts:
+    products = tuple(item.product_id for item in payment.product_cart or [])
+    customer = payment.customer.customer_id
+    return Facts(hook.name, customer, products, str(payment.currency), payment.total_amount, _metadata(payment))
+
+
+def _subscription_outcome(hook: catalog.Webhook, sub: Subscription, update: Update | None) -> Outcome:
+    facts = Facts(
+        hook.name,
+        sub.customer.customer_id,
+        (sub.product_id,),
+        str(sub.currency),
+        sub.recurring_pre_tax_amount,
+        _metadata(sub),
+    )
+    return Outcome(sub.customer.customer_id, facts, update, sub.subscription_id)
+
+
+def _update(
+    hook: catalog.Webhook,
+    webhook_id: str,
+    event: Any,
+    customer_id: str,
+    changes: list[Change],
+    kind: str = "access.changed",
+    **marks: Any,
+) -> Update:
+    return Update(webhook_id, customer_id, event.timestamp, kind, hook.reason, changes, **marks)
+
+
+def purchase(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """A one-time payment grants each product of its cart (for the product's `duration`, if set);
+    a subscription's payment grants nothing itself: its subscription events do."""
+    payment: Payment = event.data
+    record = payments.record_of(payment)
+    facts = _payment_facts(hook, payment)
+    if payment.subscription_id or not record.grant_keys:
+        return Outcome(record.customer_id, facts, None, payment.subscription_id, payment=payment)
+    stamp = event.timestamp.timestamp()
+    changes = []
+    for key, product in zip(record.grant_keys, record.products, strict=True):
+        spec = config.products.get(product)
+        ends = stamp + spec.duration if spec and spec.duration else None
+        changes.append(Change(key, "grant", payment.payment_id, product, ends))
+    update = _update(hook, webhook_id, event, record.customer_id, changes, "access.granted")
+    return Outcome(record.customer_id, facts, update, payment=payment)
+
+
+def nothing(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    payment: Payment = event.data
+    return Outcome(
+        payment.customer.customer_id, _payment_facts(hook, payment), None, payment.subscription_id, payment=payment
+    )
+
+
+def subscribe(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """Active, renewed, unpaused, a new plan: the subscription's grant is (again) its product, in one step."""
+    sub: Subscription = event.data
+    change = Change(sub.subscription_id, "grant", sub.subscription_id, sub.product_id)
+    kind = "access.granted" if hook.name == "subscription.active" else "access.changed"
+    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change], kind))
+
+
+def subscription_updated(
+    lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any
+) -> Outcome:
+    """Only an update that says `active` grants; other states arrive as their own events."""
+    sub: Subscription = event.data
+    if str(sub.status) != "active":
+        return _subscription_outcome(hook, sub, None)
+    return subscribe(lookup, config, hook, webhook_id, event)
+
+
+def hold(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """On hold or past due: access stays for `grace` from the event, then goes unless re-activated."""
+    sub: Subscription = event.data
+    ends = event.timestamp.timestamp() + config.policy.grace
+    change = Change(sub.subscription_id, "end_at", ends_at=ends)
+    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
+
+
+def cancel(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """`period_end`: the grant ends at next_billing_date (at once if that is past); `immediately`: now."""
+    sub: Subscription = event.data
+    if config.policy.on_cancel == "immediately":
+        change = Change(sub.subscription_id, "revoke")
+    else:
+        change = Change(sub.subscription_id, "end_at", ends_at=sub.next_billing_date.timestamp())
+    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
+
+
+def end(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """Expired, failed, paused: the grant goes now."""
+    sub: Subscription = event.data
+    change = Change(sub.subscription_id, "revoke")
+    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
+
+
+def refund(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """A one-time payment's grants go per `on_refund`; a subscription's payment changes nothing by
+    itself. Either way the customer gets no new offers for `suppress_offers_after_refund`."""
+    data: Refund = event.data
+    record = lookup(data.payment_id)
+    revoke = not record.subscription_id and (
+        config.policy.on_refund == "any" or (config.policy.on_refund == "full" and not data.is_partial)
+    )
+    changes = [Change(key, "revoke") for key in record.grant_keys] if revoke else []
+    facts = Facts(
+        hook.name,
+        data.customer.customer_id,
+        tuple(record.products),
+        str(data.currency or ""),
+        data.amount,
+        _metadata(data),
+    )
+    update = _update(hook, webhook_id, event, data.customer.customer_id, changes, refunded=True)
+    return Outcome(data.customer.customer_id, facts, update, record.subscription_id, suppresses=True)
+
+
+def _dispute(
+    lookup: Lookup, hook: catalog.Webhook, webhook_id: str, event: Any, action: str | None, now_open: bool
+) -> Outcome:
+    data: Dispute = event.data
+    record = lookup(data.payment_id)
+    changes = [Change(key, action) for key in record.grant_keys] if action else []  # type: ignore[arg-type]
+    amount = int(data.amount) if data.amount.isdigit() else None
+    facts = Facts(hook.name, record.customer_id, tuple(record.products), data.currency, amount)
+    update = _update(hook, webhook_id, event, record.customer_id, changes, dispute=(data.payment_id, now_open))
+    return Outcome(record.customer_id, facts, update, record.subscription_id, suppresses=now_open)
+
+
+def dispute_open(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    action = "suspend" if config.policy.on_dispute == "suspend" else None
+    return _dispute(lookup, hook, webhook_id, event, action, True)
+
+
+def dispute_restore(
+    lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any
+) -> Outcome:
+    return _dispute(lookup, hook, webhook_id, event, "restore", False)
+
+
+def dispute_revoke(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    return _dispute(lookup, hook, webhook_id, event, "revoke", False)
+
+
+EFFECTS: dict[str, Effect] = {
+    fn.__name__: fn
+    for fn in (
+        purchase,
+        nothing,
+        subscribe,
+        subscription_updated,
+        hold,
+        cancel,
+        end,
+        refund,
+        dispute_open,
+        dispute_restore,
+        dispute_revoke,
+    )
+}

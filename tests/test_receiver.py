@@ -128,7 +128,7 @@ def test_rotation_either_configured_secret_verifies(stack: Stack, client: redis.
 
 
 def test_unknown_type_is_ignored_with_200(web: Stack, client: redis.Redis) -> None:
-    payload = {**fixture("payment.succeeded"), "type": "dispute.opened"}
+    payload = {**fixture("payment.succeeded"), "type": "payout.success"}
     response = web.post(payload)
     assert (response.status_code, response.json()) == (200, {"status": "ignored"})
     assert nothing_stored(client)

@@ -14,3 +14,4 @@ def test_demo_walks_purchase_to_access() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "state charging" in done.stdout and "converted it: payment pay_" in done.stdout
     assert "'priority_support'" in done.stdout and "offer.converted" in done.stdout
+    assert "8. period over" in done.stdout and "tier None" in done.stdout

@@ -62,5 +62,5 @@ class AccessState(BaseModel):
             "version": self.version,
             "tier": self.tier,
             "features": self.features,
-            "grants": [g.model_dump() for g in self.sorted_grants()],
+            "grants": [g.view() for g in self.sorted_grants()],
         }

@@ -10,6 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ def run(web_port: int = 8010, dodo_port: int = 8787) -> None:
     api = httpx.Client(base_url=web, headers={"authorization": f"Bearer {token}"}, timeout=10)
     try:
         _walk(api, send, template, CUSTOMER, web, secret)
+        _cancel(api, f"http://127.0.0.1:{dodo_port}", CUSTOMER)
     finally:
         worker.stop()
         valkey.stop()
@@ -107,3 +109,29 @@ def _walk(
 
     stream: list[Any] = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True).xrange("upsell:events")  # type: ignore[assignment]
     print("6. events for entitlement systems on upsell:events: " + ", ".join(fields["type"] for _, fields in stream))
+
+
+def _cancel(api: httpx.Client, dodo: str, customer: str) -> None:
+    """The other half of access: a subscription that starts, is cancelled, and ends at its period end."""
+    from datetime import datetime, timedelta
+
+    subscription = "sub_7EeHq2ewQuadropD2ra"
+    httpx.post(f"{dodo}/_emulator/lifecycle", json={"type": "subscription.active", "subscription_id": subscription})
+    _wait("subscription grant", lambda: api.get(f"/api/customers/{customer}/access").json()["tier"] == "basic")
+    print("7. Dodo delivers subscription.active: tier basic; the customer then cancels, period ending in 3 s")
+    ends = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    body = {"type": "subscription.cancelled", "subscription_id": subscription, "next_billing_date": ends}
+    httpx.post(f"{dodo}/_emulator/lifecycle", json=body)
+
+    def ending() -> dict[str, Any] | None:
+        grants = api.get(f"/api/customers/{customer}/access").json()["grants"]
+        return next((g for g in grants if g["source"] == subscription and g["ends_at"]), None)
+
+    print(f"   access kept until the period ends: ends_at {_wait('scheduled end', ending)['ends_at']}")
+    access = _wait(
+        "revocation", lambda: (a := api.get(f"/api/customers/{customer}/access").json())["tier"] is None and a
+    )
+    print(
+        f"8. period over: the worker revoked it on time (reason cancelled): tier {access['tier']}, "
+        f"features {access['features']}"
+    )

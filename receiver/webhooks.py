@@ -32,8 +32,9 @@ class Verifier:
             try:
                 hook.verify(body, headers, json_parse=False)
                 return True
-            except (WebhookVerificationError, ValueError):
-                # ValueError: malformed signature entry, bad base64, or a body that is not UTF-8.
+            except (WebhookVerificationError, ValueError, OverflowError, OSError, TypeError):
+                # ValueError: malformed signature entry, bad base64, or a body that is not UTF-8;
+                # OverflowError/OSError: a timestamp no clock can hold. Any of them: not verified.
                 continue
         return False
 
@@ -83,8 +84,8 @@ class WebhookEndpoint:
             return _answer("invalid_signature", 401, {"error": "invalid signature"})
         try:
             payload = json.loads(body)
-        except ValueError:
-            return _answer("bad_json", 400, {"error": "body is not JSON"})
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+            return _answer("bad_json", 400, {"error": "body is not JSON (or nested too deeply)"})
         event_type = payload.get("type") if isinstance(payload, dict) else None
         if not isinstance(event_type, str):
             return _answer("bad_json", 400, {"error": "body has no string field 'type'"})

@@ -96,6 +96,8 @@ SIGNATURE_CASES = {
     "bad base64": _set("webhook-signature", "v1,***"),
     "v1a only": _v1a_only,
     "timestamp not a number": _set("webhook-timestamp", "soon"),
+    "timestamp beyond any clock": _set("webhook-timestamp", "9" * 40),
+    "negative timestamp": _set("webhook-timestamp", "-99999999999999"),
     "body not UTF-8": _not_utf8,
 }
 
@@ -134,7 +136,11 @@ def test_unknown_type_is_ignored_with_200(web: Stack, client: redis.Redis) -> No
     assert nothing_stored(client)
 
 
-@pytest.mark.parametrize("body", [b"not json at all", b"[1, 2]", b'{"type": 7}', b'{"data": {}}', b""])
+@pytest.mark.parametrize(
+    "body",
+    [b"not json at all", b"[1, 2]", b'{"type": 7}', b'{"data": {}}', b"", b"[" * 200_000 + b"]" * 200_000],
+    ids=["text", "list", "type not string", "no type", "empty", "nested 200k deep"],
+)
 def test_verified_but_not_an_event_is_400(web: Stack, client: redis.Redis, body: bytes) -> None:
     response = post_raw(web, body, signed_headers(SECRET, "msg_400", body))
     assert response.status_code == 400

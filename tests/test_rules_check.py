@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -183,3 +185,36 @@ def test_variants_are_stable_and_follow_weights() -> None:
     assert [engine.variant_name(other, engine.variant_for(other, f"cus_{n}")) for n in range(50)] != [
         engine.variant_name(rule, engine.variant_for(rule, f"cus_{n}")) for n in range(50)
     ]
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(8)
+)
+
+
+def hostile(tmp_path: Path, kind: str) -> Path:
+    (tmp_path / "access.yaml").write_text((ROOT / "rules" / "access.yaml").read_text())
+    target = tmp_path / "hostile.yaml"
+    if kind == "alias bomb":
+        target.write_text(BOMB)
+    elif kind == "50 MB":
+        with target.open("wb") as out:
+            out.truncate(50 * 1024 * 1024)
+    elif kind == "symlink out":
+        outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+        outside.write_text(GOOD_RULE)
+        target.symlink_to(outside)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    return target
+
+
+@pytest.mark.parametrize("kind", ["alias bomb", "50 MB", "symlink out", "fifo"])
+def test_hostile_rule_files_are_refused_quickly(tmp_path: Path, kind: str) -> None:
+    target = hostile(tmp_path, kind)
+    started = time.monotonic()
+    done = check(tmp_path)
+    assert time.monotonic() - started < 5
+    assert done.returncode == 1 and f"{target}:1: " in done.stderr, done.stderr

@@ -56,9 +56,9 @@ class AccessConfig(BaseModel):
         return name in features
 
 
-def load(path: Path) -> AccessConfig:
+def load(path: Path, folder: Path | None = None) -> AccessConfig:
     """Read access.yaml; every problem is reported with its line."""
-    doc = yamlsource.read(path)
+    doc = yamlsource.read(path, folder)
     config = yamlsource.validate(doc, AccessConfig)
     problems = []
     for product_id, product in config.products.items():

@@ -78,7 +78,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
     client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     if args.action == "list":
         for record in deadletters.all_records(client):
-            print(json.dumps({k: v for k, v in record.items() if k != "body"}))
+            print(json.dumps({k: v for k, v in record.items() if k not in ("body", "args")}))
         return
     from worker import actors
 
@@ -87,6 +87,8 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
         entry = deadletters.replay(client, actors.BROKER, args.id, body)
     except KeyError:
         sys.exit(f"no dead letter {args.id!r}: `dodo-upsell dead-letters list` shows them")
+    except ValueError as exc:
+        sys.exit(str(exc))
     print(f"replayed {entry['id']} to {entry['actor']}")
 
 

@@ -21,19 +21,22 @@ log = structlog.get_logger("deadletters")
 
 
 def record(client: redis.Redis, message: dramatiq.Message[Any] | dramatiq.MessageProxy, error: str) -> str:
-    """Keep the failed message; the webhook-id is the record id, so a re-failure overwrites it."""
-    webhook_id, body = message.args[0], message.args[1]
+    """Keep the failed message with every argument, so any actor's message can be replayed. A
+    webhook's record id is its webhook-id (a re-failure overwrites it); others use the message id."""
+    webhook = message.queue_name == keys.WEBHOOK_QUEUE and len(message.args) == 2
+    record_id = str(message.args[0]) if webhook else message.message_id
     entry = {
-        "id": webhook_id,
+        "id": record_id,
         "actor": message.actor_name,
-        "body": body,
+        "args": list(message.args),
+        "body": message.args[1] if webhook else None,
         "error": error,
         "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "retries": message.options.get("retries", 0),
     }
-    client.hset(KEY, webhook_id, json.dumps(entry))
-    log.error("dead_lettered", webhook_id=webhook_id, actor=message.actor_name, error=error)
-    return webhook_id
+    client.hset(KEY, record_id, json.dumps(entry))
+    log.error("dead_lettered", record_id=record_id, actor=message.actor_name, error=error)
+    return record_id
 
 
 def all_records(client: redis.Redis) -> list[dict[str, Any]]:
@@ -42,15 +45,19 @@ def all_records(client: redis.Redis) -> list[dict[str, Any]]:
 
 
 def replay(client: redis.Redis, broker: dramatiq.Broker, record_id: str, body: str | None = None) -> dict[str, Any]:
-    """Send the event to its actor again (with a corrected body if given) and drop the record."""
+    """Send the message to its actor again (a webhook with a corrected body if given); drop the record."""
     raw = client.hget(KEY, record_id)
     if raw is None:
         raise KeyError(record_id)
     entry = json.loads(raw)
-    actor = broker.get_actor(entry["actor"])
-    actor.send(entry["id"], body if body is not None else entry["body"])
+    args = list(entry.get("args") or [entry["id"], entry["body"]])
+    if body is not None:
+        if entry.get("body") is None:
+            raise ValueError(f"{record_id} is not a webhook: --body applies only to webhook records")
+        args[1] = body
+    broker.get_actor(entry["actor"]).send(*args)
     client.hdel(KEY, record_id)
-    log.info("dead_letter_replayed", webhook_id=record_id, actor=entry["actor"], corrected=body is not None)
+    log.info("dead_letter_replayed", record_id=record_id, actor=entry["actor"], corrected=body is not None)
     return entry
 
 

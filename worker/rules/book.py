@@ -38,9 +38,15 @@ def load_dir(directory: Path) -> Book:
         raise yamlsource.ProblemsFound(
             [yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see README, Access)")]
         )
-    config = access_config.load(path)
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != "access.yaml")
-    loaded = model.load_files(files, config)
+    total = 0
+    for file in [path, *files]:
+        total += yamlsource.checked_size(file, directory)
+    if total > yamlsource.MAX_TOTAL_BYTES:
+        limit = yamlsource.MAX_TOTAL_BYTES // 1024
+        raise yamlsource.ProblemsFound([yamlsource.Problem(str(directory), 1, f"rule files total over {limit} KiB")])
+    config = access_config.load(path, directory)
+    loaded = model.load_files(files, config, directory)
     return Book(config, loaded, match.Index(loaded), len(files) + 1)
 
 

@@ -107,13 +107,13 @@ class RuleFile(Strict):
     rules: list[Rule] = Field(default_factory=list)
 
 
-def load_files(paths: list[Path], access: AccessConfig) -> list[Rule]:
+def load_files(paths: list[Path], access: AccessConfig, folder: Path | None = None) -> list[Rule]:
     """Load every file, then check across them; raise ProblemsFound with all problems at once."""
     problems: list[yamlsource.Problem] = []
     loaded: list[tuple[yamlsource.Document, int, Rule]] = []
     for path in paths:
         try:
-            doc = yamlsource.read(path)
+            doc = yamlsource.read(path, folder)
             parsed = yamlsource.validate(doc, RuleFile)
         except yamlsource.ProblemsFound as found:
             problems += found.problems

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -124,13 +126,62 @@ def _duplicate_keys(node: yaml.Node | None, path: str) -> list[Problem]:
     return problems
 
 
-def read(path: Path) -> Document:
-    """Parse one file; raise ProblemsFound for bad YAML or duplicate keys."""
+MAX_FILE_BYTES = 256 * 1024  # a rule file is hand-written; far larger is a mistake or an attack
+MAX_TOTAL_BYTES = 2 * 1024 * 1024
+MAX_NODES = 20_000  # after alias expansion: a few hundred bytes of aliases can stand for billions
+
+
+def checked_size(path: Path, folder: Path | None = None) -> int:
+    """The size of a rule file that is safe to read: a regular file (not a FIFO or device, which
+    would block or never end), inside the folder even through a symlink, under the size limit."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.is_symlink() and folder is not None and folder.resolve() not in path.resolve().parents:
+            raise ProblemsFound([Problem(name, 1, "a symlink out of the rules folder: copy the file in instead")])
+        info = path.stat()
+    except OSError as exc:
+        raise ProblemsFound([Problem(name, 1, f"cannot read file: {exc.strerror}")]) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ProblemsFound([Problem(name, 1, "not a regular file (a FIFO, device or folder): rules are plain files")])
+    if info.st_size > MAX_FILE_BYTES:
+        raise ProblemsFound([Problem(name, 1, f"{info.st_size} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit")])
+    return info.st_size
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes counted as if every alias were copied out, in time linear in the file."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a cycle counts once while being measured
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(item, memo) for item in node.value)
+    memo[id(node)] = size
+    return size
+
+
+def read(path: Path, folder: Path | None = None) -> Document:
+    """Parse one file; raise ProblemsFound for an unsafe file, bad YAML or duplicate keys."""
+    name = str(path)
+    checked_size(path, folder)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            text = handle.read(MAX_FILE_BYTES + 1).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProblemsFound([Problem(name, 1, f"cannot read file: {exc}")]) from None
+    if len(text) > MAX_FILE_BYTES:
+        raise ProblemsFound([Problem(name, 1, f"over the {MAX_FILE_BYTES // 1024} KiB limit")])
+    try:
+        tree = yaml.compose(text, Loader=Loader)
+    except yaml.YAMLError:
+        tree = None  # reported with its line below
+    if tree is not None and _expanded_size(tree, {}) > MAX_NODES:
+        raise ProblemsFound(
+            [Problem(name, 1, f"aliases expand to over {MAX_NODES} values: write the rules out plainly")]
+        )
     try:
         root = yaml.compose(text, Loader=Loader)
         data = yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader

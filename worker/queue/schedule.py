@@ -30,13 +30,6 @@ def add(pipe: Pipeline, job_id: str, due: float, actor_name: str, *args: str) ->
     pipe.hsetnx(keys.JOBS, job_id, message.encode())
 
 
-def replace(pipe: Pipeline, job_id: str, due: float, actor_name: str, *args: str) -> None:
-    """Schedule on a MULTI, moving the job if it is already there (a later event moved its time)."""
-    message = messages.internal(actor_name, *args, message_id=job_id)
-    pipe.zadd(keys.SCHEDULE, {job_id: due})
-    pipe.hset(keys.JOBS, job_id, message.encode())
-
-
 def cancel(pipe: Pipeline, job_id: str) -> None:
     pipe.zrem(keys.SCHEDULE, job_id)
     pipe.hdel(keys.JOBS, job_id)
@@ -45,14 +38,6 @@ def cancel(pipe: Pipeline, job_id: str) -> None:
 def claim_due(client: redis.Redis, now: float | None = None, limit: int = 500) -> int:
     script_keys = [keys.SCHEDULE, keys.JOBS, keys.queue(keys.INTERNAL_QUEUE)]
     return int(redis_scripts.run(client, "claim_due", script_keys, [now or time.time(), limit]))
-
-
-def lag_seconds(client: redis.Redis, now: float | None = None) -> float:
-    """How overdue the oldest due job is (0 when none is due): the schedule's health."""
-    oldest = client.zrange(keys.SCHEDULE, 0, 0, withscores=True)
-    if not oldest:
-        return 0.0
-    return max(0.0, (now or time.time()) - float(oldest[0][1]))
 
 
 class Poller(dramatiq.Middleware):

@@ -79,13 +79,10 @@ class LiveBook:
         return self._book
 
     def start(self) -> None:
-        """Begin watching (once); the thread is a daemon and ends with the process or `stop()`."""
+        """Begin watching (once); the thread is a daemon and ends with the process."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._watch, name="upsell-rules-reload", daemon=True)
             self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import redis
 from dodopayments import DodoPayments, DodoPaymentsError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -16,7 +21,10 @@ from worker.offers import charge, dodo, store
 from worker.offers.model import Offer
 from worker.rules.model import PRORATION_MODES
 
-Handler = Callable[[Request], JSONResponse]
+Handler = Callable[[Request], JSONResponse] | Callable[[Request], Awaitable[JSONResponse]]
+T = TypeVar("T")
+DODO_CONCURRENCY = 8  # Dodo calls in flight from one receiver process
+DODO_QUEUE_SECONDS = 2.0  # how long a call waits for a free slot before the app hears "busy"
 
 
 # Why an offer in this state cannot be accepted (or declined).
@@ -31,22 +39,51 @@ def not_found() -> JSONResponse:
     return JSONResponse({"error": "no such offer"}, status_code=404)
 
 
+class DodoBusy(Exception):
+    """Every Dodo slot stayed taken for DODO_QUEUE_SECONDS."""
+
+
+class DodoLane:
+    """Dodo calls from the API run here: their own threads, at most DODO_CONCURRENCY at once, so a
+    slow Dodo never takes the threads that Redis-only calls (access, offers, accept) run on."""
+
+    def __init__(self, size: int = DODO_CONCURRENCY) -> None:
+        self.pool = ThreadPoolExecutor(size, thread_name_prefix="dodo-api")
+        self.slots = asyncio.Semaphore(size)
+
+    async def call(self, work: Callable[..., T], *args: Any) -> T:
+        try:
+            await asyncio.wait_for(self.slots.acquire(), DODO_QUEUE_SECONDS)
+        except TimeoutError:
+            raise DodoBusy from None
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, work, *args)
+        finally:
+            self.slots.release()
+
+
 class Api:
     def __init__(self, client: redis.Redis, tokens: tuple[str, ...], stream: str, api: DodoPayments) -> None:
         self.client = client
         self.stream = stream
         self.dodo = api
+        self.lane = DodoLane()
         self.tokens = tuple(t.encode() for t in tokens)
 
-    def guarded(self, handler: Handler) -> Handler:
-        def endpoint(request: Request) -> JSONResponse:
+    def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+        async def endpoint(request: Request) -> JSONResponse:
             refused = auth.check(request, self.tokens)
             if refused is not None:
                 return refused
             try:
-                return handler(request)
+                if inspect.iscoroutinefunction(handler):
+                    return await handler(request)
+                return await run_in_threadpool(handler, request)  # type: ignore[arg-type]
             except redis.RedisError:
                 return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
+            except DodoBusy:
+                error = {"error": "too many Dodo calls in flight, retry shortly", "code": "dodo_busy"}
+                return JSONResponse(error, status_code=503, headers={"retry-after": "1"})
 
         return endpoint
 
@@ -95,7 +132,7 @@ class Api:
             return JSONResponse(offer.view(), status_code=202)
         return JSONResponse({"error": REFUSED[offer.state], "offer": offer.view()}, status_code=409)
 
-    def change_preview(self, request: Request) -> JSONResponse:
+    async def change_preview(self, request: Request) -> JSONResponse:
         product_id = request.query_params.get("product_id")
         proration = request.query_params.get("proration", "prorated_immediately")
         quantity = request.query_params.get("quantity", "1")
@@ -109,7 +146,7 @@ class Api:
             return JSONResponse({"error": error}, status_code=400)
         subscription_id = request.path_params["subscription_id"]
         try:
-            quote = charge.quote(self.dodo, subscription_id, product_id, int(quantity), proration)
+            quote = await self.lane.call(charge.quote, self.dodo, subscription_id, product_id, int(quantity), proration)
         except DodoPaymentsError as exc:
             status = 404 if getattr(exc, "status_code", None) == 404 else 502
             return JSONResponse(

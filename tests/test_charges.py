@@ -251,6 +251,27 @@ def test_change_preview_endpoint(money: Stack) -> None:
     assert money.api("GET", "/api/subscriptions/sub_nope/change-preview", params={"product_id": PRO}).status_code == 404
 
 
+def test_slow_dodo_is_bounded_and_never_holds_up_calls_that_do_not_need_it(money: Stack) -> None:
+    """60 previews against a Dodo that stalls 4 s: 8 reach Dodo, the rest hear 503 dodo_busy, and
+    an access read made meanwhile answers at once (without the lane it queued behind them)."""
+    money.dodo_control("faults", {"method": "POST", "path": "/subscriptions/", "delay": 4, "status": 500, "times": 60})
+    params = {"product_id": PRO}
+
+    def preview(_: int) -> int:
+        return money.api("GET", f"/api/subscriptions/{SUB}/change-preview", params=params).status_code
+
+    with ThreadPoolExecutor(60) as pool:
+        answers = pool.map(preview, range(60))
+        wait_until(lambda: len(money.dodo_requests("POST", "/subscriptions/")) >= 8, what="Dodo calls in flight")
+        started = time.monotonic()
+        assert money.api("GET", f"/api/customers/{CUSTOMER}/access").status_code == 200
+        access_seconds = time.monotonic() - started
+        statuses = sorted(answers)
+    assert access_seconds < 1.0, access_seconds
+    assert statuses.count(502) == 8 and statuses.count(503) == 52, statuses
+    assert len(money.dodo_requests("POST", "/subscriptions/")) == 8
+
+
 def test_api_guards_offers(money: Stack, client: redis.Redis) -> None:
     offer = pending_offer(money, client, purchase())
     path = f"/api/offers/{offer['offer_id']}/accept"

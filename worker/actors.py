@@ -4,6 +4,14 @@ builds the broker (no connection yet); `context.Bootstrap` loads rules and clien
 from __future__ import annotations
 
 import os
+
+from dramatiq.middleware import prometheus as dramatiq_prometheus
+
+if os.environ.get("UPSELL_WORKER_METRICS", "on") != "off":
+    # Before prometheus_client is first imported: our metrics then live in the folder that
+    # Dramatiq's exporter reads, beside its own, and `dramatiq_prom_port` serves them all.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", dramatiq_prometheus.DB_PATH)
+
 import sys
 import time
 from collections.abc import Callable

@@ -21,6 +21,7 @@ class Settings:
     api_tokens: tuple[str, ...]
     rules_dir: Path
     events_stream: str
+    events_retention_seconds: int
     dodo_api_key: str | None
     dodo_environment: str
     dodo_base_url: str | None
@@ -79,12 +80,19 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
     stream = env.get("UPSELL_EVENTS_STREAM", "upsell:events").strip()
     if not stream:
         raise ConfigError("UPSELL_EVENTS_STREAM is empty: unset it for the default upsell:events")
+    from worker.rules.yamlsource import parse_duration
+
+    try:
+        retention = parse_duration(env.get("UPSELL_EVENTS_RETENTION", "").strip() or "30d")
+    except ValueError as exc:
+        raise ConfigError(f"UPSELL_EVENTS_RETENTION: {exc}") from None
     return Settings(
         redis_url=_redis_url(env, need_redis),
         webhook_secrets=secrets,
         api_tokens=_split(env.get("UPSELL_API_TOKENS", "")),
         rules_dir=Path(env.get("UPSELL_RULES_DIR", "").strip() or "rules"),
         events_stream=stream,
+        events_retention_seconds=retention,
         dodo_api_key=env.get("DODO_PAYMENTS_API_KEY", "").strip() or None,
         dodo_environment=environment,
         dodo_base_url=base_url,

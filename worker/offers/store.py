@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import redis
 from redis.client import Pipeline
 
-from worker import catalog, events, keys
+from worker import catalog, events, keys, metrics
 from worker.offers.model import Offer
 from worker.queue import messages, schedule
 
@@ -76,6 +76,7 @@ def create(client: redis.Redis, stream: str, offer: Offer, *, once: bool, cooldo
             schedule.add(pipe, f"expire:{offer.offer_id}", due, "expire_offer", offer.offer_id)
         emit(pipe, stream, "offer.created", offer, offer.source)
         pipe.execute()
+        metrics.OFFERS.labels(offer.rule_id, "created").inc()
         return "created"
 
     return _watched(client, watch, body)
@@ -119,6 +120,8 @@ def transition(
         if also and target == to:
             also(pipe, offer)
         pipe.execute()
+        if kind:
+            metrics.OFFERS.labels(offer.rule_id, kind.removeprefix("offer.")).inc()
         return target == to, offer
 
     return _watched(client, [keys.offer(offer_id)], body)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import dramatiq
 import redis
 import structlog
 from redis.client import Pipeline
 
-from worker import keys, redis_scripts
+from worker import keys, metrics, redis_scripts
 from worker.queue import messages
 
 POLL_SECONDS = 0.5
@@ -33,6 +34,12 @@ def add(pipe: Pipeline, job_id: str, due: float, actor_name: str, *args: str) ->
 def cancel(pipe: Pipeline, job_id: str) -> None:
     pipe.zrem(keys.SCHEDULE, job_id)
     pipe.hdel(keys.JOBS, job_id)
+
+
+def lag(client: redis.Redis, now: float | None = None) -> float:
+    """Seconds the oldest job is overdue (0 when none is): a growing lag means the pollers are behind."""
+    oldest: list[Any] = client.zrange(keys.SCHEDULE, 0, 0, withscores=True)
+    return max(0.0, (now or time.time()) - float(oldest[0][1])) if oldest else 0.0
 
 
 def claim_due(client: redis.Redis, now: float | None = None, limit: int = 500) -> int:
@@ -56,6 +63,7 @@ class Poller(dramatiq.Middleware):
     def _run(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
             try:
+                metrics.SCHEDULE_LAG.set(lag(self.client))
                 while claim_due(self.client) > 0:
                     pass
             except redis.RedisError as exc:

@@ -7,16 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-from prometheus_client import Counter, Gauge
 
+from worker import metrics
 from worker.access import config as access_config
 from worker.rules import match, model, yamlsource
 
 log = structlog.get_logger("rules")
-RELOAD_ERRORS = Counter("upsell_rules_reload_errors_total", "Rule file reloads rejected for errors")
-RULES_VALID = Gauge(
-    "upsell_rules_valid", "1 when the rule files on disk are the ones in force, 0 when a broken edit is ignored"
-)
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ class LiveBook:
         self._book = load_dir(directory)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        RULES_VALID.set(1)
+        metrics.RULES_VALID.set(1)
 
     def get(self) -> Book:
         return self._book
@@ -94,10 +90,11 @@ class LiveBook:
             return
         self._signature = signature
         try:
-            self._book = load_dir(self.directory)
+            with metrics.RULES_LOAD_SECONDS.time():
+                self._book = load_dir(self.directory)
         except yamlsource.ProblemsFound as found:
-            RELOAD_ERRORS.inc()
-            RULES_VALID.set(0)
+            metrics.RULES_RELOAD_ERRORS.inc()
+            metrics.RULES_VALID.set(0)
             log.error(
                 "rules_reload_rejected",
                 directory=str(self.directory),
@@ -105,5 +102,5 @@ class LiveBook:
                 hint="fix the files; the last good rules stay in force",
             )
             return
-        RULES_VALID.set(1)
+        metrics.RULES_VALID.set(1)
         log.info("rules_reloaded", directory=str(self.directory))

@@ -1,0 +1,61 @@
+"""What the worker counts for operators. In a `dramatiq` worker these values live in Dramatiq's
+multiprocess folder, which its exporter on `dramatiq_prom_port` serves (see `worker.actors`, which
+points prometheus_client there before anything imports it); elsewhere they are in-process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RULES_VALID = Gauge(
+    "upsell_rules_valid",
+    "1 when the rule files on disk are the ones in force, 0 when a broken edit is ignored",
+    multiprocess_mode="livemin",
+)
+RULES_RELOAD_ERRORS = Counter("upsell_rules_reload_errors_total", "Rule file reloads rejected for errors")
+RULES_LOAD_SECONDS = Histogram("upsell_rules_load_seconds", "Time to load and validate the rule folder")
+OFFERS = Counter(
+    "upsell_offers_total",
+    "Offer events by rule: created, accepted, converted, declined, expired, failed",
+    ["rule", "event"],
+)
+CHARGES = Counter(
+    "upsell_charges_total",
+    "One-click charge attempts by rule and result: sent, call_failed, fallback",
+    ["rule", "result"],
+)
+SCHEDULE_LAG = Gauge(
+    "upsell_schedule_lag_seconds",
+    "How late the oldest due job was when the schedule was last polled (0 when none was due)",
+    multiprocess_mode="livemax",
+)
+
+
+def forget_dead_processes() -> None:
+    """Drop the live gauges of worker processes that died without saying so (SIGKILL, OOM), so a
+    dead process's `upsell_rules_valid 0` does not outlive it. Counters stay: they were counted."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    from prometheus_client import multiprocess
+
+    for file in Path(folder).glob("gauge_live*_*.db"):
+        pid = int(file.stem.rsplit("_", 1)[1])
+        if not _alive(pid):
+            multiprocess.mark_process_dead(pid, folder)
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie nobody reaped (containers whose init does not reap keep those)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -13,6 +13,7 @@ import redis
 
 from tests.conftest import Stack, drained, fixture, read_events, wait_until
 from worker import keys
+from worker.queue import messages
 
 CUSTOMER = "cus_8VbC6JDZzPEqfBPUdpj0K"
 
@@ -170,3 +171,36 @@ def test_unparseable_event_is_dead_lettered_then_replayed_once(
     (event,) = read_events(client)
     assert event["source"] == "msg_broken" and event["data"]["features"] == ["course_rust"]
     assert not client.hexists(keys.DEAD_LETTERS, "msg_broken")
+
+
+def test_failed_messages_are_logged_by_id_never_by_payload(running: Stack, client: redis.Redis) -> None:
+    """Dramatiq's own failure lines print the whole message; the worker's log names it by id."""
+    broken = copy.deepcopy(fixture("payment.succeeded"))
+    broken["data"]["total_amount"] = "not a number"
+    assert running.post(broken, webhook_id="msg_leaky").json() == {"status": "queued"}
+    wait_until(lambda: client.hexists(keys.DEAD_LETTERS, "msg_leaky"), what="dead letter")
+    drained(client)
+    worker_log = running.procs[-1].output()
+    assert "msg_leaky" in worker_log and "Failed to process message payment_succeeded[" in worker_log
+    data = broken["data"]
+    for private in (data["customer"]["email"], data["card_holder_name"], data["billing"]["street"], "card_last_four"):
+        assert private not in worker_log, private
+
+
+def test_one_argument_actor_failure_is_dead_lettered_and_replays(running: Stack, client: redis.Redis) -> None:
+    """Not only webhooks: an internal actor's final failure (here a charge that finds its offer
+    unreadable) lands in dead letters by message id, and replay sends the same arguments again."""
+    client.set(keys.offer("off_unreadable"), "{not json")
+    with client.pipeline() as pipe:
+        messages.push(pipe, messages.internal("charge_offer", "off_unreadable", message_id="msg_charge_1"))
+        pipe.execute()
+    wait_until(lambda: client.hexists(keys.DEAD_LETTERS, "msg_charge_1"), what="dead letter")
+    record = json.loads(_cli(running, "dead-letters", "list").stdout.strip())
+    assert record["actor"] == "charge_offer" and record["args"] == ["off_unreadable"], record
+
+    client.delete(keys.offer("off_unreadable"))
+    replayed = _cli(running, "dead-letters", "replay", "msg_charge_1")
+    assert replayed.returncode == 0 and "charge_offer" in replayed.stdout, replayed.stderr
+    drained(client)
+    assert client.hlen(keys.DEAD_LETTERS) == 0
+    assert "nothing to do: offer is None" in running.procs[-1].output()

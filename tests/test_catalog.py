@@ -15,6 +15,7 @@ from worker.rules.model import Rule, json_schema
 
 def test_every_webhook_type_has_its_actor_and_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1")  # the broker is built, never connected
+    monkeypatch.setenv("UPSELL_WORKER_METRICS", "off")  # no multiprocess folder for this test process
     from worker import actors
 
     declared = set(actors.BROKER.actors)

@@ -49,6 +49,8 @@ def test_worker_metrics_count_offers_by_rule_and_report_the_rules(
     assert samples['upsell_offers_total{event="created",rule="addon-after-course"}'] == 2.0
     assert any(k.startswith("dramatiq_messages_total{") for k in samples), sorted(samples)
     assert "upsell_schedule_lag_seconds" in samples
+    receiver = scrape(stack.base_url + "/metrics")
+    assert receiver['upsell_webhooks_total{outcome="queued"}'] == 2.0 and "upsell_rules_valid" not in receiver
 
     (stack.rules_dir / "upsell.yaml").write_text("rules: [\n")
     wait_until(lambda: scrape(url)["upsell_rules_valid"] == 0.0, what="a broken edit reported by an idle worker")

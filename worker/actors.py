@@ -10,7 +10,8 @@ from dramatiq.middleware import prometheus as dramatiq_prometheus
 if os.environ.get("UPSELL_WORKER_METRICS", "on") != "off":
     # Before prometheus_client is first imported: our metrics then live in the folder that
     # Dramatiq's exporter reads, beside its own, and `dramatiq_prom_port` serves them all.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", dramatiq_prometheus.DB_PATH)
+    # Set, not defaulted: an inherited value would split our metrics from Dramatiq's exporter.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = dramatiq_prometheus.DB_PATH
 
 import sys
 import time

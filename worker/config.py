@@ -6,6 +6,7 @@ import base64
 import binascii
 import os
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -97,3 +98,27 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         dodo_environment=environment,
         dodo_base_url=base_url,
     )
+
+
+def version() -> str:
+    try:
+        return metadata.version("dodo-upsell")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def without_password(url: str) -> str:
+    """A Redis URL fit for logs and messages."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}" if "@" in rest else url
+
+
+def warn_if_no_dodo_key(settings: Settings) -> None:
+    """Charges would fail much later with an auth error; say so at start instead."""
+    if not settings.dodo_api_key:
+        import structlog
+
+        structlog.get_logger("config").warning(
+            "dodo_api_key_missing",
+            hint="set DODO_PAYMENTS_API_KEY: one-click charges, plan changes and previews fail without it",
+        )

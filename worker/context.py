@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import dramatiq
 import redis
+import structlog
 from dodopayments import DodoPayments
 
 from worker import config, events
@@ -68,8 +69,17 @@ class Bootstrap(dramatiq.Middleware):
 
         metrics.forget_dead_processes()
         try:
-            start_background(bootstrap())
+            ctx = bootstrap()
+            start_background(ctx)
         except config.ConfigError as exc:
             raise SystemExit(f"config error: {exc}") from None
         except yamlsource.ProblemsFound as exc:
             raise SystemExit(f"rules error (fix and restart):\n{exc}") from None
+        book = ctx.book.get()
+        config.warn_if_no_dodo_key(ctx.settings)
+        structlog.get_logger("worker").info(
+            "worker_ready",
+            redis=config.without_password(ctx.settings.redis_url),
+            rules=f"{ctx.settings.rules_dir}: {book.files} files, {len(book.rules)} rules",
+            version=config.version(),
+        )

@@ -7,15 +7,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# Metrics only a worker has: off the receiver's own /metrics (where `upsell_rules_valid 0` would lie).
+# A worker's exporter reads the multiprocess folder, whatever registry a metric is in.
+WORKER_ONLY = CollectorRegistry()
 RULES_VALID = Gauge(
     "upsell_rules_valid",
     "1 when the rule files on disk are the ones in force, 0 when a broken edit is ignored",
     multiprocess_mode="livemin",
+    registry=WORKER_ONLY,
 )
-RULES_RELOAD_ERRORS = Counter("upsell_rules_reload_errors_total", "Rule file reloads rejected for errors")
-RULES_LOAD_SECONDS = Histogram("upsell_rules_load_seconds", "Time to load and validate the rule folder")
+RULES_RELOAD_ERRORS = Counter(
+    "upsell_rules_reload_errors_total", "Rule file reloads rejected for errors", registry=WORKER_ONLY
+)
+RULES_LOAD_SECONDS = Histogram(
+    "upsell_rules_load_seconds", "Time to load and validate the rule folder", registry=WORKER_ONLY
+)
 OFFERS = Counter(
     "upsell_offers_total",
     "Offer events by rule: created, accepted, converted, declined, expired, failed",
@@ -25,11 +33,13 @@ CHARGES = Counter(
     "upsell_charges_total",
     "One-click charge attempts by rule and result: sent, call_failed, fallback",
     ["rule", "result"],
+    registry=WORKER_ONLY,
 )
 SCHEDULE_LAG = Gauge(
     "upsell_schedule_lag_seconds",
     "How late the oldest due job was when the schedule was last polled (0 when none was due)",
     multiprocess_mode="livemax",
+    registry=WORKER_ONLY,
 )
 
 

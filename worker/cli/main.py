@@ -1,4 +1,8 @@
-"""`dodo-upsell`: the one command operators use to run, check and repair the worker."""
+"""dodo-upsell: run, check and repair the Dodo Payments upsell worker.
+
+Exit codes: 0 done; 1 a problem the message names (bad setting, missing file, unreachable
+service, broken rules); 2 a mistyped command or option (with usage).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,10 @@ import os
 import sys
 from pathlib import Path
 
+import structlog
+
 from worker import config
+from worker.cli import inspect, project
 
 
 def _settings(*, need_webhook_key: bool = True) -> config.Settings:
@@ -21,7 +28,10 @@ def _settings(*, need_webhook_key: bool = True) -> config.Settings:
 def cmd_dev(args: argparse.Namespace) -> None:
     from worker.cli import dev
 
-    dev.run(args.host, args.port)
+    try:
+        dev.run(args.host, args.port)
+    except project.NoProject as exc:
+        sys.exit(str(exc))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -31,12 +41,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_emulator(args: argparse.Namespace) -> None:
-    import sys as _sys
+    import uvicorn
 
-    from emulator.__main__ import main as emulator_main
+    from emulator.app import create_app
+    from emulator.demo_data import DEMO
 
-    _sys.argv = ["emulator", *args.rest]
-    emulator_main()
+    seed = json.loads(inspect.read_text(args.seed, "--seed")) if args.seed else DEMO
+    print(f"Dodo API emulator on http://{args.host}:{args.port} (webhooks to {args.webhook_url or 'nowhere'})")
+    uvicorn.run(create_app(args.webhook_url, args.secret, seed), host=args.host, port=args.port, log_level="warning")
 
 
 def cmd_web(args: argparse.Namespace) -> None:
@@ -47,6 +59,13 @@ def cmd_web(args: argparse.Namespace) -> None:
 
     settings = _settings()
     logs.configure()
+    config.warn_if_no_dodo_key(settings)
+    structlog.get_logger("web").info(
+        "web_listening",
+        url=f"http://{args.host}:{args.port}",
+        redis=config.without_password(settings.redis_url),
+        version=config.version(),
+    )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
@@ -57,39 +76,42 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_send(args: argparse.Namespace) -> None:
-    from worker.cli import dev, send
+    import httpx
 
-    secret = args.secret or dev.dev_secret()
+    from worker.cli import send
+
+    saved = project.saved_values()
+    secret = args.secret or os.environ.get("DODO_PAYMENTS_WEBHOOK_KEY", "").split(",")[0].strip()
+    secret = secret or (saved.secret if saved else "")
+    if not secret:
+        sys.exit("no webhook secret: pass --secret, set DODO_PAYMENTS_WEBHOOK_KEY, or start `dodo-upsell dev` once")
     try:
         config.check_webhook_secret(secret)
     except config.ConfigError as exc:
         sys.exit(f"--secret: {exc}")
-    response = send.send(Path(args.file), args.url, secret, args.id)
+    url = args.url or (saved.webhook_url if saved else "http://127.0.0.1:8000/webhooks/dodo")
+    body = inspect.read_text(args.file, "payload file").encode()
+    try:
+        response = send.send(body, url, secret, args.id)
+    except httpx.HTTPError as exc:
+        sys.exit(f"cannot reach {url} ({type(exc).__name__}): is the receiver running? (`dodo-upsell dev`)")
     print(f"{response.status_code} {response.text}")
     sys.exit(0 if response.is_success else 1)
 
 
+def cmd_access(args: argparse.Namespace) -> None:
+    inspect.access(args.customer_id)
+
+
+def cmd_events(args: argparse.Namespace) -> None:
+    inspect.events_tail(os.environ.get("UPSELL_EVENTS_STREAM", "").strip() or "upsell:events", args.from_start)
+
+
 def cmd_dead_letters(args: argparse.Namespace) -> None:
-    import redis
-
-    from worker.queue import deadletters
-
-    settings = _settings(need_webhook_key=False)
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     if args.action == "list":
-        for record in deadletters.all_records(client):
-            print(json.dumps({k: v for k, v in record.items() if k not in ("body", "args")}))
-        return
-    from worker import actors
-
-    body = Path(args.body).read_text() if args.body else None
-    try:
-        entry = deadletters.replay(client, actors.BROKER, args.id, body)
-    except KeyError:
-        sys.exit(f"no dead letter {args.id!r}: `dodo-upsell dead-letters list` shows them")
-    except ValueError as exc:
-        sys.exit(str(exc))
-    print(f"replayed {entry['id']} to {entry['actor']}")
+        inspect.dead_letters_list()
+    else:
+        inspect.dead_letters_replay(args.id, args.body)
 
 
 def cmd_rules(args: argparse.Namespace) -> None:
@@ -97,7 +119,10 @@ def cmd_rules(args: argparse.Namespace) -> None:
     from worker.rules import book as rulebook
     from worker.rules import explain, yamlsource
 
-    directory = Path(args.dir or os.environ.get("UPSELL_RULES_DIR") or "rules")
+    try:
+        directory = Path(args.dir).resolve() if args.dir else project.rules_dir()
+    except project.NoProject as exc:
+        sys.exit(f"{exc} (or name the rules folder: `dodo-upsell rules check DIR`)")
     try:
         book = rulebook.load_dir(directory)
     except yamlsource.ProblemsFound as found:
@@ -106,72 +131,103 @@ def cmd_rules(args: argparse.Namespace) -> None:
     if args.action == "check":
         print(explain.summary(book, directory))
         return
-    access = json.loads(Path(args.customer_access).read_text()) if args.customer_access else {}
+    access = json.loads(inspect.read_text(args.customer_access, "--customer-access")) if args.customer_access else {}
     try:
         print(json.dumps(explain.explain(book, Path(args.event), access), indent=2))
     except (PermanentError, OSError, ValueError) as exc:
         sys.exit(f"cannot explain: {exc}")
 
 
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="dodo-upsell", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option; descriptions keep their line breaks."""
 
-    dev = sub.add_parser("dev", help="receiver + worker in one process (embedded Valkey if REDIS_URL is unset)")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="dodo-upsell", description=__doc__, formatter_class=_Help)
+    top.add_argument("--version", action="version", version=f"dodo-upsell {config.version()}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=summary, formatter_class=_Help)
+
+    dev = command(
+        "dev",
+        "receiver, worker, Dodo emulator and Valkey in one process for local work; secret, token and ports "
+        "stay the same across restarts (kept in .dodo-upsell/ of the project)",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="address the receiver listens on")
+    dev.add_argument("--port", type=int, default=8000, help="receiver port (webhooks and /api)")
     dev.set_defaults(func=cmd_dev)
 
-    demo = sub.add_parser(
-        "demo", help="receiver, worker and Dodo emulator together: one upsell from purchase to access"
-    )
-    demo.add_argument("--port", type=int, default=8010)
-    demo.add_argument("--dodo-port", type=int, default=8787)
+    demo = command("demo", "walk one upsell from purchase to access, then a cancellation, on throwaway state")
+    demo.add_argument("--port", type=int, default=8010, help="receiver port")
+    demo.add_argument("--dodo-port", type=int, default=8787, help="Dodo emulator port")
     demo.set_defaults(func=cmd_demo)
 
-    emulator = sub.add_parser(
-        "emulator", help="the local Dodo API emulator (python -m emulator --help)", add_help=False
-    )
-    emulator.add_argument("rest", nargs=argparse.REMAINDER)
+    emulator = command("emulator", "the local Dodo API emulator alone (point DODO_PAYMENTS_BASE_URL at it)")
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    emulator.add_argument("--port", type=int, default=8787, help="port to listen on")
+    emulator.add_argument("--webhook-url", help="the receiver's /webhooks/dodo, where it delivers signed webhooks")
+    emulator.add_argument("--secret", help="whsec_... secret it signs those webhooks with")
+    emulator.add_argument("--seed", help="JSON file of customers, products, subscriptions (default: demo data)")
     emulator.set_defaults(func=cmd_emulator)
 
-    web = sub.add_parser("web", help="the receiver alone (production)")
-    web.add_argument("--host", default="127.0.0.1")
-    web.add_argument("--port", type=int, default=8000)
+    web = command("web", "the receiver alone, for production (needs REDIS_URL and DODO_PAYMENTS_WEBHOOK_KEY)")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")
+    web.add_argument("--port", type=int, default=8000, help="port to listen on")
     web.set_defaults(func=cmd_web)
 
-    worker = sub.add_parser("worker", help="Dramatiq workers: `dramatiq worker.actors` with checked settings")
-    worker.add_argument("--processes", type=int, default=2)
-    worker.add_argument("--threads", type=int, default=8)
+    worker = command("worker", "Dramatiq workers for production: `dramatiq worker.actors` with checked settings")
+    worker.add_argument("--processes", type=int, default=2, help="worker processes")
+    worker.add_argument("--threads", type=int, default=8, help="threads per process")
     worker.set_defaults(func=cmd_worker)
 
-    send = sub.add_parser("send", help="sign a payload as Dodo does and POST it")
-    send.add_argument("file")
-    send.add_argument("--url", default="http://127.0.0.1:8000/webhooks/dodo")
-    send.add_argument("--secret", help="whsec_... (default: DODO_PAYMENTS_WEBHOOK_KEY, else the dev secret)")
-    send.add_argument("--id", help="webhook-id (default: a new one; reuse one to test dedupe)")
+    send = command("send", "sign a JSON payload as Dodo does and POST it to a receiver")
+    send.add_argument("file", help="the webhook payload, e.g. tests/fixtures/dodo/payment.succeeded.json")
+    send.add_argument("--url", help="receiver URL (default: this project's dev receiver, else 127.0.0.1:8000)")
+    send.add_argument("--secret", help="whsec_... (default: DODO_PAYMENTS_WEBHOOK_KEY, else dev's secret)")
+    send.add_argument("--id", help="webhook-id (default: a new one; reuse one to see deduplication)")
     send.set_defaults(func=cmd_send)
 
-    rules = sub.add_parser("rules", help="check the rule files, or explain what they do with an event")
-    rules_sub = rules.add_subparsers(dest="action", required=True)
-    check = rules_sub.add_parser("check", help="exit 0 with a summary, or 1 with every file:line error")
-    check.add_argument("dir", nargs="?", help="rules folder (default: UPSELL_RULES_DIR, else ./rules)")
-    explain = rules_sub.add_parser("explain", help="JSON: which rules match EVENT.json and what they would do")
-    explain.add_argument("event")
+    access = command("access", "a customer's current access as JSON (REDIS_URL, else dev's Redis)")
+    access.add_argument("customer_id", help="Dodo customer id, cus_...")
+    access.set_defaults(func=cmd_access)
+
+    events = command("events", "the emitted events stream (UPSELL_EVENTS_STREAM, default upsell:events)")
+    events_sub = events.add_subparsers(dest="action", required=True, metavar="ACTION")
+    tail = events_sub.add_parser("tail", help="print new entries as JSON lines until Ctrl-C", formatter_class=_Help)
+    tail.add_argument("--from-start", action="store_true", help="print the entries already there first")
+    events.set_defaults(func=cmd_events)
+
+    rules = command("rules", "check the rule files, or explain what they would do with an event")
+    rules_sub = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = rules_sub.add_parser(
+        "check", help="exit 0 with a summary, or 1 with every file:line error at once", formatter_class=_Help
+    )
+    check.add_argument("dir", nargs="?", help="rules folder (default: UPSELL_RULES_DIR, else the project's rules/)")
+    explain = rules_sub.add_parser(
+        "explain", help="JSON: which rules match EVENT.json and what they would do", formatter_class=_Help
+    )
+    explain.add_argument("event", help="a webhook payload file")
     explain.add_argument("--customer-access", help='JSON file like {"tier": "basic", "features": ["reports"]}')
-    explain.add_argument("--rules", dest="dir", help="rules folder (default: UPSELL_RULES_DIR, else ./rules)")
+    explain.add_argument("--rules", dest="dir", help="rules folder (default: UPSELL_RULES_DIR, else rules/)")
     rules.set_defaults(func=cmd_rules)
 
-    dead = sub.add_parser("dead-letters", help="events that failed for good")
-    dead_sub = dead.add_subparsers(dest="action", required=True)
-    dead_sub.add_parser("list", help="one JSON line per record")
-    replay = dead_sub.add_parser("replay", help="run a record's event again")
-    replay.add_argument("id")
-    replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one")
+    dead = command("dead-letters", "messages that failed for good (REDIS_URL, else dev's Redis)")
+    dead_sub = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dead_sub.add_parser("list", help="one JSON line per record (a webhook's body left out)")
+    replay = dead_sub.add_parser("replay", help="run a record's message again and drop the record")
+    replay.add_argument("id", help="record id from `dead-letters list`")
+    replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one (webhooks)")
     dead.set_defaults(func=cmd_dead_letters)
     return top
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except project.NoProject as exc:
+        sys.exit(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from standardwebhooks import Webhook
@@ -26,7 +25,6 @@ def new_webhook_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
 
 
-def send(path: Path, url: str, secret: str, webhook_id: str | None = None) -> httpx.Response:
-    body = path.read_bytes()
+def send(body: bytes, url: str, secret: str, webhook_id: str | None = None) -> httpx.Response:
     headers = signed_headers(secret, webhook_id or new_webhook_id(), body)
     return httpx.post(url, content=body, headers=headers, timeout=15)

@@ -35,14 +35,30 @@ def load_dir(directory: Path) -> Book:
             [yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see README, Access)")]
         )
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != "access.yaml")
-    total = 0
+    problems: list[yamlsource.Problem] = []
+    safe, total = [], 0
     for file in [path, *files]:
-        total += yamlsource.checked_size(file, directory)
+        try:
+            total += yamlsource.checked_size(file, directory)
+            safe.append(file)
+        except yamlsource.ProblemsFound as found:
+            problems += found.problems
     if total > yamlsource.MAX_TOTAL_BYTES:
         limit = yamlsource.MAX_TOTAL_BYTES // 1024
-        raise yamlsource.ProblemsFound([yamlsource.Problem(str(directory), 1, f"rule files total over {limit} KiB")])
-    config = access_config.load(path, directory)
-    loaded = model.load_files(files, config, directory)
+        raise yamlsource.ProblemsFound(
+            [*problems, yamlsource.Problem(str(directory), 1, f"files total over {limit} KiB")]
+        )
+    config: access_config.AccessConfig | None = None
+    try:
+        config = access_config.load(path, directory) if path in safe else None
+    except yamlsource.ProblemsFound as found:
+        problems += found.problems
+    try:
+        loaded = model.load_files([f for f in files if f in safe], config, directory)
+    except yamlsource.ProblemsFound as found:
+        problems += found.problems
+    if problems or config is None:
+        raise yamlsource.ProblemsFound(problems)
     return Book(config, loaded, match.Index(loaded), len(files) + 1)
 
 

@@ -104,21 +104,37 @@ class Rule(Strict):
 
 
 class RuleFile(Strict):
+    """A rule file as editors see it (rules/rules.schema.json)."""
+
     rules: list[Rule] = Field(default_factory=list)
 
 
-def load_files(paths: list[Path], access: AccessConfig, folder: Path | None = None) -> list[Rule]:
-    """Load every file, then check across them; raise ProblemsFound with all problems at once."""
+class RuleItems(Strict):
+    """A rule file as it is loaded: the shape first, then each rule alone, so one broken rule
+    does not hide the errors of the others."""
+
+    rules: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | None = None) -> list[Rule]:
+    """Load every rule of every file, then check across them; raise ProblemsFound with all problems
+    at once. A broken rule does not hide the others; without `access` (access.yaml is broken
+    itself) the checks against it are skipped, the rest still run."""
     problems: list[yamlsource.Problem] = []
     loaded: list[tuple[yamlsource.Document, int, Rule]] = []
     for path in paths:
         try:
             doc = yamlsource.read(path, folder)
-            parsed = yamlsource.validate(doc, RuleFile)
+            items = yamlsource.validate(doc, RuleItems).rules
         except yamlsource.ProblemsFound as found:
             problems += found.problems
             continue
-        loaded += [(doc, index, rule) for index, rule in enumerate(parsed.rules)]
+        for index, item in enumerate(items):
+            name = f"rule {item['id']!r}: " if isinstance(item.get("id"), str) else f"rule #{index + 1}: "
+            try:
+                loaded.append((doc, index, yamlsource.validate(doc, Rule, ("rules", index), name)))
+            except yamlsource.ProblemsFound as found:
+                problems += found.problems
     problems += _cross_checks(loaded, access)
     if problems:
         raise yamlsource.ProblemsFound(problems)
@@ -126,7 +142,7 @@ def load_files(paths: list[Path], access: AccessConfig, folder: Path | None = No
 
 
 def _cross_checks(
-    loaded: list[tuple[yamlsource.Document, int, Rule]], access: AccessConfig
+    loaded: list[tuple[yamlsource.Document, int, Rule]], access: AccessConfig | None
 ) -> list[yamlsource.Problem]:
     problems: list[yamlsource.Problem] = []
     ids = {rule.id for _, _, rule in loaded}
@@ -158,12 +174,14 @@ def _cross_checks(
                 problem(("variants", i, "offer"), f"variant override is invalid: {exc}".splitlines()[0])
                 continue
             products.append((("variants", i, "offer", "product"), offer.product))
-        for where, product in products:
-            if product not in access.products:
-                problem(where, f"unknown product {product!r}: add it to access.yaml or fix the id")
         for i, name in enumerate(rule.when.offer_rule or []):
             if name not in ids:
                 problem(("when", "offer_rule", i), f"offer_rule {name!r} names no rule")
+        if access is None:
+            continue
+        for where, product in products:
+            if product not in access.products:
+                problem(where, f"unknown product {product!r}: add it to access.yaml or fix the id")
         known = set(access.tiers) | {f for p in access.products.values() for f in p.features}
         for key in ("has", "lacks"):
             for i, name in enumerate(getattr(rule.when, key) or []):

@@ -200,12 +200,16 @@ def read(path: Path, folder: Path | None = None) -> Document:
     return Document(name, data, root)
 
 
-def validate(doc: Document, model: type[M]) -> M:
-    """Build `model` from the document; pydantic's errors become `file:line` problems."""
+def validate(doc: Document, model: type[M], at: tuple[Any, ...] = (), name: str = "") -> M:
+    """Build `model` from the document (or its part at `at`); pydantic's errors become `file:line`
+    problems, each prefixed with `name` (e.g. "rule 'basic-to-pro': ") rather than a list index."""
+    data = doc.data
+    for key in at:
+        data = data[key]
     try:
-        return model.model_validate(doc.data if doc.data is not None else {})
+        return model.model_validate(data if data is not None else {})
     except ValidationError as exc:
-        problems = [doc.problem(tuple(err["loc"]), _message(err)) for err in exc.errors()]
+        problems = [doc.problem(at + tuple(err["loc"]), name + _message(err)) for err in exc.errors()]
         raise ProblemsFound(problems) from None
 
 

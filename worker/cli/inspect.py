@@ -1,0 +1,81 @@
+"""Commands that read or repair state in Redis: `access`, `events tail`, `dead-letters`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from worker import config
+from worker.cli import project
+
+
+def connect() -> redis.Redis:
+    """REDIS_URL, else this project's `dev` Redis; exits with one line when it does not answer."""
+    url = project.redis_url()
+    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        where = config.without_password(url)
+        sys.exit(f"cannot reach Redis at {where} ({type(exc).__name__}): is `dodo-upsell dev` running?")
+    return client
+
+
+def access(customer_id: str) -> None:
+    from worker.access import grants
+
+    print(json.dumps(grants.read(connect(), customer_id).view(customer_id), indent=2))
+
+
+def events_tail(stream: str, from_start: bool) -> None:
+    """Print the stream as JSON lines (`data` parsed), following it until Ctrl-C."""
+    client = connect()
+    last = "0-0" if from_start else "$"
+    try:
+        while True:
+            batches: Any = client.xread({stream: last}, block=1000, count=100)
+            for _, entries in batches or []:
+                for entry_id, fields in entries:
+                    print(json.dumps({**fields, "data": json.loads(fields.get("data", "null"))}), flush=True)
+                    last = entry_id
+    except KeyboardInterrupt:
+        return
+    except redis.RedisError as exc:
+        sys.exit(f"lost Redis while following {stream} ({type(exc).__name__})")
+
+
+def dead_letters_list() -> None:
+    from worker.queue import deadletters
+
+    for record in deadletters.all_records(connect()):
+        hidden = ("body", "args") if record.get("body") is not None else ("body",)  # a payload, or only ids
+        print(json.dumps({k: v for k, v in record.items() if k not in hidden}))
+
+
+def dead_letters_replay(record_id: str, body_file: str | None) -> None:
+    client = connect()
+    body = read_text(body_file, "--body") if body_file else None
+    os.environ["REDIS_URL"] = project.redis_url()  # the broker below is built from it at import
+    from worker import actors
+    from worker.queue import deadletters
+
+    try:
+        entry = deadletters.replay(client, actors.BROKER, record_id, body)
+    except KeyError:
+        sys.exit(f"no dead letter {record_id!r}: `dodo-upsell dead-letters list` shows them")
+    except ValueError as exc:
+        sys.exit(str(exc))
+    print(f"replayed {entry['id']} to {entry['actor']}")
+
+
+def read_text(path: str, what: str) -> str:
+    """A file a user named, or exit with one line saying which and why."""
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        sys.exit(f"{what} {path}: {exc.strerror or exc}")

@@ -85,14 +85,19 @@ def create_app(
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return _error(401, "missing bearer token")
         fault = state.fault_for(request.method, path)
-        if fault and not fault.after:
-            await asyncio.sleep(fault.delay)
-            return _error(fault.status, "injected fault")
-        response = work(request, body)
-        if fault:
-            await asyncio.sleep(fault.delay)
-            return _error(fault.status, "injected fault after the work was done")
-        return response
+        state.in_flight += 1
+        state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            if fault and not fault.after:
+                await asyncio.sleep(fault.delay)
+                return _error(fault.status, "injected fault")
+            response = work(request, body)
+            if fault:
+                await asyncio.sleep(fault.delay)
+                return _error(fault.status, "injected fault after the work was done")
+            return response
+        finally:
+            state.in_flight -= 1
 
     def payment_methods(request: Request, body: Any) -> Response:
         customer = state.customers.get(request.path_params["customer_id"])
@@ -260,7 +265,8 @@ def create_app(
         return JSONResponse({"faults": len(state.faults)})
 
     async def recorded(request: Request) -> Response:
-        return JSONResponse({"requests": state.requests, "deliveries": state.deliveries})
+        recorded = {"requests": state.requests, "deliveries": state.deliveries, "max_in_flight": state.max_in_flight}
+        return JSONResponse(recorded)
 
     routes = [
         api("GET", "/customers/{customer_id}/payment-methods", payment_methods),

@@ -29,6 +29,8 @@ class State:
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0  # API calls being answered now, and the most at once: how callers bound themselves
+    max_in_flight: int = 0
 
     def fault_for(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:

@@ -91,6 +91,14 @@ class Api:
         customer_id = request.path_params["customer_id"]
         return JSONResponse(grants.read(self.client, customer_id).view(customer_id))
 
+    def access_page(self, request: Request) -> JSONResponse:
+        """Every customer's access, a page at a time, for a consumer bootstrapping before it follows events."""
+        limit = request.query_params.get("limit", "100")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            return JSONResponse({"error": "limit must be 1..1000"}, status_code=400)
+        items, next_cursor = grants.page(self.client, request.query_params.get("cursor", ""), int(limit))
+        return JSONResponse({"items": items, "next_cursor": next_cursor})
+
     def customer_offers(self, request: Request) -> JSONResponse:
         customer_id = request.path_params["customer_id"]
         found = store.for_customer(self.client, customer_id)
@@ -159,6 +167,7 @@ class Api:
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, Handler, list[str]]] = [
+            ("/api/access", self.access_page, ["GET"]),
             ("/api/customers/{customer_id}/access", self.access, ["GET"]),
             ("/api/customers/{customer_id}/offers", self.customer_offers, ["GET"]),
             ("/api/offers/{offer_id}", self.offer, ["GET"]),

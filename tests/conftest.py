@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import shutil
@@ -73,12 +74,20 @@ def drained(client: redis.Redis, within: float = 30.0, timeout: float = 60.0) ->
     wait_until(twice, timeout, what="the system to drain")
 
 
+@functools.cache
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    """Built once: `jsonschema.validate` re-checks the schema itself on every call (minutes for a drill)."""
+    schema = SCHEMA if kind == "entry" else {"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{kind}"}
+    cls = jsonschema.validators.validator_for(SCHEMA)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def validate_entry(fields: dict[str, str]) -> dict[str, Any]:
     """Check a stream entry against the published schema, its data against contentSchema."""
-    jsonschema.validate(fields, SCHEMA)
+    _validator("entry").validate(fields)
     data = json.loads(fields["data"])
-    kind = "access" if fields["type"].startswith("access.") else "offer"
-    jsonschema.validate(data, {"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{kind}"})
+    _validator("access" if fields["type"].startswith("access.") else "offer").validate(data)
     return {**fields, "data": data}
 
 

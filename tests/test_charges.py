@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -268,8 +269,9 @@ def test_slow_dodo_is_bounded_and_never_holds_up_calls_that_do_not_need_it(money
         access_seconds = time.monotonic() - started
         statuses = sorted(answers)
     assert access_seconds < 1.0, access_seconds
-    assert statuses.count(502) == 8 and statuses.count(503) == 52, statuses
-    assert len(money.dodo_requests("POST", "/subscriptions/")) == 8
+    reached = len(money.dodo_requests("POST", "/subscriptions/"))
+    assert statuses.count(502) == reached and statuses.count(503) == 60 - reached > 0, statuses
+    assert httpx.get(money.dodo_url + "/_emulator/requests").json()["max_in_flight"] == 8
 
 
 def test_api_guards_offers(money: Stack, client: redis.Redis) -> None:

@@ -35,8 +35,9 @@ def test_enqueue_once_under_concurrency(client: redis.Redis) -> None:
 
 
 def commit(client: redis.Redis, read: str, new: str, *event: str, finish: str | None = None) -> int:
-    script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", *([finish] if finish else [])]
-    return int(redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, *event]))
+    script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS]
+    script_keys += [finish] if finish else []
+    return int(redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", *event]))
 
 
 def test_commit_access_compare_and_set(client: redis.Redis) -> None:
@@ -46,6 +47,7 @@ def test_commit_access_compare_and_set(client: redis.Redis) -> None:
     assert commit(client, "v1", "v2", "type", "x", finish="test:finished") == 1
     assert client.get(keys.access("cus")) == "v2" and client.xlen("test:stream") == 1
     assert client.exists("test:finished") and client.exists(keys.access_applied("msg"))
+    assert client.zrange(keys.CUSTOMERS, 0, -1) == ["cus"], "indexed for paging"
     assert commit(client, "v2", "v3", "type", "y") == -1  # this webhook was applied already
     assert client.get(keys.access("cus")) == "v2" and client.xlen("test:stream") == 1
 

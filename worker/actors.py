@@ -23,6 +23,7 @@ import structlog
 
 from worker import catalog, config, context, keys, logs
 from worker.access import grants
+from worker.delivery.deliver import step as deliver_step
 from worker.offers import charge, making, store
 from worker.queue import broker as broker_setup
 from worker.queue import deadletters, schedule
@@ -119,6 +120,19 @@ def charge_offer(offer_id: str) -> None:
     _bound(offer_id=offer_id)
     ctx = context.current()
     log.info("charge_attempt", outcome=charge.charge(ctx.client, ctx.stream, ctx.dodo, offer_id))
+
+
+@dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)
+def deliver(endpoint_id: str, customer_id: str) -> None:
+    """One step of an endpoint-and-customer delivery chain: the head of its list, once."""
+    _bound(endpoint=endpoint_id, customer_id=customer_id)
+    ctx = context.current()
+    endpoints, backoff = ctx.book.get().endpoints, ctx.settings.delivery_backoff
+    _riding_out_redis_blips(
+        lambda: log.info(
+            "delivery_step", outcome=deliver_step(ctx.client, endpoints, endpoint_id, customer_id, backoff)
+        )
+    )
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)

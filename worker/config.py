@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
 
+DELIVERY_BACKOFF = "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"  # waits after each failed attempt, then dead
+
 
 class ConfigError(Exception):
     """A setting an operator must fix; the message names the variable."""
@@ -23,6 +25,7 @@ class Settings:
     rules_dir: Path
     events_stream: str
     events_retention_seconds: int
+    delivery_backoff: tuple[int, ...]
     dodo_api_key: str | None
     dodo_environment: str
     dodo_base_url: str | None
@@ -32,18 +35,17 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def check_webhook_secret(secret: str) -> None:
+def check_webhook_secret(secret: str, variable: str = "DODO_PAYMENTS_WEBHOOK_KEY") -> None:
     """Reject a secret the verifier would accept but that is too weak or mistyped."""
     if not secret.startswith("whsec_"):
-        raise ConfigError(
-            "DODO_PAYMENTS_WEBHOOK_KEY: each secret must start with 'whsec_' (copy it from the Dodo dashboard)"
-        )
+        where = " (copy it from the Dodo dashboard)" if variable.startswith("DODO_") else ""
+        raise ConfigError(f"{variable}: each secret must start with 'whsec_'{where}")
     try:
         raw = base64.b64decode(secret[len("whsec_") :] + "==", validate=False)
     except (binascii.Error, ValueError):
-        raise ConfigError("DODO_PAYMENTS_WEBHOOK_KEY: a secret is not valid base64 after 'whsec_'") from None
+        raise ConfigError(f"{variable}: a secret is not valid base64 after 'whsec_'") from None
     if len(raw) < 24:
-        raise ConfigError(f"DODO_PAYMENTS_WEBHOOK_KEY: a secret decodes to {len(raw)} bytes, at least 24 are needed")
+        raise ConfigError(f"{variable}: a secret decodes to {len(raw)} bytes, at least 24 are needed")
 
 
 def _redis_url(env: dict[str, str], required: bool) -> str:
@@ -87,6 +89,11 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         retention = parse_duration(env.get("UPSELL_EVENTS_RETENTION", "").strip() or "30d")
     except ValueError as exc:
         raise ConfigError(f"UPSELL_EVENTS_RETENTION: {exc}") from None
+    backoff_text = env.get("UPSELL_DELIVERY_BACKOFF", "").strip() or DELIVERY_BACKOFF
+    try:
+        backoff = tuple(parse_duration(part) for part in backoff_text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"UPSELL_DELIVERY_BACKOFF: {exc} (a comma-separated list, e.g. {DELIVERY_BACKOFF})") from None
     return Settings(
         redis_url=_redis_url(env, need_redis),
         webhook_secrets=secrets,
@@ -94,6 +101,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         rules_dir=Path(env.get("UPSELL_RULES_DIR", "").strip() or "rules"),
         events_stream=stream,
         events_retention_seconds=retention,
+        delivery_backoff=backoff,
         dodo_api_key=env.get("DODO_PAYMENTS_API_KEY", "").strip() or None,
         dodo_environment=environment,
         dodo_base_url=base_url,

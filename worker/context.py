@@ -50,9 +50,13 @@ def bootstrap(settings: config.Settings | None = None) -> Context:
 
 
 def start_background(ctx: Context) -> None:
-    """What every worker process does besides messages: reload the rules, trim the stream."""
+    """What every worker process does besides messages: reload the rules, trim the stream, copy
+    new events into the outbound delivery lists."""
+    from worker.delivery.deliver import Dispatcher
+
     ctx.book.start()
     events.Trimmer(ctx.client, ctx.stream, ctx.settings.events_retention_seconds).start()
+    Dispatcher(redis_client(ctx.settings.redis_url), ctx.stream, lambda: ctx.book.get().endpoints).start()
 
 
 def current() -> Context:

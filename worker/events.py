@@ -16,6 +16,7 @@ from redis.client import Pipeline
 from worker import catalog
 
 _ID_NAMESPACE = uuid.UUID("6f1c2a9e-4b7d-4c1e-9a3f-2d8e5b7c0a11")
+SCHEMA_VERSION = "1"  # worker/schemas/event.schema.json
 
 
 def stable_id(*parts: str) -> str:
@@ -33,6 +34,7 @@ def entry(
     if event_type not in catalog.EMITTED:
         raise ValueError(f"unknown event type {event_type!r}")
     return {
+        "schema_version": SCHEMA_VERSION,
         "id": event_id,
         "type": event_type,
         "customer_id": customer_id,

@@ -17,6 +17,13 @@ PAYMENT_TTL = 400 * DAY  # disputes can come months after the payment
 SCHEDULE = "upsell:schedule"  # sorted set: job id -> due time
 JOBS = "upsell:jobs"  # hash: job id -> encoded Dramatiq message
 DEAD_LETTERS = "upsell:deadletters"  # hash: record id -> JSON, kept until replayed
+CUSTOMERS = "upsell:customers"  # sorted set (all scores 0): every customer with access state, for paging
+
+# Outbound webhooks (worker/delivery): the stream is copied, in order, into one list per endpoint
+# and customer; the head of each list is being delivered, the rest wait behind it.
+DELIVERY_CURSOR = "upsell:delivery:cursor"  # the last stream entry id copied into the lists
+DELIVERY_ATTEMPTS = "upsell:delivery:attempts"  # hash: "<endpoint>|<customer>" -> failed attempts of the head
+DELIVERY_DEAD = "upsell:delivery:dead"  # hash: "<endpoint>:<event id>" -> JSON record, kept until replayed
 
 
 def queue(name: str) -> str:
@@ -69,3 +76,17 @@ def charge_attempt(offer_id: str) -> str:
 
 def payment(payment_id: str) -> str:
     return f"upsell:payment:{payment_id}"
+
+
+def delivery_queue(endpoint_id: str, customer_id: str) -> str:
+    return f"upsell:delivery:q:{endpoint_id}:{customer_id}"
+
+
+def delivery_pending(endpoint_id: str) -> str:
+    """Set of the customers whose list for this endpoint is not empty."""
+    return f"upsell:delivery:pending:{endpoint_id}"
+
+
+def delivery_disabled(endpoint_id: str) -> str:
+    """The endpoint's file entry (fingerprint) that answered 410 Gone; a changed entry is enabled again."""
+    return f"upsell:delivery:disabled:{endpoint_id}"

@@ -35,6 +35,26 @@ CHARGES = Counter(
     ["rule", "result"],
     registry=WORKER_ONLY,
 )
+DELIVERIES = Counter(
+    "upsell_deliveries_total",
+    "Outbound webhook attempts by endpoint and outcome: delivered, failed_attempt, dead",
+    ["endpoint", "outcome"],
+    registry=WORKER_ONLY,
+)
+DELIVERY_PENDING = Gauge(
+    "upsell_delivery_pending",
+    "Events waiting for delivery, by endpoint",
+    ["endpoint"],
+    multiprocess_mode="livemax",
+    registry=WORKER_ONLY,
+)
+DELIVERY_OLDEST = Gauge(
+    "upsell_delivery_oldest_pending_seconds",
+    "Age of the oldest event waiting for delivery, by endpoint",
+    ["endpoint"],
+    multiprocess_mode="livemax",
+    registry=WORKER_ONLY,
+)
 SCHEDULE_LAG = Gauge(
     "upsell_schedule_lag_seconds",
     "How late the oldest due job was when the schedule was last polled (0 when none was due)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 
@@ -64,6 +64,17 @@ def read(client: redis.Redis, customer_id: str) -> AccessState:
     return AccessState.loads(client.get(keys.access(customer_id)))
 
 
+def page(client: redis.Redis, cursor: str, limit: int) -> tuple[list[dict[str, object]], str | None]:
+    """Customers' current access in customer-id order after `cursor` (a customer id, '' to start):
+    stable under concurrent writes, no customer twice; the next cursor, None at the end."""
+    start = f"({cursor}" if cursor else "-"
+    ids: list[Any] = client.zrange(keys.CUSTOMERS, start, "+", bylex=True, offset=0, num=limit)
+    names = [i.decode() if isinstance(i, bytes) else i for i in ids]
+    raws = client.mget([keys.access(n) for n in names]) if names else []
+    items = [AccessState.loads(raw).view(name) for name, raw in zip(names, raws, strict=True)]
+    return items, (names[-1] if len(names) == limit else None)
+
+
 def apply(
     client: redis.Redis, stream: str, config: AccessConfig, update: Update, finish: str | None = None
 ) -> tuple[dict[str, str] | None, AccessState, bool]:
@@ -90,8 +101,8 @@ def apply(
                     schedule.add(pipe, job.job_id, job.due, "revoke_grant", *job.args)
                 pipe.execute()
         flat = [part for item in (fields or {}).items() for part in item]
-        script_keys = [key, done, stream, *([finish] if finish else [])]
-        args = [raw or "", state.dumps(), keys.DONE_TTL, *flat]
+        script_keys = [key, done, stream, keys.CUSTOMERS, *([finish] if finish else [])]
+        args = [raw or "", state.dumps(), keys.DONE_TTL, update.customer_id, *flat]
         result = redis_scripts.run(client, "commit_access", script_keys, args)
         if result == 1:
             _cancel_replaced(client, update.customer_id, before, state)

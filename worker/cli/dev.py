@@ -171,6 +171,8 @@ def startup_block(values: project.DevValues, host: str) -> str:
     customer = "cus_8VbC6JDZzPEqfBPUdpj0K"
     fixture = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "dodo" / "payment.succeeded.json"
     token = settings.api_tokens[0]
+    book = context.current().book.get()
+    endpoints = [f"deliveries:     {e.id} -> {e.url} ({', '.join(e.events)})" for e in book.endpoints.values()]
     return "\n".join(
         [
             f"dodo-upsell dev: ready for {project.root()} (Ctrl-C stops it; values kept in {project.state_dir()})",
@@ -179,7 +181,9 @@ def startup_block(values: project.DevValues, host: str) -> str:
             f"API token:      {token}",
             f"redis:          {settings.redis_url}   events stream: {settings.events_stream}",
             f"Dodo API:       {settings.dodo_base_url}",
-            f"rules:          {explain.summary(context.current().book.get(), settings.rules_dir)}",
+            f"rules:          {explain.summary(book, settings.rules_dir)}",
+            *endpoints,
+            *[f"warning:        {w}" for w in book.warnings],
             "try:",
             f"  {command} send {fixture} --url {base}/webhooks/dodo",
             f"  curl -s -H 'authorization: Bearer {token}' {base}/api/customers/{customer}/offers",

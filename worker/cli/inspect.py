@@ -79,3 +79,28 @@ def read_text(path: str, what: str) -> str:
         return Path(path).read_text()
     except OSError as exc:
         sys.exit(f"{what} {path}: {exc.strerror or exc}")
+
+
+def deliveries_list(endpoint_id: str | None) -> None:
+    """Dead deliveries as JSON lines (ids, type, attempts, error; not the event's data)."""
+    from worker.delivery import outbox
+
+    for record in outbox.dead_records(connect(), endpoint_id):
+        print(json.dumps({k: v for k, v in record.items() if k != "item"}))
+
+
+def deliveries_replay(record_id: str | None, endpoint_id: str | None, everything: bool) -> None:
+    from worker.delivery import outbox
+
+    client = connect()
+    if record_id is None and not (endpoint_id and everything):
+        sys.exit("name a delivery (`deliveries replay ID`) or all of an endpoint's (`--endpoint E --all`)")
+    chosen = [record_id] if record_id else [r["id"] for r in outbox.dead_records(client, endpoint_id)]
+    for one in chosen:
+        try:
+            record = outbox.replay(client, one)
+        except KeyError:
+            sys.exit(f"no dead delivery {one!r}: `dodo-upsell deliveries list` shows them")
+        print(f"queued again: {record['id']} ({record['type']} for {record['customer_id']})")
+    if not chosen:
+        print(f"no dead deliveries for {endpoint_id}")

@@ -114,6 +114,13 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
         inspect.dead_letters_replay(args.id, args.body)
 
 
+def cmd_deliveries(args: argparse.Namespace) -> None:
+    if args.action == "list":
+        inspect.deliveries_list(args.endpoint)
+    else:
+        inspect.deliveries_replay(args.id, args.endpoint, args.all)
+
+
 def cmd_rules(args: argparse.Namespace) -> None:
     from worker.queue.errors import PermanentError
     from worker.rules import book as rulebook
@@ -129,6 +136,8 @@ def cmd_rules(args: argparse.Namespace) -> None:
         print("\n".join(str(p) for p in found.problems), file=sys.stderr)
         sys.exit(f"{len(found.problems)} error(s) in {directory}: nothing was changed")
     if args.action == "check":
+        for warning in book.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         print(explain.summary(book, directory))
         return
     access = json.loads(inspect.read_text(args.customer_access, "--customer-access")) if args.customer_access else {}
@@ -220,6 +229,18 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("id", help="record id from `dead-letters list`")
     replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one (webhooks)")
     dead.set_defaults(func=cmd_dead_letters)
+
+    deliveries = command("deliveries", "outbound webhooks that failed for good (REDIS_URL, else dev's Redis)")
+    deliveries_sub = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = deliveries_sub.add_parser("list", help="one JSON line per dead delivery", formatter_class=_Help)
+    listing.add_argument("--endpoint", help="only this endpoint id")
+    again = deliveries_sub.add_parser(
+        "replay", help="queue dead deliveries again, behind what their list holds now", formatter_class=_Help
+    )
+    again.add_argument("id", nargs="?", help="delivery id from `deliveries list` (<endpoint>:<event id>)")
+    again.add_argument("--endpoint", help="with --all: every dead delivery of this endpoint")
+    again.add_argument("--all", action="store_true", help="replay all of --endpoint's dead deliveries")
+    deliveries.set_defaults(func=cmd_deliveries)
     return top
 
 

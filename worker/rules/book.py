@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from worker import metrics
 from worker.access import config as access_config
+from worker.delivery import endpoints as outbound
 from worker.rules import match, model, yamlsource
 
 log = structlog.get_logger("rules")
@@ -21,6 +22,8 @@ class Book:
     rules: list[model.Rule]
     index: match.Index
     files: int
+    endpoints: dict[str, outbound.Endpoint] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # endpoints left out (secret missing or malformed)
 
 
 def load_dir(directory: Path) -> Book:
@@ -34,7 +37,8 @@ def load_dir(directory: Path) -> Book:
         raise yamlsource.ProblemsFound(
             [yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see README, Access)")]
         )
-    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != "access.yaml")
+    special = ("access.yaml", outbound.FILE)
+    files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name not in special)
     problems: list[yamlsource.Problem] = []
     safe, total = [], 0
     for file in [path, *files]:
@@ -57,9 +61,16 @@ def load_dir(directory: Path) -> Book:
         loaded = model.load_files([f for f in files if f in safe], config, directory)
     except yamlsource.ProblemsFound as found:
         problems += found.problems
+    endpoints: dict[str, outbound.Endpoint] = {}
+    warnings: list[str] = []
+    try:
+        endpoints, warnings = outbound.load(directory)
+    except yamlsource.ProblemsFound as found:
+        problems += found.problems
     if problems or config is None:
         raise yamlsource.ProblemsFound(problems)
-    return Book(config, loaded, match.Index(loaded), len(files) + 1)
+    files_read = len(files) + 1 + (1 if (directory / outbound.FILE).exists() else 0)
+    return Book(config, loaded, match.Index(loaded), files_read, endpoints, tuple(warnings))
 
 
 def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
@@ -86,6 +97,7 @@ class LiveBook:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         metrics.RULES_VALID.set(1)
+        _report(self._book)
 
     def get(self) -> Book:
         return self._book
@@ -120,3 +132,9 @@ class LiveBook:
             return
         metrics.RULES_VALID.set(1)
         log.info("rules_reloaded", directory=str(self.directory))
+        _report(self._book)
+
+
+def _report(book: Book) -> None:
+    for warning in book.warnings:
+        log.error("endpoint_left_out", problem=warning)

@@ -24,7 +24,9 @@ def _no_index(payment_id: str) -> PaymentRecord:
 
 
 def summary(book: Book, directory: Path) -> str:
-    return f"ok: {directory}: {book.files} files, {len(book.rules)} rules, {len(book.access.products)} products"
+    counts = f"{book.files} files, {len(book.rules)} rules, {len(book.access.products)} products"
+    endpoints = f", {len(book.endpoints)} endpoints" if book.endpoints else ""
+    return f"ok: {directory}: {counts}{endpoints}"
 
 
 def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, Any]:

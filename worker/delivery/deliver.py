@@ -1,0 +1,152 @@
+"""Delivering the head of one endpoint-and-customer list (the `deliver` actor), and the dispatcher
+thread every worker process runs to copy new stream entries into those lists."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import structlog
+
+from worker import keys, metrics
+from worker.delivery import outbox, send
+from worker.delivery.endpoints import Endpoint
+from worker.queue import schedule
+
+log = structlog.get_logger("delivery")
+CONCURRENCY_PER_ENDPOINT = 2  # deliveries in flight to one endpoint from one worker process: the rest of
+# its threads keep processing events however slow the endpoint is
+_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def _slot(endpoint_id: str) -> threading.BoundedSemaphore:
+    with _slots_lock:
+        return _slots.setdefault(endpoint_id, threading.BoundedSemaphore(CONCURRENCY_PER_ENDPOINT))
+
+
+def _later(client: redis.Redis, job_id: str, seconds: float, endpoint_id: str, customer_id: str) -> None:
+    with client.pipeline() as pipe:
+        schedule.add(pipe, job_id, time.time() + seconds, outbox.ACTOR, endpoint_id, customer_id)
+        pipe.execute()
+
+
+def _park(client: redis.Redis, endpoint_id: str, customer_id: str, backoff: tuple[int, ...]) -> None:
+    """Look again after the first backoff: the list keeps its order and waits, nothing is dropped."""
+    _later(
+        client, f"deliver:{endpoint_id}:{customer_id}:parked:{int(time.time())}", backoff[0], endpoint_id, customer_id
+    )
+
+
+def disabled(client: redis.Redis, endpoint: Endpoint) -> bool:
+    """Answered 410 Gone with this very file entry; an edited entry is tried again."""
+    gone = client.get(keys.delivery_disabled(endpoint.id))
+    if gone is None:
+        return False
+    if outbox.text(gone) == endpoint.fingerprint:
+        return True
+    client.delete(keys.delivery_disabled(endpoint.id))
+    log.info("endpoint_enabled_again", endpoint=endpoint.id)
+    return False
+
+
+def step(
+    client: redis.Redis,
+    endpoints: dict[str, Endpoint],
+    endpoint_id: str,
+    customer_id: str,
+    backoff: tuple[int, ...],
+    post: Callable[[Endpoint, dict[str, Any]], str] = send.post,
+) -> str:
+    """Try the list's head once; then queue the next step (delivered or dead), a retry on the
+    backoff schedule, or a later check while the endpoint is disabled or missing from the file."""
+    endpoint = endpoints.get(endpoint_id)
+    if endpoint is None or disabled(client, endpoint):
+        _later(
+            client,
+            f"deliver:{endpoint_id}:{customer_id}:parked:{int(time.time())}",
+            backoff[0],
+            endpoint_id,
+            customer_id,
+        )
+        return "parked: endpoint disabled or not in endpoints.yaml"
+    item = outbox.head(client, endpoint_id, customer_id)
+    if item is None:
+        return "nothing queued"
+    event = json.loads(item)["event"]
+    if not _slot(endpoint_id).acquire(blocking=False):
+        _later(client, f"deliver:{endpoint_id}:{customer_id}:busy:{time.time()}", 1, endpoint_id, customer_id)
+        return "endpoint busy: in a second"
+    try:
+        outcome = post(endpoint, event)
+    finally:
+        _slot(endpoint_id).release()
+    if outcome.startswith("http_2"):
+        outbox.finish(client, endpoint_id, customer_id, item)
+        metrics.DELIVERIES.labels(endpoint_id, "delivered").inc()
+        return f"delivered {event['id']}"
+    if outcome == "http_410":
+        client.set(keys.delivery_disabled(endpoint_id), endpoint.fingerprint)
+        log.error("endpoint_disabled", endpoint=endpoint_id, hint="it answered 410 Gone: edit its entry to resume")
+        _later(
+            client,
+            f"deliver:{endpoint_id}:{customer_id}:parked:{int(time.time())}",
+            backoff[0],
+            endpoint_id,
+            customer_id,
+        )
+        return "endpoint answered 410 Gone: disabled until its endpoints.yaml entry changes"
+    metrics.DELIVERIES.labels(endpoint_id, "failed_attempt").inc()
+    attempts = outbox.failed_attempt(client, endpoint_id, customer_id)
+    if attempts > len(backoff):
+        dead = {
+            "id": f"{endpoint_id}:{event['id']}",
+            "endpoint": endpoint_id,
+            "customer_id": customer_id,
+            "event_id": event["id"],
+            "type": event["type"],
+            "attempts": attempts,
+            "error": outcome,
+            "dead_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "item": item,
+        }
+        outbox.finish(client, endpoint_id, customer_id, item, dead)
+        metrics.DELIVERIES.labels(endpoint_id, "dead").inc()
+        log.error("delivery_dead", endpoint=endpoint_id, event_id=event["id"], attempts=attempts, error=outcome)
+        return f"dead after {attempts} attempts: {outcome}"
+    wait = backoff[attempts - 1]
+    _later(client, f"deliver:{endpoint_id}:{customer_id}:{event['id']}:{attempts}", wait, endpoint_id, customer_id)
+    return f"attempt {attempts} failed ({outcome}): next in {wait}s"
+
+
+class Dispatcher:
+    """Copies new stream entries into the delivery lists, and reports pending deliveries."""
+
+    def __init__(self, client: redis.Redis, stream: str, endpoints: Callable[[], dict[str, Endpoint]]) -> None:
+        self.client, self.stream, self.endpoints = client, stream, endpoints
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="upsell-delivery-dispatch", daemon=True).start()
+
+    def _run(self) -> None:
+        reported = 0.0
+        while True:
+            try:
+                endpoints = self.endpoints()
+                if not endpoints:
+                    time.sleep(1)
+                    continue
+                outbox.dispatch(self.client, self.stream, endpoints.values())
+                if time.monotonic() - reported > 5:
+                    reported = time.monotonic()
+                    for endpoint_id in endpoints:
+                        count, age = outbox.pending(self.client, endpoint_id)
+                        metrics.DELIVERY_PENDING.labels(endpoint_id).set(count)
+                        metrics.DELIVERY_OLDEST.labels(endpoint_id).set(age)
+            except redis.RedisError as exc:
+                log.warning("delivery_dispatch_failed", error=type(exc).__name__)
+                time.sleep(1)

@@ -1,0 +1,88 @@
+"""`endpoints.yaml`: the entitlement systems that get our events as signed webhooks.
+
+A file error (bad YAML, unknown key, duplicate id) rejects the whole rule folder like any rule
+error. A missing or malformed secret only leaves that endpoint out, with a warning naming the file,
+line and variable: the other endpoints and every rule keep working.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from worker import config
+from worker.rules import yamlsource
+
+FILE = "endpoints.yaml"
+
+
+class EndpointEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str
+    secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    events: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class EndpointsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    endpoints: list[EndpointEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    url: str
+    secret: str
+    events: tuple[str, ...]
+    fingerprint: str  # of the file entry: a 410 disables the endpoint until this changes
+
+    def wants(self, event_type: str) -> bool:
+        return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.events)
+
+
+def load(directory: Path) -> tuple[dict[str, Endpoint], list[str]]:
+    """The usable endpoints and a warning per endpoint left out; ProblemsFound for file errors."""
+    path = directory / FILE
+    if not path.exists():
+        return {}, []
+    doc = yamlsource.read(path, directory)
+    parsed = yamlsource.validate(doc, EndpointsFile)
+    endpoints: dict[str, Endpoint] = {}
+    warnings: list[str] = []
+    problems: list[yamlsource.Problem] = []
+    for index, entry in enumerate(parsed.endpoints):
+        where = f"{doc.path}:{doc.line_of(('endpoints', index, 'secret_env'))}: endpoint {entry.id!r}"
+        if entry.id in endpoints:
+            problems.append(doc.problem(("endpoints", index, "id"), f"endpoint {entry.id!r}: duplicate id"))
+            continue
+        secret = os.environ.get(entry.secret_env, "").strip()
+        if not secret:
+            warnings.append(f"{where}: {entry.secret_env} is not set: this endpoint gets nothing until it is")
+            continue
+        try:
+            config.check_webhook_secret(secret, entry.secret_env)
+        except config.ConfigError as exc:
+            warnings.append(f"{where}: {exc}; this endpoint gets nothing until it is fixed")
+            continue
+        fingerprint = hashlib.sha256(entry.model_dump_json().encode()).hexdigest()[:16]
+        endpoints[entry.id] = Endpoint(entry.id, entry.url, secret, tuple(entry.events), fingerprint)
+    if problems:
+        raise yamlsource.ProblemsFound(problems)
+    return endpoints, warnings

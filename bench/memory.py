@@ -1,6 +1,7 @@
-"""Memory: receiver and worker RSS before and after 100,000 events, sampled every 20,000.
+"""Memory: receiver and worker RSS over 500,000 events, sampled every tenth; flat means the
+worker's RSS moves less than 2 MiB over the last 400,000 (after warm-up).
 
-.venv/bin/python -m bench.memory [--events 100000]
+.venv/bin/python -m bench.memory [--events 500000]
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ def rss_mib(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=500_000)
     args = parser.parse_args()
     rules = Path(tempfile.mkdtemp(prefix="bench-rules-"))
     shutil.copy(harness.ROOT / "rules" / "access.yaml", rules)
-    step = 20_000
+    step = max(args.events // 10, 1000)
+    samples: list[float] = []
     with harness.valkey() as redis_url:
         client = redis.Redis.from_url(redis_url)
         environment = harness.env(redis_url, rules)
@@ -50,7 +52,10 @@ def main() -> None:
                 harness.load(port, harness.signed_requests(port, step, f"mem{start}", first=start), 16)
                 while client.xlen("upsell:events") < start + step:
                     time.sleep(0.2)
-                print(f"{start + step:7}  {rss_mib(web.pid):12.1f}  {rss_mib(worker.pid):10.1f}")
+                samples.append(rss_mib(worker.pid))
+                print(f"{start + step:7}  {rss_mib(web.pid):12.1f}  {samples[-1]:10.1f}", flush=True)
+    tail = samples[len(samples) // 5 :]
+    print(f"worker RSS over the last {len(tail) * step:,} events: {min(tail):.1f}-{max(tail):.1f} MiB")
 
 
 if __name__ == "__main__":

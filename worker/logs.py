@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import dramatiq
+import orjson
 import structlog
 
 
@@ -24,20 +26,32 @@ class MessageIdsOnly(logging.Filter):
 _MESSAGES = (dramatiq.Message, dramatiq.MessageProxy)
 
 
+def _orjson_text(value: Any, **options: Any) -> str:
+    return orjson.dumps(value, **options).decode()
+
+
 def configure(*, pretty: bool = False, level: int = logging.INFO) -> None:
-    renderer = (
-        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()) if pretty else structlog.processors.JSONRenderer()
-    )
+    """Readable lines in `dev` (colour only on a terminal: escape codes in a file are noise); else
+    one JSON line per event, rendered by orjson straight to bytes (cheap on the webhook hot path)."""
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+    ]
+    if pretty:
+        processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+        factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
+    elif hasattr(sys.stderr, "buffer"):
+        processors.append(structlog.processors.JSONRenderer(orjson.dumps, option=orjson.OPT_NON_STR_KEYS))
+        factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
+    else:  # a Dramatiq worker process: stderr is its pipe to the parent, text only
+        processors.append(structlog.processors.JSONRenderer(_orjson_text, option=orjson.OPT_NON_STR_KEYS))
+        factory = structlog.PrintLoggerFactory(file=sys.stderr)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(

@@ -76,15 +76,26 @@ def page(client: redis.Redis, cursor: str, limit: int) -> tuple[list[dict[str, o
 
 
 def apply(
-    client: redis.Redis, stream: str, config: AccessConfig, update: Update, finish: str | None = None
+    client: redis.Redis,
+    stream: str,
+    config: AccessConfig,
+    update: Update,
+    finish: str | None = None,
+    index: tuple[str, str, int] | None = None,
 ) -> tuple[dict[str, str] | None, AccessState, bool]:
     """Apply once per webhook (scripts/commit_access.lua, a compare-and-set: two round trips, no
     WATCH); stale changes are skipped. `finish`, a key marking the whole webhook processed, is set
-    in the same commit when nothing follows. Returns the event emitted (if any), the customer's
+    in the same commit when nothing follows; `index`, a payment's (key, value, TTL), is written
+    with the first read, costing no round trip of its own. Returns the event emitted (if any), the customer's
     state afterwards, and whether `finish` was set."""
     key, done = keys.access(update.customer_id), keys.access_applied(update.webhook_id)
     while True:
-        raw, applied = client.mget(key, done)
+        with client.pipeline(transaction=False) as pipe:
+            pipe.mget(key, done)
+            if index is not None:  # the payment's index record (idempotent) rides on the first read
+                pipe.set(index[0], index[1], ex=index[2])
+                index = None
+            raw, applied = pipe.execute()[0]
         state = AccessState.loads(raw)
         if applied:
             return None, state, False

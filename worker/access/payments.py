@@ -32,10 +32,15 @@ def record_of(payment: Payment) -> PaymentRecord:
     )
 
 
+def index_entry(payment: Payment) -> tuple[str, str, int]:
+    """(key, value, TTL) of a payment's index record, for a caller to write with its own round trip."""
+    return keys.payment(payment.payment_id), record_of(payment).model_dump_json(), keys.PAYMENT_TTL
+
+
 def remember(client: redis.Redis, payment: Payment) -> PaymentRecord:
-    record = record_of(payment)
-    client.set(keys.payment(payment.payment_id), record.model_dump_json(), ex=keys.PAYMENT_TTL)
-    return record
+    key, value, ttl = index_entry(payment)
+    client.set(key, value, ex=ttl)
+    return PaymentRecord.model_validate_json(value)
 
 
 def lookup(client: redis.Redis, api: DodoPayments, payment_id: str) -> PaymentRecord:

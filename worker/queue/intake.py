@@ -31,9 +31,9 @@ class Intake:
 
     async def enqueue_once(self, event_type: str, webhook_id: str, body: str) -> bool:
         """True if queued now, False if this webhook-id was queued before; raises RedisError."""
-        message = messages.webhook(event_type, webhook_id, body)
+        message_id, encoded = messages.encoded_webhook(event_type, webhook_id, body)
         script_keys = [keys.seen(webhook_id), keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE)]
-        args = [messages.redis_id(message), keys.SEEN_TTL, message.encode()]
+        args = [message_id, keys.SEEN_TTL, encoded]
         done = asyncio.get_running_loop().create_future()
         self._pending.append((script_keys, args, done))
         if not self._flushing:

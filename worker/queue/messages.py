@@ -7,10 +7,13 @@ receiver, the schedule and the worker's own transactions push.
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from typing import Any
 
 import dramatiq
+import orjson
 from redis.client import Pipeline
 
 from worker import catalog, keys
@@ -31,6 +34,23 @@ def _message(queue_name: str, actor_name: str, args: tuple[Any, ...], message_id
 def webhook(event_type: str, webhook_id: str, body: str) -> dramatiq.Message:
     """The message for a handled webhook; the raw body travels so dead letters keep it."""
     return _message(keys.WEBHOOK_QUEUE, catalog.BY_TYPE[event_type].actor, (webhook_id, body), None)
+
+
+def encoded_webhook(event_type: str, webhook_id: str, body: str) -> tuple[str, bytes]:
+    """(redis message id, encoded message) for the receiver's hot path: the same JSON that
+    `webhook(...).encode()` gives Dramatiq, written with orjson (a quarter of the receiver's CPU
+    went to Dramatiq's encoder escaping the body)."""
+    message_id = os.urandom(16).hex()  # uuid4() cost 8% of the receiver's CPU; any unique string will do
+    fields = {
+        "queue_name": keys.WEBHOOK_QUEUE,
+        "actor_name": catalog.BY_TYPE[event_type].actor,
+        "args": [webhook_id, body],
+        "kwargs": {},
+        "options": {"redis_message_id": message_id},
+        "message_id": message_id,
+        "message_timestamp": int(time.time() * 1000),
+    }
+    return message_id, orjson.dumps(fields)
 
 
 def internal(actor_name: str, *args: str, message_id: str | None = None) -> dramatiq.Message:

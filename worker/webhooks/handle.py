@@ -71,8 +71,9 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     book = ctx.book.get()
     outcome = outcome_of(book.access, payment_lookup(ctx), event_type, webhook_id, body)
     structlog.contextvars.bind_contextvars(customer_id=outcome.customer_id)
-    if outcome.payment is not None:
-        payments.remember(ctx.client, outcome.payment)
+    index = payments.index_entry(outcome.payment) if outcome.payment is not None else None
+    if index is not None and outcome.update is None:
+        ctx.client.set(index[0], index[1], ex=index[2])
     trigger = making.Trigger(outcome.facts, webhook_id, subscription_id=outcome.subscription_id)
     payment = outcome.payment
     settles_offer = payment is not None and "upsell_offer_id" in (payment.metadata or {})
@@ -84,7 +85,7 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         if unknown:
             log.info("products_grant_nothing", products=unknown, hint="add them to access.yaml to grant access")
         finish = None if follows else keys.processed(webhook_id)
-        emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish)
+        emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish, index)
     if settles_offer and payment is not None:
         close_offer(ctx, webhook_id, payment, event_type == "payment.succeeded")
     if outcome.suppresses:

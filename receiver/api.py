@@ -6,6 +6,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import redis
@@ -16,9 +17,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from receiver import auth
+from receiver.webhooks import read_limited
+from worker import events, keys
 from worker.access import grants
-from worker.offers import charge, dodo, store
+from worker.offers import app_events, charge, dodo, eligibility, store
 from worker.offers.model import Offer
+from worker.queue import messages
+from worker.queue.intake import Intake
+from worker.rules import yamlsource
+from worker.rules.book import LiveBook
 from worker.rules.model import PRORATION_MODES
 
 Handler = Callable[[Request], JSONResponse] | Callable[[Request], Awaitable[JSONResponse]]
@@ -63,12 +70,67 @@ class DodoLane:
 
 
 class Api:
-    def __init__(self, client: redis.Redis, tokens: tuple[str, ...], stream: str, api: DodoPayments) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        tokens: tuple[str, ...],
+        stream: str,
+        api: DodoPayments,
+        rules_dir: Path,
+        intake: Intake,
+    ) -> None:
         self.client = client
         self.stream = stream
         self.dodo = api
         self.lane = DodoLane()
         self.tokens = tuple(t.encode() for t in tokens)
+        self.rules_dir = rules_dir
+        self._book: LiveBook | None = None
+        self.intake = intake  # app events are queued like webhooks, in one atomic step
+
+    def book(self) -> LiveBook:
+        """The rules (for access.yaml's policy), loaded on first need and hot reloaded like the worker's."""
+        if self._book is None:
+            self._book = LiveBook(self.rules_dir)
+            self._book.start()
+        return self._book
+
+    async def app_event(self, request: Request) -> JSONResponse:
+        """The app's own moment, stored (deduplicated on Idempotency-Key) before the answer."""
+        customer_id, key = request.path_params["customer_id"], request.headers.get("idempotency-key", "")
+        if not app_events.IDEMPOTENCY_KEY.fullmatch(key):
+            error = "need an Idempotency-Key header: 1 to 200 visible ASCII characters, the same on every retry"
+            return JSONResponse({"error": error}, status_code=400)
+        body = await read_limited(request, app_events.MAX_BODY_BYTES)
+        if body is None:
+            return JSONResponse({"error": f"body over {app_events.MAX_BODY_BYTES // 1024} KiB"}, status_code=413)
+        try:
+            event_type, _ = app_events.parse(body)
+        except app_events.BadEvent as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        event_id = "app_" + events.stable_id(customer_id, key).replace("-", "")
+        message = messages.app_event(event_id, customer_id, body.decode())
+        seen = keys.app_seen(customer_id, key)
+        queued = await self.intake.enqueue_message(seen, messages.redis_id(message), message.encode())
+        answer = {"status": "queued" if queued else "duplicate", "event_id": event_id, "type": event_type}
+        return JSONResponse(answer, status_code=202 if queued else 200)
+
+    async def eligibility(self, request: Request) -> JSONResponse:
+        """Could this customer take `product_id` with one click now? The charge asks the same."""
+        customer_id, product_id = request.path_params["customer_id"], request.query_params.get("product_id")
+        if not product_id:
+            return JSONResponse({"error": "need ?product_id="}, status_code=400)
+        try:
+            window = self.book().get().access.policy.suppress_offers_after_refund
+        except yamlsource.ProblemsFound:
+            return JSONResponse({"error": "the rule files are broken: see `dodo-upsell rules check`"}, status_code=503)
+        state = await run_in_threadpool(grants.read, self.client, customer_id)
+        try:
+            answer = await self.lane.call(eligibility.check, self.dodo, customer_id, state, product_id, window)
+        except DodoPaymentsError as exc:
+            code = dodo.error_code(exc)
+            return JSONResponse({"error": f"Dodo answered {code}", "code": code}, status_code=502)
+        return JSONResponse({"customer_id": customer_id, "product_id": product_id, **answer.view()})
 
     def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
         async def endpoint(request: Request) -> JSONResponse:
@@ -174,5 +236,7 @@ class Api:
             ("/api/offers/{offer_id}/decline", self.decline, ["POST"]),
             ("/api/offers/{offer_id}/accept", self.accept, ["POST"]),
             ("/api/subscriptions/{subscription_id}/change-preview", self.change_preview, ["GET"]),
+            ("/api/customers/{customer_id}/eligibility", self.eligibility, ["GET"]),
+            ("/api/customers/{customer_id}/events", self.app_event, ["POST"]),
         ]
         return [Route(path, self.guarded(handler), methods=methods) for path, handler, methods in table]

@@ -38,14 +38,15 @@ class Verifier:
         return False
 
 
-async def _read_limited(request: Request) -> bytes | None:
+async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body, or None once it is known to exceed `limit` (declared or streamed)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > limit:
         return None
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
@@ -71,7 +72,7 @@ class WebhookEndpoint:
 
     async def _receive(self, request: Request) -> Response:
         webhook_id = request.headers.get("webhook-id", "")
-        body = await _read_limited(request)
+        body = await read_limited(request)
         if body is None:
             log.warning("webhook_too_large", webhook_id=webhook_id, limit=MAX_BODY_BYTES)
             return _answer("too_large", 413, {"error": "body over 1 MiB"})

@@ -34,12 +34,16 @@ def test_receiver_queues_exactly_the_catalog_types() -> None:
 
 
 def test_rule_triggers_model_and_schema_agree() -> None:
-    on = typing.get_args(Rule.model_fields["on"].annotation)
-    assert set(on) == set(catalog.RULE_TRIGGERS)
-    schema_on = json_schema()["$defs"]["Rule"]["properties"]["on"]["enum"]
-    assert set(schema_on) == set(catalog.RULE_TRIGGERS)
-    committed = json.loads((ROOT / "rules" / "rules.schema.json").read_text())
-    assert set(committed["$defs"]["Rule"]["properties"]["on"]["enum"]) == set(catalog.RULE_TRIGGERS)
+    """`on` takes exactly the catalog's triggers or app.<name>, in the model and in both schemas."""
+    base = {"id": "r", "offer": {"type": "one_click", "product": "p"}}
+    for trigger in (*catalog.RULE_TRIGGERS, "app.usage_threshold", "app.onboarding.done"):
+        assert Rule.model_validate({**base, "on": trigger}).on == trigger
+    for wrong in ("payment.refunded", "app.", "App.x", "app.has space", "offer.accepted"):
+        with pytest.raises(ValueError):
+            Rule.model_validate({**base, "on": wrong})
+    for schema in (json_schema(), json.loads((ROOT / "rules" / "rules.schema.json").read_text())):
+        (listed, pattern) = schema["$defs"]["Rule"]["properties"]["on"]["anyOf"]
+        assert set(listed["enum"]) == set(catalog.RULE_TRIGGERS) and pattern["pattern"].startswith("^app")
 
 
 def test_emitted_types_match_the_published_event_schema() -> None:

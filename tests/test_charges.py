@@ -50,6 +50,7 @@ def card(method_id: str, *, recurring: bool = True, year: str = "2099", decline:
 @pytest.fixture
 def money(stack: Stack) -> Stack:
     (stack.rules_dir / "upsell.yaml").write_text(RULES)
+    stack.extra_env["UPSELL_RETURN_URL"] = "https://shop.example/thanks"
     stack.emulator()
     stack.web()
     stack.worker(threads=8)
@@ -94,7 +95,14 @@ def test_accept_charges_once_converts_and_grants(money: Stack, client: redis.Red
     (request,) = charges(money)
     assert request["body"]["payment_method_id"] == "pm_0NvCq7Yp4b3XyZ1"
     assert request["body"]["customer"] == {"customer_id": CUSTOMER}
-    assert request["body"]["metadata"] == {"upsell_offer_id": offer["offer_id"]}
+    source_payment = client.xrange("upsell:events")  # the purchase that made the offer
+    assert request["body"]["metadata"] == {
+        "upsell_offer_id": offer["offer_id"],
+        "upsell_rule_id": "addon",
+        "upsell_source_payment_id": offer["source_payment_id"],
+    }
+    assert offer["source_payment_id"].startswith("pay_") and source_payment
+    assert request["body"]["return_url"] == "https://shop.example/thanks"
     assert converted["payment_id"].startswith("pay_")
     types = [e["type"] for e in read_events(client)]
     assert types.count("offer.accepted") == 1 and types.count("offer.converted") == 1
@@ -161,10 +169,10 @@ def test_dodo_error_or_timeout_on_charge_never_charges_again(money: Stack, clien
 @pytest.mark.parametrize(
     ("methods", "reason"),
     [
-        ([], "no_saved_payment_method"),
+        ([], "no_payment_method"),
         ([card("pm_old", year="2020")], "payment_method_expired"),
         ([card("pm_once", recurring=False)], "payment_method_not_recurring"),
-        (None, "no_saved_payment_method"),  # the only card belongs to another customer
+        (None, "no_payment_method"),  # the only card belongs to another customer
     ],
 )
 def test_ineligible_method_falls_back_to_checkout(
@@ -178,10 +186,15 @@ def test_ineligible_method_falls_back_to_checkout(
     )
     money.dodo_control("seed", {"customers": seed})
     offer = pending_offer(money, client, purchase(customer))
+    asked = money.api("GET", f"/api/customers/{customer}/eligibility", params={"product_id": ADDON}).json()
+    assert asked == {"customer_id": customer, "product_id": ADDON, "eligible": False, "reason": reason}, asked
     money.api("POST", f"/api/offers/{offer['offer_id']}/accept")
     failed = offer_state(money, offer["offer_id"], "failed")
     assert failed["error_code"] == reason and failed["checkout_url"].startswith("https://checkout.emulator.local/")
     assert charges(money) == []
+    (fallback,) = money.dodo_requests("POST", "/checkouts")  # the customer's own checkout, sent back to the app
+    assert fallback["body"]["return_url"] == "https://shop.example/thanks"
+    assert fallback["body"]["metadata"]["upsell_rule_id"] == "addon"
     (event,) = [e for e in read_events(client) if e["type"] == "offer.failed"]
     assert event["data"]["checkout_url"] == failed["checkout_url"]
 

@@ -80,6 +80,17 @@ def _webhook_actor(hook: catalog.Webhook) -> dramatiq.Actor:
 WEBHOOK_ACTORS = {hook.name: _webhook_actor(hook) for hook in catalog.WEBHOOKS}
 
 
+@dramatiq.actor(queue_name=keys.WEBHOOK_QUEUE, throws=(PermanentError,))
+def app_event(event_id: str, customer_id: str, body: str) -> None:
+    """The app's own event (POST /api/customers/{id}/events): rules on `app.<name>`."""
+    _bound(event_id=event_id, customer_id=customer_id)
+
+    def run() -> None:
+        log.info("app_event_handled", outcomes=making.on_app_event(context.current(), event_id, customer_id, body))
+
+    _riding_out_redis_blips(run)
+
+
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)
 def offer_event(offer_id: str, event_type: str) -> None:
     """Rules triggered by an offer event (downsell after decline, reminder while pending...)."""

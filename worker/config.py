@@ -89,6 +89,11 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         retention = parse_duration(env.get("UPSELL_EVENTS_RETENTION", "").strip() or "30d")
     except ValueError as exc:
         raise ConfigError(f"UPSELL_EVENTS_RETENTION: {exc}") from None
+    if env.get("UPSELL_RETURN_URL", "").strip() and urlparse(env["UPSELL_RETURN_URL"].strip()).scheme not in (
+        "http",
+        "https",
+    ):
+        raise ConfigError("UPSELL_RETURN_URL must be an http(s) URL (where a checkout sends the customer back)")
     backoff_text = env.get("UPSELL_DELIVERY_BACKOFF", "").strip() or DELIVERY_BACKOFF
     try:
         backoff = tuple(parse_duration(part) for part in backoff_text.split(","))
@@ -130,3 +135,8 @@ def warn_if_no_dodo_key(settings: Settings) -> None:
             "dodo_api_key_missing",
             hint="set DODO_PAYMENTS_API_KEY: one-click charges, plan changes and previews fail without it",
         )
+
+
+def return_url() -> str | None:
+    """UPSELL_RETURN_URL: where a checkout returns when the rule names no `return_url` (checked at start)."""
+    return os.environ.get("UPSELL_RETURN_URL", "").strip() or None

@@ -38,6 +38,11 @@ def seen(webhook_id: str) -> str:
     return f"upsell:seen:{webhook_id}"
 
 
+def app_seen(customer_id: str, idempotency_key: str) -> str:
+    """An app event's Idempotency-Key, per customer, for as long as a webhook-id is remembered."""
+    return f"upsell:seen:app:{customer_id}:{idempotency_key}"
+
+
 def processed(webhook_id: str) -> str:
     return f"upsell:processed:{webhook_id}"
 

@@ -9,7 +9,6 @@ it recorded, or leaves the offer to Dodo's payment webhook and the reconcile job
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -17,36 +16,13 @@ import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 from redis.client import Pipeline
 
-from worker import keys, metrics
-from worker.offers import dodo, store
+from worker import config, keys, metrics
+from worker.offers import dodo, eligibility, store
 from worker.offers.model import Offer
 from worker.queue import messages, schedule
 
 log = structlog.get_logger("charge")
 RECONCILE_AFTER_SECONDS = 15 * 60
-
-
-def eligible_method(api: DodoPayments, customer_id: str) -> tuple[str | None, str]:
-    """A saved method of this customer that is recurring-enabled and unexpired, or why there is none."""
-    methods = api.customers.retrieve_payment_methods(customer_id).items
-    if not methods:
-        return None, "no_saved_payment_method"
-    reasons = []
-    for method in sorted(methods, key=lambda m: m.last_used_at or datetime.min.replace(tzinfo=UTC), reverse=True):
-        if not method.recurring_enabled:
-            reasons.append("payment_method_not_recurring")
-        elif _expired(method.card):
-            reasons.append("payment_method_expired")
-        else:
-            return method.payment_method_id, "ok"
-    return None, reasons[0]
-
-
-def _expired(card: Any) -> bool:
-    if card is None or not card.expiry_year or not card.expiry_month:
-        return False
-    now = datetime.now(UTC)
-    return (int(card.expiry_year), int(card.expiry_month)) < (now.year, now.month)
 
 
 def fallback_checkout(api: DodoPayments, offer: Offer) -> str | None:
@@ -61,12 +37,23 @@ def fallback_checkout(api: DodoPayments, offer: Offer) -> str | None:
     return session.checkout_url
 
 
+def metadata(offer: Offer) -> dict[str, str]:
+    """On every checkout and plan change: which offer, rule and purchase the money comes from."""
+    tags = {"upsell_offer_id": offer.offer_id, "upsell_rule_id": offer.rule_id}
+    if offer.source_payment_id:
+        tags["upsell_source_payment_id"] = offer.source_payment_id
+    return tags
+
+
 def _checkout_args(offer: Offer) -> dict[str, Any]:
     args: dict[str, Any] = {
         "product_cart": [{"product_id": offer.product_id, "quantity": offer.quantity}],
         "customer": {"customer_id": offer.customer_id},
-        "metadata": {"upsell_offer_id": offer.offer_id},
+        "metadata": metadata(offer),
     }
+    return_url = offer.return_url or config.return_url()
+    if return_url:
+        args["return_url"] = return_url
     if offer.discount_code:
         args["discount_code"] = offer.discount_code
     return args
@@ -129,10 +116,11 @@ def charge(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str) -
     if offer.is_plan_change:
         return _change_plan(client, stream, api, offer)
     try:
-        method_id, reason = eligible_method(api, offer.customer_id)
+        method, reason = eligibility.saved_method(api, offer.customer_id)
     except DodoPaymentsError as exc:
         fail(client, stream, api, offer, dodo.error_code(exc))
         return "failed before charging: payment methods unavailable"
+    method_id = method.payment_method_id if method is not None else None
     if method_id is None:
         metrics.CHARGES.labels(offer.rule_id, "fallback").inc()
         fail(client, stream, api, offer, reason)
@@ -167,7 +155,7 @@ def _change_plan(client: redis.Redis, stream: str, api: DodoPayments, offer: Off
             "quantity": offer.quantity,
             "proration_billing_mode": offer.proration,
             "on_payment_failure": offer.on_payment_failure or "prevent_change",
-            "metadata": {"upsell_offer_id": offer.offer_id},
+            "metadata": metadata(offer),
         }
         if offer.discount_code:
             args["discount_code"] = offer.discount_code

@@ -15,13 +15,14 @@ from typing import Any
 import structlog
 from dodopayments import DodoPaymentsError
 
-from worker import catalog, events
+from worker import catalog, events, keys
 from worker.access import grants
 from worker.access.state import AccessState
 from worker.context import Context
-from worker.offers import charge, dodo, store
+from worker.offers import app_events, charge, dodo, store
 from worker.offers.model import Offer
 from worker.queue import schedule
+from worker.queue.errors import PermanentError
 from worker.rules import match
 from worker.rules.book import Book
 from worker.rules.match import Facts
@@ -36,6 +37,7 @@ class Trigger:
     source: str  # the webhook-id, or the triggering offer's id
     offer_id: str | None = None
     subscription_id: str | None = None
+    payment_id: str | None = None
 
     def dumps(self) -> str:
         return json.dumps(asdict(self) | {"facts": self.facts.as_dict()})
@@ -136,7 +138,21 @@ def new_offer(rule: Rule, trigger: Trigger) -> Offer:
         source=trigger.source,
         trigger=trigger.facts.trigger,
         cooldown_seconds=rule.limit.cooldown_after_decline,
+        return_url=rule.return_url,
+        source_payment_id=trigger.payment_id,
     )
+
+
+def on_app_event(ctx: Context, event_id: str, customer_id: str, body: str) -> list[str]:
+    """Rules on the app's event; offers take ids from the event id, so a redelivery makes none twice."""
+    try:
+        event_type, data = app_events.parse(body)
+    except app_events.BadEvent as exc:
+        raise PermanentError(str(exc)) from None
+    trigger = Trigger(app_events.facts(customer_id, event_type, data), event_id, None, app_events.subscription_of(data))
+    outcomes = run(ctx.client, ctx.stream, ctx.book.get(), trigger)
+    ctx.client.set(keys.processed(event_id), "1", ex=keys.DONE_TTL)
+    return outcomes
 
 
 def on_offer_event(ctx: Context, offer_id: str, event_type: str) -> list[str]:

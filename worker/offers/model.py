@@ -48,6 +48,8 @@ class Offer(BaseModel):
     error_code: str | None = None
     session_id: str | None = None
     payment_method_id: str | None = None
+    return_url: str | None = None  # the rule's; else UPSELL_RETURN_URL when the checkout is made
+    source_payment_id: str | None = None  # the payment whose webhook made this offer, if one did
 
     @classmethod
     def loads(cls, raw: str | bytes) -> Offer:

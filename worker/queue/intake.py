@@ -32,7 +32,11 @@ class Intake:
     async def enqueue_once(self, event_type: str, webhook_id: str, body: str) -> bool:
         """True if queued now, False if this webhook-id was queued before; raises RedisError."""
         message_id, encoded = messages.encoded_webhook(event_type, webhook_id, body)
-        script_keys = [keys.seen(webhook_id), keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE)]
+        return await self.enqueue_message(keys.seen(webhook_id), message_id, encoded)
+
+    async def enqueue_message(self, seen_key: str, message_id: str, encoded: bytes) -> bool:
+        """Queue an encoded message on the webhooks queue unless `seen_key` is set; same guarantees."""
+        script_keys = [seen_key, keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE)]
         args = [message_id, keys.SEEN_TTL, encoded]
         done = asyncio.get_running_loop().create_future()
         self._pending.append((script_keys, args, done))

@@ -36,6 +36,11 @@ def webhook(event_type: str, webhook_id: str, body: str) -> dramatiq.Message:
     return _message(keys.WEBHOOK_QUEUE, catalog.BY_TYPE[event_type].actor, (webhook_id, body), None)
 
 
+def app_event(event_id: str, customer_id: str, body: str) -> dramatiq.Message:
+    """An app event (POST /api/customers/{id}/events), queued beside the webhooks."""
+    return _message(keys.WEBHOOK_QUEUE, "app_event", (event_id, customer_id, body), event_id)
+
+
 def encoded_webhook(event_type: str, webhook_id: str, body: str) -> tuple[str, bytes]:
     """(redis message id, encoded message) for the receiver's hot path: the same JSON that
     `webhook(...).encode()` gives Dramatiq, written with orjson (a quarter of the receiver's CPU

@@ -12,7 +12,7 @@ from worker.access import grants
 from worker.access.config import summarize
 from worker.access.payments import PaymentRecord
 from worker.access.state import AccessState, Grant
-from worker.offers import making
+from worker.offers import app_events, making
 from worker.queue.errors import PermanentError
 from worker.rules import match
 from worker.rules.book import Book
@@ -33,9 +33,12 @@ def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, A
     """Which candidate rules match the event and why, and what each would do."""
     raw = event_path.read_text()
     event_type = json.loads(raw).get("type")
+    if isinstance(event_type, str) and event_type.startswith("app."):
+        return _explain_app_event(book, event_path, raw, access)
     if event_type not in catalog.BY_TYPE:
         raise PermanentError(
             f"{event_path}: type {event_type!r} is not handled; rules trigger on {sorted(catalog.BY_TYPE)}"
+            " or app.<name>"
         )
     outcome = handle.outcome_of(book.access, _no_index, event_type, "explain", raw)
     trigger = making.Trigger(outcome.facts, "explain", subscription_id=outcome.subscription_id)
@@ -57,6 +60,28 @@ def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, A
         "facts": trigger.facts.as_dict(),
         "access": {"tier": tier, "features": features},
         "access_change": outcome.update and outcome.update.reason,
+        "limits": "once_per_customer and cooldown_after_decline need Redis: not checked here",
+        "rules": [_verdict(v, trigger) for v in verdicts],
+    }
+
+
+def _explain_app_event(book: Book, event_path: Path, raw: str, access: dict[str, Any]) -> dict[str, Any]:
+    """An app event file: `{"type": "app.<name>", "customer_id": "...", "data": {...}}`."""
+    try:
+        event_type, data = app_events.parse(raw)
+    except app_events.BadEvent as exc:
+        raise PermanentError(f"{event_path}: {exc}") from None
+    customer_id = str(json.loads(raw).get("customer_id") or "cus_explain")
+    facts = app_events.facts(customer_id, event_type, data)
+    trigger = making.Trigger(facts, "explain", subscription_id=app_events.subscription_of(data))
+    tier, features = access.get("tier"), sorted(access.get("features", []))
+    verdicts = match.evaluate(book.index.candidates(facts), facts, book.access, tier, features)
+    return {
+        "event_type": event_type,
+        "customer_id": customer_id,
+        "facts": facts.as_dict(),
+        "access": {"tier": tier, "features": features},
+        "access_change": None,
         "limits": "once_per_customer and cooldown_after_decline need Redis: not checked here",
         "rules": [_verdict(v, trigger) for v in verdicts],
     }

@@ -22,9 +22,11 @@ class Facts:
     amount: int | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     offer_rule: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)  # an app event's data
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "fields": self.fields,
             "trigger": self.trigger,
             "customer_id": self.customer_id,
             "products": list(self.products),
@@ -82,7 +84,25 @@ def mismatches(rule: Rule, facts: Facts, config: AccessConfig, tier: str | None,
             why.append(f"metadata.{key}: {facts.metadata.get(key)!r} not in {allowed}")
     if when.offer_rule and facts.offer_rule not in when.offer_rule:
         why.append(f"offer_rule: {facts.offer_rule} not in {when.offer_rule}")
+    for key, wanted in (when.fields or {}).items():
+        reason = _field_mismatch(key, wanted, facts.fields)
+        if reason:
+            why.append(reason)
     return why
+
+
+def _field_mismatch(key: str, wanted: Any, data: dict[str, Any]) -> str | None:
+    if key.startswith(("min_", "max_")):
+        name, value = key[4:], data.get(key[4:])
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"fields.{key}: {name} is {value!r}, not a number"
+        if (value < wanted) if key.startswith("min_") else (value > wanted):
+            return f"fields.{key}: {name} {value} {'<' if key.startswith('min_') else '>'} {wanted}"
+        return None
+    value = data.get(key)
+    if value not in wanted and str(value) not in [str(w) for w in wanted]:
+        return f"fields.{key}: {value!r} not in {wanted}"
+    return None
 
 
 def variant_for(rule: Rule, customer_id: str) -> Variant | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,43 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+APP_TRIGGER = r"^app\.[a-z0-9][a-z0-9_.-]{0,63}$"  # the app's own events: POST /api/customers/{id}/events
+
+
+def _trigger(value: Any) -> Any:
+    if value in catalog.RULE_TRIGGERS or (isinstance(value, str) and re.fullmatch(APP_TRIGGER, value)):
+        return value
+    raise ValueError(f"Input should be a handled webhook type, one of {list(OFFER_TRIGGERS)}, or app.<name>")
+
+
+Trigger = Annotated[
+    str,
+    BeforeValidator(_trigger),
+    WithJsonSchema({"anyOf": [{"enum": list(catalog.RULE_TRIGGERS)}, {"type": "string", "pattern": APP_TRIGGER}]}),
+]
+Scalar = str | int | float | bool
+
+
+def _fields(value: Any) -> Any:
+    """`{key: value or [values], min_<key>: n, max_<key>: n}` over an app event's data."""
+    if not isinstance(value, dict):
+        raise ValueError("`fields` maps data keys to a value, a list of values, or min_/max_ numbers")
+    for key, wanted in value.items():
+        if str(key).startswith(("min_", "max_")):
+            if isinstance(wanted, bool) or not isinstance(wanted, int | float):
+                raise ValueError(f"fields.{key}: a number is needed")
+        elif not isinstance(wanted, Scalar) and not (
+            isinstance(wanted, list) and wanted and all(isinstance(w, Scalar) for w in wanted)
+        ):
+            raise ValueError(f"fields.{key}: a value or a non-empty list of values is needed")
+    return {
+        str(k): (v if isinstance(v, list) or str(k).startswith(("min_", "max_")) else [v]) for k, v in value.items()
+    }
+
+
+Fields = Annotated[dict[str, Any], BeforeValidator(_fields)]
+
+
 class When(Strict):
     """Every key must hold; a list means any of."""
 
@@ -48,6 +86,7 @@ class When(Strict):
     lacks: Names | None = None
     metadata: dict[str, Names] | None = None
     offer_rule: Names | None = None
+    fields: Fields | None = None  # app.* triggers only
 
 
 class Offer(Strict):
@@ -72,7 +111,7 @@ class Limit(Strict):
 
 class Rule(Strict):
     id: str = Field(min_length=1)
-    on: Literal[catalog.RULE_TRIGGERS]  # type: ignore[valid-type]
+    on: Trigger
     when: When = Field(default_factory=When)
     delay: Duration | None = None
     offer: Offer | None = None
@@ -82,6 +121,7 @@ class Rule(Strict):
     priority: int = 0
     stop: bool = False
     limit: Limit = Field(default_factory=Limit)
+    return_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # where a checkout returns
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:
@@ -91,6 +131,8 @@ class Rule(Strict):
             raise ValueError(f"`notify` is about the triggering offer, so `on` must be one of {list(OFFER_TRIGGERS)}")
         if self.when.offer_rule and self.on not in OFFER_TRIGGERS:
             raise ValueError(f"`when.offer_rule` needs an offer trigger ({', '.join(OFFER_TRIGGERS)})")
+        if self.when.fields is not None and not self.on.startswith("app."):
+            raise ValueError("`when.fields` tests an app event's data, so `on` must be app.<name>")
         if self.variants and self.offer is None:
             raise ValueError("`variants` override the rule's `offer`, which is missing")
         return self

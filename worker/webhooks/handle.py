@@ -74,7 +74,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     index = payments.index_entry(outcome.payment) if outcome.payment is not None else None
     if index is not None and outcome.update is None:
         ctx.client.set(index[0], index[1], ex=index[2])
-    trigger = making.Trigger(outcome.facts, webhook_id, subscription_id=outcome.subscription_id)
+    paid = outcome.payment.payment_id if outcome.payment is not None else None
+    trigger = making.Trigger(outcome.facts, webhook_id, subscription_id=outcome.subscription_id, payment_id=paid)
     payment = outcome.payment
     settles_offer = payment is not None and "upsell_offer_id" in (payment.metadata or {})
     follows = settles_offer or outcome.suppresses or bool(book.index.candidates(trigger.facts))

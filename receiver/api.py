@@ -20,7 +20,7 @@ from receiver import auth
 from receiver.webhooks import read_limited
 from worker import events, keys
 from worker.access import grants
-from worker.offers import app_events, charge, dodo, eligibility, store
+from worker.offers import app_events, charge, display, dodo, eligibility, store
 from worker.offers.model import Offer
 from worker.queue import messages
 from worker.queue.intake import Intake
@@ -161,10 +161,11 @@ class Api:
         items, next_cursor = grants.page(self.client, request.query_params.get("cursor", ""), int(limit))
         return JSONResponse({"items": items, "next_cursor": next_cursor})
 
-    def customer_offers(self, request: Request) -> JSONResponse:
+    async def customer_offers(self, request: Request) -> JSONResponse:
         customer_id = request.path_params["customer_id"]
-        found = store.for_customer(self.client, customer_id)
-        return JSONResponse({"customer_id": customer_id, "offers": [offer.view() for offer in found]})
+        found = await run_in_threadpool(store.for_customer, self.client, customer_id)
+        shown = [await self.lane.call(display.for_app, self.dodo, offer) for offer in found]
+        return JSONResponse({"customer_id": customer_id, "offers": shown})
 
     def _visible(self, request: Request) -> Offer | None:
         """The offer, unless absent or the app scoped the call to another customer (?customer_id=)."""
@@ -174,9 +175,11 @@ class Api:
             return None
         return offer
 
-    def offer(self, request: Request) -> JSONResponse:
-        offer = self._visible(request)
-        return JSONResponse(offer.view()) if offer else not_found()
+    async def offer(self, request: Request) -> JSONResponse:
+        offer = await run_in_threadpool(self._visible, request)
+        if offer is None:
+            return not_found()
+        return JSONResponse(await self.lane.call(display.for_app, self.dodo, offer))
 
     def decline(self, request: Request) -> JSONResponse:
         if self._visible(request) is None:

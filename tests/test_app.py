@@ -102,11 +102,11 @@ def test_eligibility_for_access_held_suppressed_and_ok(app_stack: Stack, client:
 
     assert ask(CUSTOMER, ADDON) == {"customer_id": CUSTOMER, "product_id": ADDON, "eligible": True, "reason": "ok"}
     assert app_stack.post(fixture("subscription.active")).json()["status"] == "queued"
-    wait_until(lambda: ask(CUSTOMER, BASIC)["reason"] == "already_has_access", what="basic held")
+    wait_until(lambda: ask(CUSTOMER, BASIC)["reason"] == "already_has_access", 40, what="basic held")
     assert ask(CUSTOMER, PRO)["eligible"] is True
     assert app_stack.post(fixture("payment.succeeded")).json()["status"] == "queued"
     assert app_stack.post(event("dispute.opened", now(5))).json()["status"] == "queued"
-    wait_until(lambda: ask(CUSTOMER, PRO)["reason"] == "suppressed", what="suppressed by the open dispute")
+    wait_until(lambda: ask(CUSTOMER, PRO)["reason"] == "suppressed", 40, what="suppressed by the open dispute")
     assert app_stack.api("GET", f"/api/customers/{CUSTOMER}/eligibility").status_code == 400
 
 

@@ -303,3 +303,30 @@ def test_api_guards_offers(money: Stack, client: redis.Redis) -> None:
     refused = money.api("POST", path)
     assert refused.status_code == 409 and refused.json()["error"] == "the offer was declined"
     assert charges(money) == []
+
+
+def test_offer_display_from_dodo_and_one_click_only_for_the_app(money: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(money, client, purchase())
+    (created,) = [e["data"] for e in read_events(client) if e["type"] == "offer.created"]
+    shown = {"product_name": "Priority support", "price": 900, "currency": "USD", "recurring": False, "complete": True}
+    assert created["display"] == shown, "the event carries name and price, no card"
+    read = money.api("GET", f"/api/offers/{offer['offer_id']}").json()["display"]
+    assert read == {**shown, "one_click": True, "payment_method": {"brand": "visa", "last4": "4242"}}
+    listed = money.api("GET", f"/api/customers/{CUSTOMER}/offers").json()["offers"]
+    assert listed[0]["display"]["one_click"] is True
+    for proc in money.procs:
+        assert '"last4"' not in proc.output() and "payment_method_id" not in proc.output(), proc.log
+
+
+def test_display_fills_in_when_dodo_was_down_and_says_when_no_card(money: Stack, client: redis.Redis) -> None:
+    """Dodo fails the worker's product lookup: the offer is still made, its event says the display
+    is incomplete, and the app's next read fills it in."""
+    money.dodo_control("faults", {"method": "GET", "path": "/products/", "status": 503, "times": 1})
+    money.dodo_control("seed", {"customers": {"cus_no_card": {"payment_methods": []}}})
+    offer = pending_offer(money, client, purchase("cus_no_card"))
+    (created,) = [e["data"] for e in read_events(client) if e["type"] == "offer.created"]
+    assert created["display"] == {"complete": False}
+    read = money.api("GET", f"/api/offers/{offer['offer_id']}").json()["display"]
+    assert read["complete"] and read["product_name"] == "Priority support"
+    assert read["one_click"] is False and read["one_click_reason"] == "no_payment_method"
+    assert "payment_method" not in read

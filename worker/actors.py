@@ -104,7 +104,9 @@ def fire_rule(rule_id: str, trigger: str) -> None:
     parsed = making.Trigger.loads(trigger)
     _bound(rule_id=rule_id, customer_id=parsed.facts.customer_id, source=parsed.source)
     ctx = context.current()
-    log.info("delayed_rule_fired", outcome=making.fire(ctx.client, ctx.stream, ctx.book.get(), rule_id, parsed))
+    log.info(
+        "delayed_rule_fired", outcome=making.fire(ctx.client, ctx.stream, ctx.book.get(), rule_id, parsed, ctx.dodo)
+    )
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)

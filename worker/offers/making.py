@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from dodopayments import DodoPaymentsError
+from dodopayments import DodoPayments, DodoPaymentsError
 
 from worker import catalog, events, keys
 from worker.access import grants
 from worker.access.state import AccessState
 from worker.context import Context
-from worker.offers import app_events, charge, dodo, store
+from worker.offers import app_events, charge, display, dodo, store
 from worker.offers.model import Offer
 from worker.queue import schedule
 from worker.queue.errors import PermanentError
@@ -53,7 +53,14 @@ def offer_trigger(offer: Offer, event_type: str) -> Trigger:
     return Trigger(facts, offer.offer_id, offer.offer_id, offer.subscription_id)
 
 
-def run(client: Any, stream: str, book: Book, trigger: Trigger, state: AccessState | None = None) -> list[str]:
+def run(
+    client: Any,
+    stream: str,
+    book: Book,
+    trigger: Trigger,
+    state: AccessState | None = None,
+    api: DodoPayments | None = None,
+) -> list[str]:
     """Evaluate the trigger's rules now; delayed ones go to the schedule. Returns outcomes for logs.
     `state` is the customer's access if the caller has it; read only when a rule could need it."""
     candidates = book.index.candidates(trigger.facts)
@@ -75,11 +82,11 @@ def run(client: Any, stream: str, book: Book, trigger: Trigger, state: AccessSta
                 pipe.execute()
             outcomes.append(f"{rule.id}: scheduled in {rule.delay}s")
         else:
-            outcomes.append(f"{rule.id}: {act(client, stream, book, rule, trigger)}")
+            outcomes.append(f"{rule.id}: {act(client, stream, book, rule, trigger, api)}")
     return outcomes
 
 
-def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger) -> str:
+def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger, api: DodoPayments | None = None) -> str:
     """A delayed rule comes due: it acts only if the rule still exists and `when` still holds."""
     rule = book.index.by_id.get(rule_id)
     if rule is None:
@@ -91,10 +98,10 @@ def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger) -
     why = match.mismatches(rule, trigger.facts, book.access, state.tier, state.features)
     if why:
         return "skipped: " + "; ".join(why)
-    return act(client, stream, book, rule, trigger)
+    return act(client, stream, book, rule, trigger, api)
 
 
-def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger) -> str:
+def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger, api: DodoPayments | None = None) -> str:
     triggering = None
     if trigger.offer_id:
         triggering = store.get(client, trigger.offer_id)
@@ -107,6 +114,8 @@ def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger) -> s
         sent = store.notify_once(client, stream, rule.notify, triggering, trigger.source, event_id)
         return f"{rule.notify} {'emitted' if sent else 'already emitted'}"
     offer = new_offer(rule, trigger)
+    if api is not None:  # name and price for the app (cached); Dodo down: filled in when the app reads it
+        offer.display = display.for_offer(api, offer)
     result = store.create(
         client, stream, offer, once=rule.limit.once_per_customer, cooldown=rule.limit.cooldown_after_decline is not None
     )
@@ -150,7 +159,7 @@ def on_app_event(ctx: Context, event_id: str, customer_id: str, body: str) -> li
     except app_events.BadEvent as exc:
         raise PermanentError(str(exc)) from None
     trigger = Trigger(app_events.facts(customer_id, event_type, data), event_id, None, app_events.subscription_of(data))
-    outcomes = run(ctx.client, ctx.stream, ctx.book.get(), trigger)
+    outcomes = run(ctx.client, ctx.stream, ctx.book.get(), trigger, api=ctx.dodo)
     ctx.client.set(keys.processed(event_id), "1", ex=keys.DONE_TTL)
     return outcomes
 
@@ -166,4 +175,4 @@ def on_offer_event(ctx: Context, offer_id: str, event_type: str) -> list[str]:
             store.annotate(ctx.client, offer_id, "pending", {"quote": charge.offer_quote(ctx.dodo, offer)})
         except DodoPaymentsError as exc:
             log.warning("quote_unavailable", error_code=dodo.error_code(exc), hint="quoted again when accepted")
-    return run(ctx.client, ctx.stream, ctx.book.get(), offer_trigger(offer, event_type))
+    return run(ctx.client, ctx.stream, ctx.book.get(), offer_trigger(offer, event_type), api=ctx.dodo)

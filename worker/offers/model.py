@@ -50,6 +50,7 @@ class Offer(BaseModel):
     payment_method_id: str | None = None
     return_url: str | None = None  # the rule's; else UPSELL_RETURN_URL when the checkout is made
     source_payment_id: str | None = None  # the payment whose webhook made this offer, if one did
+    display: dict[str, Any] | None = None  # product name and price (offers/display.py); never card details
 
     @classmethod
     def loads(cls, raw: str | bytes) -> Offer:

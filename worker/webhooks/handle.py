@@ -93,7 +93,7 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id)
         if expired:
             log.info("pending_offers_expired", offers=expired, reason="refund or open dispute")
-    outcomes = making.run(ctx.client, ctx.stream, book, trigger, state) if follows else []
+    outcomes = making.run(ctx.client, ctx.stream, book, trigger, state, ctx.dodo) if follows else []
     if not finished:
         ctx.client.set(keys.processed(webhook_id), "1", ex=keys.DONE_TTL)
     access_event = emitted and emitted["type"]

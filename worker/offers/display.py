@@ -1,0 +1,93 @@
+"""What the app shows with an offer: the product's name and price from Dodo (cached), for plan
+changes the amount due now, and whether one click will do (the saved card's brand and last four).
+
+The card part is added only when the app reads an offer through the API: it is a payment detail,
+so it is never stored, logged or put in an `offer.*` event.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dodopayments import DodoPayments, DodoPaymentsError
+
+from worker.offers import eligibility
+from worker.offers.model import Offer
+
+PRODUCT_SECONDS = 300.0  # names and prices change rarely
+METHOD_SECONDS = 30.0  # a card added or expired shows within half a minute
+T = TypeVar("T")
+
+
+class TtlCache:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._values: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            hit = self._values.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.seconds:
+            return hit[1]
+        value = load()
+        with self._lock:
+            self._values[key] = (time.monotonic(), value)
+        return value
+
+
+_products = TtlCache(PRODUCT_SECONDS)
+_methods = TtlCache(METHOD_SECONDS)
+
+
+def _product(api: DodoPayments, product_id: str) -> dict[str, Any]:
+    product = api.products.retrieve(product_id)
+    price = product.price
+    return {
+        "product_name": product.name or product_id,
+        "price": getattr(price, "price", None),
+        "currency": str(getattr(price, "currency", "")) or None,
+        "recurring": bool(product.is_recurring),
+    }
+
+
+def for_offer(api: DodoPayments, offer: Offer) -> dict[str, Any]:
+    """The offer's display; `complete: false` when Dodo could not be asked (filled in on a later read)."""
+    try:
+        shown = dict(_products.get(offer.product_id, lambda: _product(api, offer.product_id)))
+    except (DodoPaymentsError, ValueError, TypeError, AttributeError):
+        return {"complete": False}
+    if offer.is_plan_change:
+        shown["amount_now"] = offer.quote["total_amount"] if offer.quote else None
+    return shown | {"complete": True}
+
+
+def one_click(api: DodoPayments, customer_id: str) -> dict[str, Any]:
+    """Whether accepting will charge a saved card now, and which one (for the app to show)."""
+    try:
+        method, reason = _methods.get(customer_id, lambda: eligibility.saved_method(api, customer_id))
+    except (DodoPaymentsError, ValueError, TypeError, AttributeError):
+        return {"one_click": None, "one_click_reason": "dodo_unavailable"}
+    if method is None:
+        return {"one_click": False, "one_click_reason": reason}
+    card = method.card
+    brand = (card.card_network if card else None) or method.payment_method
+    return {
+        "one_click": True,
+        "payment_method": {"brand": str(brand) if brand else None, "last4": card.last4_digits if card else None},
+    }
+
+
+def for_app(api: DodoPayments, offer: Offer) -> dict[str, Any]:
+    """The offer as the app reads it: display filled in if it was not, and the one-click answer
+    for offers still open (plan changes charge the subscription's own method: no card shown)."""
+    view = offer.view()
+    shown = offer.display if offer.display and offer.display.get("complete") else for_offer(api, offer)
+    if offer.is_plan_change and offer.quote:
+        shown = {**shown, "amount_now": offer.quote["total_amount"]}
+    if offer.state == "pending" and not offer.is_plan_change:
+        shown = {**shown, **one_click(api, offer.customer_id)}
+    return {**view, "display": shown}

@@ -27,6 +27,7 @@ from worker.queue.intake import Intake
 from worker.rules import yamlsource
 from worker.rules.book import LiveBook
 from worker.rules.model import PRORATION_MODES
+from worker.stats import report
 
 Handler = Callable[[Request], JSONResponse] | Callable[[Request], Awaitable[JSONResponse]]
 T = TypeVar("T")
@@ -94,6 +95,16 @@ class Api:
             self._book = LiveBook(self.rules_dir)
             self._book.start()
         return self._book
+
+    def stats(self, request: Request) -> JSONResponse:
+        """What each rule and variant earned over a window (default the last 7 days), from counters."""
+        params = request.query_params
+        try:
+            since = report.parse_moment(params.get("since", "7d"))
+            until = report.parse_moment(params.get("until", "0d"))
+            return JSONResponse(report.report(self.client, since, until, params.get("rule")))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
 
     async def app_event(self, request: Request) -> JSONResponse:
         """The app's own moment, stored (deduplicated on Idempotency-Key) before the answer."""
@@ -233,6 +244,7 @@ class Api:
     def routes(self) -> list[Route]:
         table: list[tuple[str, Handler, list[str]]] = [
             ("/api/access", self.access_page, ["GET"]),
+            ("/api/stats", self.stats, ["GET"]),
             ("/api/customers/{customer_id}/access", self.access, ["GET"]),
             ("/api/customers/{customer_id}/offers", self.customer_offers, ["GET"]),
             ("/api/offers/{offer_id}", self.offer, ["GET"]),

@@ -4,8 +4,6 @@ every request with `standardwebhooks`, the worker as `dramatiq worker.actors`, V
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -18,6 +16,7 @@ import redis
 from standardwebhooks import Webhook
 
 from tests.conftest import Stack, drained, free_port, read_events, wait_until
+from tests.test_access import _cli as cli
 from tests.test_offers import ADDON, BASIC, COURSE, purchase
 from worker import keys
 from worker.rules import book
@@ -136,12 +135,6 @@ def test_an_endpoint_failing_then_recovering_gets_everything_in_order(
     drained(client)
     assert dict(receiver.ids_by_customer()) == dict(stream_order(client))
     assert client.hlen(keys.DELIVERY_DEAD) == 0
-
-
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "worker", *args], env=stack.env(), capture_output=True, text=True, timeout=60
-    )
 
 
 def test_one_customers_failures_never_delay_another_then_die_and_replay(

@@ -95,3 +95,13 @@ def delivery_pending(endpoint_id: str) -> str:
 def delivery_disabled(endpoint_id: str) -> str:
     """The endpoint's file entry (fingerprint) that answered 410 Gone; a changed entry is enabled again."""
     return f"upsell:delivery:disabled:{endpoint_id}"
+
+
+def stats(day: str) -> str:
+    """Hash of one UTC day's counters: "<rule>\\x1f<variant>\\x1f<metric>" -> number (worker/stats)."""
+    return f"upsell:stats:{day}"
+
+
+def stats_counted(cause: str) -> str:
+    """Marks a refund (by webhook-id) or shadow offer (by offer id) as counted, so a repeat is not."""
+    return f"upsell:stats:counted:{cause}"

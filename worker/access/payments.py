@@ -16,6 +16,7 @@ class PaymentRecord(BaseModel):
     grant_keys: list[str]  # a subscription payment's grant is the subscription's; one-time: payment/product
     products: list[str]
     subscription_id: str | None = None
+    offer_id: str | None = None  # the upsell offer this payment converted, if it did (for refund stats)
 
 
 def record_of(payment: Payment) -> PaymentRecord:
@@ -29,6 +30,7 @@ def record_of(payment: Payment) -> PaymentRecord:
         grant_keys=grant_keys,
         products=products,
         subscription_id=payment.subscription_id,
+        offer_id=str(offer) if (offer := (payment.metadata or {}).get("upsell_offer_id")) else None,
     )
 
 

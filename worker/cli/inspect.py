@@ -104,3 +104,13 @@ def deliveries_replay(record_id: str | None, endpoint_id: str | None, everything
         print(f"queued again: {record['id']} ({record['type']} for {record['customer_id']})")
     if not chosen:
         print(f"no dead deliveries for {endpoint_id}")
+
+
+def stats(since: str, until: str, rule: str | None, as_json: bool) -> None:
+    from worker.stats import report
+
+    try:
+        result = report.report(connect(), report.parse_moment(since), report.parse_moment(until), rule)
+    except ValueError as exc:
+        sys.exit(f"stats: {exc}")
+    print(json.dumps(result, indent=2) if as_json else report.table(result))

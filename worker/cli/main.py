@@ -114,6 +114,10 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
         inspect.dead_letters_replay(args.id, args.body)
 
 
+def cmd_stats(args: argparse.Namespace) -> None:
+    inspect.stats(args.since, args.until, args.rule, args.json)
+
+
 def cmd_deliveries(args: argparse.Namespace) -> None:
     if args.action == "list":
         inspect.deliveries_list(args.endpoint)
@@ -229,6 +233,13 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("id", help="record id from `dead-letters list`")
     replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one (webhooks)")
     dead.set_defaults(func=cmd_dead_letters)
+
+    stats = command("stats", "what each rule and variant earned, net of refunds (REDIS_URL, else dev's Redis)")
+    stats.add_argument("--since", default="7d", help="7d (days back) or an ISO 8601 date")
+    stats.add_argument("--until", default="0d", help="last day included (0d: today)")
+    stats.add_argument("--rule", help="only this rule id")
+    stats.add_argument("--json", action="store_true", help="the same figures as JSON")
+    stats.set_defaults(func=cmd_stats)
 
     deliveries = command("deliveries", "outbound webhooks that failed for good (REDIS_URL, else dev's Redis)")
     deliveries_sub = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")

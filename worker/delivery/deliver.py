@@ -66,13 +66,7 @@ def step(
     backoff schedule, or a later check while the endpoint is disabled or missing from the file."""
     endpoint = endpoints.get(endpoint_id)
     if endpoint is None or disabled(client, endpoint):
-        _later(
-            client,
-            f"deliver:{endpoint_id}:{customer_id}:parked:{int(time.time())}",
-            backoff[0],
-            endpoint_id,
-            customer_id,
-        )
+        _park(client, endpoint_id, customer_id, backoff)
         return "parked: endpoint disabled or not in endpoints.yaml"
     item = outbox.head(client, endpoint_id, customer_id)
     if item is None:
@@ -92,13 +86,7 @@ def step(
     if outcome == "http_410":
         client.set(keys.delivery_disabled(endpoint_id), endpoint.fingerprint)
         log.error("endpoint_disabled", endpoint=endpoint_id, hint="it answered 410 Gone: edit its entry to resume")
-        _later(
-            client,
-            f"deliver:{endpoint_id}:{customer_id}:parked:{int(time.time())}",
-            backoff[0],
-            endpoint_id,
-            customer_id,
-        )
+        _park(client, endpoint_id, customer_id, backoff)
         return "endpoint answered 410 Gone: disabled until its endpoints.yaml entry changes"
     metrics.DELIVERIES.labels(endpoint_id, "failed_attempt").inc()
     attempts = outbox.failed_attempt(client, endpoint_id, customer_id)

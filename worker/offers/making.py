@@ -27,6 +27,7 @@ from worker.rules import match
 from worker.rules.book import Book
 from worker.rules.match import Facts
 from worker.rules.model import Rule
+from worker.stats import counters
 
 log = structlog.get_logger("upsell")
 
@@ -114,6 +115,9 @@ def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger, api:
         sent = store.notify_once(client, stream, rule.notify, triggering, trigger.source, event_id)
         return f"{rule.notify} {'emitted' if sent else 'already emitted'}"
     offer = new_offer(rule, trigger)
+    if rule.mode == "shadow":
+        counted = counters.shadow(client, offer, rule.limit.once_per_customer)
+        return f"shadow: would create {offer.offer_id}" if counted else "shadow: counted already (or limited)"
     if api is not None:  # name and price for the app (cached); Dodo down: filled in when the app reads it
         offer.display = display.for_offer(api, offer)
     result = store.create(

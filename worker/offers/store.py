@@ -13,6 +13,7 @@ from redis.client import Pipeline
 from worker import catalog, events, keys, metrics
 from worker.offers.model import Offer
 from worker.queue import messages, schedule
+from worker.stats import counters
 
 T = TypeVar("T")
 
@@ -75,6 +76,7 @@ def create(client: redis.Redis, stream: str, offer: Offer, *, once: bool, cooldo
         if due is not None:
             schedule.add(pipe, f"expire:{offer.offer_id}", due, "expire_offer", offer.offer_id)
         emit(pipe, stream, "offer.created", offer, offer.source)
+        counters.count(pipe, offer, "created")
         pipe.execute()
         metrics.OFFERS.labels(offer.rule_id, "created").inc()
         return "created"
@@ -117,6 +119,7 @@ def transition(
             pipe.set(keys.cooldown(offer.rule_id, offer.customer_id), offer_id, ex=offer.cooldown_seconds)
         if kind:
             emit(pipe, stream, kind, offer, source or offer_id)
+            counters.count(pipe, offer, kind.removeprefix("offer."))
         if also and target == to:
             also(pipe, offer)
         pipe.execute()

@@ -122,6 +122,7 @@ class Rule(Strict):
     stop: bool = False
     limit: Limit = Field(default_factory=Limit)
     return_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # where a checkout returns
+    mode: Literal["live", "shadow"] = "live"  # shadow: evaluated and counted in stats, never offered
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:

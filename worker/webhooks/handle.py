@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import structlog
 from dodopayments import DodoPaymentsError
 from dodopayments.types import Payment
@@ -12,6 +14,7 @@ from worker.access.config import AccessConfig
 from worker.context import Context
 from worker.offers import charge, making, store
 from worker.queue.errors import PermanentError
+from worker.stats import counters
 from worker.webhooks.effects import EFFECTS, Lookup, Outcome
 from worker.webhooks.parse import parse
 
@@ -46,6 +49,7 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
         return
     if succeeded:
         changes = {"payment_id": payment.payment_id, "error_code": None}
+        amount, currency = payment.total_amount, str(payment.currency)
         moved, _ = store.transition(
             ctx.client,
             ctx.stream,
@@ -54,6 +58,7 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
             changes,
             event_type="offer.converted",
             source=webhook_id,
+            also=lambda pipe, converted: counters.revenue(pipe, converted, amount, currency),
         )
     elif offer.state == "charging":
         code = payment.error_code or "payment_failed"
@@ -62,6 +67,16 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
     else:
         moved = False
     log.info("offer_settled_by_payment" if moved else "offer_already_settled", state=offer.state)
+
+
+def count_refund(ctx: Context, webhook_id: str, body: str) -> None:
+    """A refund of a payment that converted an offer counts against that offer's rule (partial
+    refunds by their amount), once per refund webhook."""
+    data = json.loads(body)["data"]
+    record = payment_lookup(ctx)(data["payment_id"])
+    offer = store.get(ctx.client, record.offer_id) if record.offer_id else None
+    if offer is not None and counters.refund(ctx.client, webhook_id, offer, int(data["amount"]), str(data["currency"])):
+        log.info("refund_counted", offer_id=offer.offer_id, rule_id=offer.rule_id)
 
 
 def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
@@ -89,6 +104,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish, index)
     if settles_offer and payment is not None:
         close_offer(ctx, webhook_id, payment, event_type == "payment.succeeded")
+    if event_type == "refund.succeeded":
+        count_refund(ctx, webhook_id, body)
     if outcome.suppresses:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id)
         if expired:

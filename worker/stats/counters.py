@@ -1,0 +1,77 @@
+"""What each rule earns, as counters per UTC day: incremented inside the same Redis transaction as
+the offer transition or payment that causes them, so a redelivered event never counts twice, and
+read per day, so a report costs the same whether 1,000 or 1,000,000 offers were made."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import redis
+from redis.client import Pipeline
+
+from worker import keys
+from worker.offers.model import Offer
+
+SEP = "\x1f"  # between rule id, variant and metric in a field name: no rule id holds it
+KEEP_SECONDS = 400 * keys.DAY
+COUNTS = ("would_create", "created", "accepted", "converted", "declined", "expired", "failed")
+
+
+def day(at: float | None = None) -> str:
+    return datetime.fromtimestamp(at or time.time(), UTC).strftime("%Y-%m-%d")
+
+
+def field(offer: Offer, metric: str) -> str:
+    return SEP.join((offer.rule_id, offer.variant, metric))
+
+
+def count(pipe: Pipeline, offer: Offer, metric: str, by: int = 1) -> None:
+    """Queue an increment on a MULTI: `metric` is one of COUNTS, or revenue:/refunded:<currency>."""
+    key = keys.stats(day())
+    pipe.hincrby(key, field(offer, metric), by)
+    pipe.expire(key, KEEP_SECONDS)
+
+
+def revenue(pipe: Pipeline, offer: Offer, amount: int, currency: str) -> None:
+    count(pipe, offer, f"revenue:{currency.upper()}", amount)
+
+
+def refunded(pipe: Pipeline, offer: Offer, amount: int, currency: str) -> None:
+    count(pipe, offer, f"refunded:{currency.upper()}", amount)
+
+
+def _once(client: redis.Redis, mark: str, watch: list[str], body: Callable[[Pipeline], None]) -> bool:
+    """Run `body` on a MULTI with `mark` set, unless `mark` (or another watched key) is set already."""
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(mark, *watch)
+                if any(pipe.exists(key) for key in (mark, *watch)):
+                    return False
+                pipe.multi()
+                pipe.set(mark, "1", ex=KEEP_SECONDS)
+                body(pipe)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
+
+
+def refund(client: redis.Redis, webhook_id: str, offer: Offer, amount: int, currency: str) -> bool:
+    """A refund of a payment that converted `offer`, counted once per refund webhook."""
+    return _once(client, keys.stats_counted(webhook_id), [], lambda pipe: refunded(pipe, offer, amount, currency))
+
+
+def shadow(client: redis.Redis, offer: Offer, once_per_customer: bool) -> bool:
+    """A shadow rule's would-be offer: counted once per offer id (and customer, if the rule says so),
+    never stored, shown, charged or emitted. Its limits are its own: they never block a live rule."""
+    watch = [keys.once(f"shadow{SEP}{offer.rule_id}", offer.customer_id)] if once_per_customer else []
+
+    def body(pipe: Pipeline) -> None:
+        count(pipe, offer, "would_create")
+        for key in watch:
+            pipe.set(key, offer.offer_id)
+
+    return _once(client, keys.stats_counted(offer.offer_id), watch, body)

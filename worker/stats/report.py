@@ -1,0 +1,117 @@
+"""Per rule and variant over a window of days: what the counters say, net of refunds, and whether
+any variant's conversion is ahead by more than chance (95% Wilson intervals)."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import redis
+
+from worker import keys
+from worker.stats import counters
+
+MAX_DAYS = 400
+Z95 = 1.959964
+
+
+def parse_moment(text: str, now: float | None = None) -> date:
+    """`7d` (days back from today), or an ISO 8601 date or date-time; the UTC day it falls on."""
+    now = now or time.time()
+    relative = re.fullmatch(r"(\d+)d", text.strip())
+    if relative:
+        return (datetime.fromtimestamp(now, UTC) - timedelta(days=int(relative[1]))).date()
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r}: use 7d (days back) or an ISO 8601 date such as 2026-11-01") from None
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+
+
+def wilson(successes: int, trials: int) -> tuple[float, float]:
+    """95% interval for a conversion rate: wide for a handful of offers, narrow for thousands."""
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = p + Z95**2 / (2 * trials)
+    spread = Z95 * math.sqrt(p * (1 - p) / trials + Z95**2 / (4 * trials**2))
+    return max(0.0, (centre - spread) / (1 + Z95**2 / trials)), min(1.0, (centre + spread) / (1 + Z95**2 / trials))
+
+
+def report(client: redis.Redis, since: date, until: date, rule: str | None = None) -> dict[str, Any]:
+    """Reads one hash per day in [since, until]: constant time in the number of offers."""
+    days = (until - since).days + 1
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"the window must cover 1 to {MAX_DAYS} days (since {since}, until {until})")
+    with client.pipeline(transaction=False) as pipe:
+        for n in range(days):
+            pipe.hgetall(keys.stats((since + timedelta(days=n)).isoformat()))
+        hashes = pipe.execute()
+    rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {**dict.fromkeys(counters.COUNTS, 0), "revenue": defaultdict(int), "refunded": defaultdict(int)}
+    )
+    for found in hashes:
+        for raw_field, raw_value in found.items():
+            field = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
+            rule_id, variant, metric = field.split(counters.SEP)
+            if rule is not None and rule_id != rule:
+                continue
+            row, value = rows[(rule_id, variant)], int(raw_value)
+            money, _, currency = metric.partition(":")
+            if currency:
+                row[money][currency] += value
+            else:
+                row[metric] += value
+    return {"since": since.isoformat(), "until": until.isoformat(), "rules": _by_rule(rows)}
+
+
+def _by_rule(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (rule_id, variant), row in sorted(rows.items()):
+        low, high = wilson(row["converted"], row["created"])
+        revenue, refunded = dict(row["revenue"]), dict(row["refunded"])
+        net = {c: revenue.get(c, 0) - refunded.get(c, 0) for c in sorted(set(revenue) | set(refunded))}
+        conversion = row["converted"] / row["created"] if row["created"] else None
+        figures = {k: row[k] for k in counters.COUNTS}
+        out[rule_id].append(
+            {"variant": variant, **figures, "revenue": revenue, "refunded": refunded, "net": net}
+            | {"conversion": conversion, "conversion_95": [round(low, 4), round(high, 4)]}
+        )
+    return [
+        {"rule_id": rule_id, "variants": variants, "verdict": _verdict(variants)} for rule_id, variants in out.items()
+    ]
+
+
+def _verdict(variants: list[dict[str, Any]]) -> str:
+    """A variant wins only when its whole interval is above every other's: small samples never do."""
+    if len(variants) < 2:
+        return "one variant"
+    best = max(variants, key=lambda v: v["conversion_95"][0])
+    if all(best["conversion_95"][0] > v["conversion_95"][1] for v in variants if v is not best):
+        return f"{best['variant']} converts best (95% intervals do not overlap)"
+    return "no clear winner yet: the 95% intervals overlap"
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [f"{result['since']} .. {result['until']}"]
+    columns = f"{'rule':24} {'variant':10} {'created':>7} {'conv':>5} {'rate':>6} {'95% interval':>13}"
+    lines.append(columns + "  revenue / refunded / net")
+    for rule in result["rules"]:
+        for v in rule["variants"]:
+            rate = f"{v['conversion']:.1%}" if v["conversion"] is not None else "-"
+            low, high = v["conversion_95"]
+            money = ", ".join(
+                f"{c} {v['revenue'].get(c, 0) / 100:.2f} / {v['refunded'].get(c, 0) / 100:.2f} / {n / 100:.2f}"
+                for c, n in v["net"].items()
+            )
+            shadow = f" (shadow: would create {v['would_create']})" if v["would_create"] else ""
+            lines.append(
+                f"{rule['rule_id']:24} {v['variant']:10} {v['created']:>7} {v['converted']:>5} {rate:>6} "
+                f"{low:>6.1%}-{high:<6.1%}  {money or '-'}{shadow}"
+            )
+        lines.append(f"{'':24} {rule['verdict']}")
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,6 @@ class Local:
     worker: Any
     receiver: uvicorn.Server
     emulator: uvicorn.Server | None
-    notes: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
         self.receiver.should_exit = True

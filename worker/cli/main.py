@@ -15,7 +15,7 @@ from pathlib import Path
 import structlog
 
 from worker import config
-from worker.cli import inspect, project
+from worker.cli import project, records
 
 
 def _settings(*, need_webhook_key: bool = True) -> config.Settings:
@@ -46,7 +46,7 @@ def cmd_emulator(args: argparse.Namespace) -> None:
     from emulator.app import create_app
     from emulator.demo_data import DEMO
 
-    seed = json.loads(inspect.read_text(args.seed, "--seed")) if args.seed else DEMO
+    seed = json.loads(records.read_text(args.seed, "--seed")) if args.seed else DEMO
     print(f"Dodo API emulator on http://{args.host}:{args.port} (webhooks to {args.webhook_url or 'nowhere'})")
     uvicorn.run(create_app(args.webhook_url, args.secret, seed), host=args.host, port=args.port, log_level="warning")
 
@@ -90,7 +90,7 @@ def cmd_send(args: argparse.Namespace) -> None:
     except config.ConfigError as exc:
         sys.exit(f"--secret: {exc}")
     url = args.url or (saved.webhook_url if saved else "http://127.0.0.1:8000/webhooks/dodo")
-    body = inspect.read_text(args.file, "payload file").encode()
+    body = records.read_text(args.file, "payload file").encode()
     try:
         response = send.send(body, url, secret, args.id)
     except httpx.HTTPError as exc:
@@ -100,29 +100,29 @@ def cmd_send(args: argparse.Namespace) -> None:
 
 
 def cmd_access(args: argparse.Namespace) -> None:
-    inspect.access(args.customer_id)
+    records.access(args.customer_id)
 
 
 def cmd_events(args: argparse.Namespace) -> None:
-    inspect.events_tail(os.environ.get("UPSELL_EVENTS_STREAM", "").strip() or "upsell:events", args.from_start)
+    records.events_tail(os.environ.get("UPSELL_EVENTS_STREAM", "").strip() or "upsell:events", args.from_start)
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> None:
     if args.action == "list":
-        inspect.dead_letters_list()
+        records.dead_letters_list()
     else:
-        inspect.dead_letters_replay(args.id, args.body)
+        records.dead_letters_replay(args.id, args.body)
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
-    inspect.stats(args.since, args.until, args.rule, args.json)
+    records.stats(args.since, args.until, args.rule, args.json)
 
 
 def cmd_deliveries(args: argparse.Namespace) -> None:
     if args.action == "list":
-        inspect.deliveries_list(args.endpoint)
+        records.deliveries_list(args.endpoint)
     else:
-        inspect.deliveries_replay(args.id, args.endpoint, args.all)
+        records.deliveries_replay(args.id, args.endpoint, args.all)
 
 
 def cmd_rules(args: argparse.Namespace) -> None:
@@ -144,7 +144,7 @@ def cmd_rules(args: argparse.Namespace) -> None:
             print(f"warning: {warning}", file=sys.stderr)
         print(explain.summary(book, directory))
         return
-    access = json.loads(inspect.read_text(args.customer_access, "--customer-access")) if args.customer_access else {}
+    access = json.loads(records.read_text(args.customer_access, "--customer-access")) if args.customer_access else {}
     try:
         print(json.dumps(explain.explain(book, Path(args.event), access), indent=2))
     except (PermanentError, OSError, ValueError) as exc:

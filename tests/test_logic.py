@@ -105,3 +105,17 @@ def test_index_orders_by_priority_and_stop_ends_evaluation() -> None:
     candidates = Index(rules).candidates(facts)
     assert [r.id for r in candidates] == ["high", "low"]
     assert [v.rule.id for v in evaluate(candidates, facts, CONFIG, None, [])] == ["high"]
+
+
+def test_display_cache_is_bounded_and_expires() -> None:
+    from worker.offers.display import TtlCache
+
+    cache = TtlCache(seconds=60, size=3)
+    loads = []
+    for key in "abcd":
+        cache.get(key, lambda key=key: loads.append(key) or key.upper())
+    assert cache.get("d", lambda: "reloaded") == "D" and len(cache._values) == 3
+    assert cache.get("a", lambda: "again") == "again", "the oldest went first"
+    expired = TtlCache(seconds=0)
+    expired.get("k", lambda: 1)
+    assert expired.get("k", lambda: 2) == 2

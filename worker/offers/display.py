@@ -23,8 +23,11 @@ T = TypeVar("T")
 
 
 class TtlCache:
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    """Values for `seconds`; at most `size` of them (the oldest go first), so a receiver that
+    serves millions of customers keeps a bounded dict."""
+
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
+        self.seconds, self.size = seconds, size
         self._values: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
@@ -35,7 +38,10 @@ class TtlCache:
             return hit[1]
         value = load()
         with self._lock:
-            self._values[key] = (time.monotonic(), value)
+            self._values.pop(key, None)
+            self._values[key] = (time.monotonic(), value)  # dicts keep insertion order: oldest first
+            while len(self._values) > self.size:
+                del self._values[next(iter(self._values))]
         return value
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 import yaml
 
 from tests.conftest import ROOT, free_port, wait_until
@@ -115,13 +116,16 @@ def test_dev_in_a_terminal_prints_commands_that_work_stays_stable_and_stops_clea
     assert second.returncode == 1 and second.stderr.count("\n") == 1 and "already running" in second.stderr
     assert second.stdout == ""
 
+    running = processes_mentioning(str(project))
+    assert any("valkey" in line for line in running), running  # the check below can see what it looks for
     assert dev.ctrl_c() == 0
     assert "CRITICAL" not in dev.output and "Traceback" not in dev.output, dev.output
     assert "\x1b[" not in (project / ".dodo-upsell" / "valkey" / "valkey.log").read_text()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-    leftover = subprocess.run(["pgrep", "-f", str(project)], capture_output=True, text=True)
-    assert leftover.stdout == "", "a process of this dev outlived it"
+    assert not processes_mentioning(str(project)), "a process of this dev outlived it"
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
 
     again = Terminal(project, env, "--port", port)
     block = again.wait_for("events tail")
@@ -132,6 +136,21 @@ def test_dev_in_a_terminal_prints_commands_that_work_stays_stable_and_stops_clea
     )
     assert api.get(f"/api/customers/{CUSTOMER}/access").json()["version"] >= 2, "state survived the restart"
     assert again.ctrl_c() == 0
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes whose command line or folder holds `text` (no pgrep needed)."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = status.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (status.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cwd = os.readlink(status.parent / "cwd")  # Valkey's command line names no path; its folder does
+        except OSError:
+            continue
+        if (text in line or text in cwd) and state != "Z":
+            found.append(line)
+    return found
 
 
 def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

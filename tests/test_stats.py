@@ -120,5 +120,8 @@ def test_report_reads_only_the_days_asked(client: redis.Redis) -> None:
     result = report.report(client, date(2026, 1, 2), date(2026, 1, 3))
     (variant,) = result["rules"][0]["variants"]
     assert variant["created"] == 7 and variant["revenue"] == {"USD": 1200} and variant["net"] == {"USD": 1200}
+    client.hset(keys.stats("2026-01-03"), counters.SEP.join(("r", "default", "converted")), 9)  # offers of earlier days
+    (variant,) = report.report(client, date(2026, 1, 3), date(2026, 1, 3))["rules"][0]["variants"]
+    assert variant["conversion_95"][1] == 1.0
     with pytest.raises(ValueError):
         report.parse_moment("last week")

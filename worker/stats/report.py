@@ -36,7 +36,7 @@ def wilson(successes: int, trials: int) -> tuple[float, float]:
     """95% interval for a conversion rate: wide for a handful of offers, narrow for thousands."""
     if trials == 0:
         return 0.0, 1.0
-    p = successes / trials
+    p = min(successes, trials) / trials  # a window can hold conversions of offers made before it
     centre = p + Z95**2 / (2 * trials)
     spread = Z95 * math.sqrt(p * (1 - p) / trials + Z95**2 / (4 * trials**2))
     return max(0.0, (centre - spread) / (1 + Z95**2 / trials)), min(1.0, (centre + spread) / (1 + Z95**2 / trials))

@@ -23,13 +23,15 @@ log = structlog.get_logger("deadletters")
 def record(client: redis.Redis, message: dramatiq.Message[Any] | dramatiq.MessageProxy, error: str) -> str:
     """Keep the failed message with every argument, so any actor's message can be replayed. A
     webhook's record id is its webhook-id (a re-failure overwrites it); others use the message id."""
-    webhook = message.queue_name == keys.WEBHOOK_QUEUE and len(message.args) == 2
-    record_id = str(message.args[0]) if webhook else message.message_id
+    # What arrived from outside (a webhook, an app event): its id names the record and its body,
+    # the last argument, is kept apart so `list` never prints it.
+    inbound = message.queue_name == keys.WEBHOOK_QUEUE and len(message.args) >= 2
+    record_id = str(message.args[0]) if inbound else message.message_id
     entry = {
         "id": record_id,
         "actor": message.actor_name,
         "args": list(message.args),
-        "body": message.args[1] if webhook else None,
+        "body": message.args[-1] if inbound else None,
         "error": error,
         "failed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "retries": message.options.get("retries", 0),
@@ -53,8 +55,8 @@ def replay(client: redis.Redis, broker: dramatiq.Broker, record_id: str, body: s
     args = list(entry.get("args") or [entry["id"], entry["body"]])
     if body is not None:
         if entry.get("body") is None:
-            raise ValueError(f"{record_id} is not a webhook: --body applies only to webhook records")
-        args[1] = body
+            raise ValueError(f"{record_id} is not a webhook or app event: --body applies only to those")
+        args[-1] = body
     broker.get_actor(entry["actor"]).send(*args)
     client.hdel(KEY, record_id)
     log.info("dead_letter_replayed", record_id=record_id, actor=entry["actor"], corrected=body is not None)

@@ -67,3 +67,24 @@ def test_a_killed_worker_leaves_no_stale_rules_gauge(stack: Stack, client: redis
     (stack.rules_dir / "upsell.yaml").write_text("rules: []\n")
     stack.worker()
     wait_until(lambda: scrape(url).get("upsell_rules_valid") == 1.0, what="the new worker's verdict alone")
+
+
+def test_delivery_metrics_per_endpoint(stack: Stack, client: redis.Redis, tmp_path: Path) -> None:
+    from tests.test_delivery import SECRET, Entitlements, buy, endpoints_yaml
+
+    receiver = Entitlements()
+    url = metrics_stack(stack, tmp_path)
+    endpoints_yaml(stack.rules_dir, receiver.url)
+    stack.extra_env.update(ENT_SECRET=SECRET, UPSELL_DELIVERY_BACKOFF="1s")
+    receiver.answer = lambda event: 500 if event["customer_id"] == "cus_m_broken" else 200
+    stack.web()
+    stack.worker()
+    buy(stack, ["cus_m_ok", "cus_m_broken"], [ADDON])
+    key = '{endpoint="entitlements",outcome="%s"}'
+    wait_until(lambda: scrape(url).get("upsell_deliveries_total" + key % "dead") == 1.0, 30, what="one dead delivery")
+    samples = scrape(url)
+    assert samples["upsell_deliveries_total" + key % "delivered"] == 1.0
+    assert samples["upsell_deliveries_total" + key % "failed_attempt"] == 2.0
+    assert 'upsell_delivery_pending{endpoint="entitlements"}' in samples
+    assert 'upsell_delivery_oldest_pending_seconds{endpoint="entitlements"}' in samples
+    receiver.server.shutdown()

@@ -90,10 +90,14 @@ def test_dev_in_a_terminal_prints_commands_that_work_stays_stable_and_stops_clea
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = user_env(project)
+    (project / "rules" / "endpoints.yaml").write_text(
+        "endpoints:\n  - id: crm\n    url: http://127.0.0.1:9/hooks\n    secret_env: CRM_SECRET\n"
+    )
+    env = user_env(project, CRM_SECRET="whsec_" + "Y3JtLXNlY3JldC1jcm0tc2VjcmV0LTEyMzQ1Ng==")
     port = str(free_port())
     dev = Terminal(elsewhere, env, "--port", port)
     block = dev.wait_for("events tail")
+    assert "deliveries:     crm -> http://127.0.0.1:9/hooks (*)" in block, block
     token, secret, redis_url = printed(block, "API token:"), printed(block, "signing secret:"), printed(block, "redis:")
     commands = [line.strip() for line in block.split("try:", 1)[1].splitlines() if line.strip()][:3]
 

@@ -116,11 +116,11 @@ def payment(n: int, customers: int = 1000) -> dict[str, Any]:
     return event
 
 
-def signed_requests(port: int, count: int, prefix: str, first: int = 0) -> list[bytes]:
+def signed_requests(port: int, count: int, prefix: str, first: int = 0, customers: int = 1000) -> list[bytes]:
     """Raw HTTP/1.1 requests, signed ahead of time so the load generator only writes bytes."""
     out = []
     for n in range(count):
-        body = json.dumps(payment(first + n)).encode()
+        body = json.dumps(payment(first + n, customers)).encode()
         headers = signed_headers(SECRET, f"{prefix}_{n}", body)
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         out.append(

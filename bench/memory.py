@@ -49,7 +49,10 @@ def main() -> None:
             print(f"{'events':>7}  receiver MiB  worker MiB")
             print(f"{0:7}  {rss_mib(web.pid):12.1f}  {rss_mib(worker.pid):10.1f}")
             for start in range(0, args.events, step):
-                harness.load(port, harness.signed_requests(port, step, f"mem{start}", first=start), 16)
+                # One customer per event: 1,000 customers buying 500 one-time products each would
+                # measure their growing access state (every grant kept, every event listing them all).
+                requests = harness.signed_requests(port, step, f"mem{start}", first=start, customers=args.events)
+                harness.load(port, requests, 16)
                 while client.xlen("upsell:events") < start + step:
                     time.sleep(0.2)
                 samples.append(rss_mib(worker.pid))

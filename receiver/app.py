@@ -23,7 +23,7 @@ from worker.queue.intake import Intake
 def create_app(settings: Settings) -> Starlette:
     aclient = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
-    webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), Intake(aclient))
+    webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), Intake(aclient, settings.inbound_retention_seconds))
     dodo = make_client(settings)
     api = Api(client, settings.api_tokens, settings.events_stream, dodo, settings.rules_dir, webhook.intake)
 

@@ -15,7 +15,8 @@ from worker.queue import messages, schedule
 def enqueue(client: redis.Redis, webhook_id: str) -> int:
     message = messages.webhook("payment.succeeded", webhook_id, "{}")
     script_keys = [keys.seen(webhook_id), keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE)]
-    args = [messages.redis_id(message), keys.SEEN_TTL, message.encode()]
+    args = [messages.redis_id(message), keys.SEEN_TTL, message.encode(), 0]
+    script_keys.append(keys.INBOUND)
     return int(redis_scripts.run(client, "enqueue_once", script_keys, args))
 
 

@@ -25,6 +25,7 @@ class Settings:
     rules_dir: Path
     events_stream: str
     events_retention_seconds: int
+    inbound_retention_seconds: int  # 0: no inbound archive (and no backtest)
     delivery_backoff: tuple[int, ...]
     dodo_api_key: str | None
     dodo_environment: str
@@ -83,12 +84,16 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
     stream = env.get("UPSELL_EVENTS_STREAM", "upsell:events").strip()
     if not stream:
         raise ConfigError("UPSELL_EVENTS_STREAM is empty: unset it for the default upsell:events")
-    from worker.rules.yamlsource import parse_duration
+    from worker.rules.yamlsource import parse_duration, parse_span
 
     try:
         retention = parse_duration(env.get("UPSELL_EVENTS_RETENTION", "").strip() or "30d")
     except ValueError as exc:
         raise ConfigError(f"UPSELL_EVENTS_RETENTION: {exc}") from None
+    try:
+        inbound_retention = parse_span(env.get("UPSELL_INBOUND_RETENTION", "").strip() or "30d")
+    except ValueError as exc:
+        raise ConfigError(f"UPSELL_INBOUND_RETENTION: {exc} (or 0 to keep no archive of inbound webhooks)") from None
     if env.get("UPSELL_RETURN_URL", "").strip() and urlparse(env["UPSELL_RETURN_URL"].strip()).scheme not in (
         "http",
         "https",
@@ -106,6 +111,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         rules_dir=Path(env.get("UPSELL_RULES_DIR", "").strip() or "rules"),
         events_stream=stream,
         events_retention_seconds=retention,
+        inbound_retention_seconds=inbound_retention,
         delivery_backoff=backoff,
         dodo_api_key=env.get("DODO_PAYMENTS_API_KEY", "").strip() or None,
         dodo_environment=environment,

@@ -17,6 +17,7 @@ PAYMENT_TTL = 400 * DAY  # disputes can come months after the payment
 SCHEDULE = "upsell:schedule"  # sorted set: job id -> due time
 JOBS = "upsell:jobs"  # hash: job id -> encoded Dramatiq message
 DEAD_LETTERS = "upsell:deadletters"  # hash: record id -> JSON, kept until replayed
+INBOUND = "upsell:inbound"  # stream: every verified, first-seen webhook and app event, as queued (for backtests)
 CUSTOMERS = "upsell:customers"  # sorted set (all scores 0): every customer with access state, for paging
 
 # Outbound webhooks (worker/delivery): the stream is copied, in order, into one list per endpoint

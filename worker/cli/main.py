@@ -144,6 +144,9 @@ def cmd_rules(args: argparse.Namespace) -> None:
             print(f"warning: {warning}", file=sys.stderr)
         print(explain.summary(book, directory))
         return
+    if args.action == "backtest":
+        records.backtest(book, directory, args.since, args.until, args.json)
+        return
     access = json.loads(records.read_text(args.customer_access, "--customer-access")) if args.customer_access else {}
     try:
         print(json.dumps(explain.explain(book, Path(args.event), access), indent=2))
@@ -212,7 +215,7 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("--from-start", action="store_true", help="print the entries already there first")
     events.set_defaults(func=cmd_events)
 
-    rules = command("rules", "check the rule files, or explain what they would do with an event")
+    rules = command("rules", "check the rule files, explain what they would do with an event, or backtest them")
     rules_sub = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = rules_sub.add_parser(
         "check", help="exit 0 with a summary, or 1 with every file:line error at once", formatter_class=_Help
@@ -224,6 +227,15 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("event", help="a webhook payload file")
     explain.add_argument("--customer-access", help='JSON file like {"tier": "basic", "features": ["reports"]}')
     explain.add_argument("--rules", dest="dir", help="rules folder (default: UPSELL_RULES_DIR, else rules/)")
+    backtest = rules_sub.add_parser(
+        "backtest",
+        help="replay a window's archived webhooks through DIR's rules (REDIS_URL, else dev's Redis); changes nothing",
+        formatter_class=_Help,
+    )
+    backtest.add_argument("dir", nargs="?", help="the draft rules folder (default: UPSELL_RULES_DIR, else rules/)")
+    backtest.add_argument("--since", default="7d", help="7d or 36h back from now, or an ISO 8601 date or time")
+    backtest.add_argument("--until", default="now", help="end of the window: now, 2h back, or an ISO 8601 time")
+    backtest.add_argument("--json", action="store_true", help="the figures and each predicted offer as JSON")
     rules.set_defaults(func=cmd_rules)
 
     dead = command("dead-letters", "messages that failed for good (REDIS_URL, else dev's Redis)")

@@ -1,4 +1,4 @@
-"""Commands that read or repair state in Redis: `access`, `events tail`, `dead-letters`."""
+"""Commands that read or repair state in Redis: `access`, `events tail`, `dead-letters`, `stats`, `rules backtest`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import redis
 
 from worker import config
 from worker.cli import project
+from worker.rules.book import Book
 
 
 def connect() -> redis.Redis:
@@ -104,6 +105,19 @@ def deliveries_replay(record_id: str | None, endpoint_id: str | None, everything
         print(f"queued again: {record['id']} ({record['type']} for {record['customer_id']})")
     if not chosen:
         print(f"no dead deliveries for {endpoint_id}")
+
+
+def backtest(book: Book, directory: Path, since: str, until: str, as_json: bool) -> None:
+    from worker.stats import backtest as replay
+
+    try:
+        start, end = replay.parse_moment(since), replay.parse_moment(until)
+        result = replay.backtest(
+            connect(), book, os.environ.get("UPSELL_EVENTS_STREAM", "").strip() or "upsell:events", start, end
+        )
+    except ValueError as exc:
+        sys.exit(f"backtest: {exc}")
+    print(json.dumps(result, indent=2) if as_json else replay.table(result, str(directory)))
 
 
 def stats(since: str, until: str, rule: str | None, as_json: bool) -> None:

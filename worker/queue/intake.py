@@ -1,7 +1,8 @@
 """Dedupe and enqueue a verified webhook in one Redis round trip (scripts/enqueue_once.lua).
 
 The seen mark and the Dramatiq message are written in the same atomic step, so a crash can neither
-lose an acknowledged event nor mark one seen without queueing it.
+lose an acknowledged event nor mark one seen without queueing it. The same step appends the message
+to the inbound archive (`upsell:inbound`, trimmed by age), which `rules backtest` replays.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ class Intake:
     """Group commit: requests that arrive while a batch is in flight go out together in one
     pipeline (one write, one read), each still its own atomic script and answered only after it."""
 
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, archive_retention_seconds: int = 0) -> None:
         self._client = client
+        self._archive_ms = archive_retention_seconds * 1000  # upsell:inbound kept this long; 0: not kept
         self._source = redis_scripts.source("enqueue_once")
         self._sha = client.register_script(self._source).sha
         self._pending: list[Pending] = []
@@ -36,8 +38,8 @@ class Intake:
 
     async def enqueue_message(self, seen_key: str, message_id: str, encoded: bytes) -> bool:
         """Queue an encoded message on the webhooks queue unless `seen_key` is set; same guarantees."""
-        script_keys = [seen_key, keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE)]
-        args = [message_id, keys.SEEN_TTL, encoded]
+        script_keys = [seen_key, keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE), keys.INBOUND]
+        args = [message_id, keys.SEEN_TTL, encoded, self._archive_ms]
         done = asyncio.get_running_loop().create_future()
         self._pending.append((script_keys, args, done))
         if not self._flushing:

@@ -2,11 +2,19 @@
 -- KEYS[1] seen mark (upsell:seen:<webhook-id>)
 -- KEYS[2] the queue's message hash (dramatiq:<queue>.msgs)
 -- KEYS[3] the queue list (dramatiq:<queue>)
--- ARGV[1] redis message id, ARGV[2] seen-mark TTL in seconds, ARGV[3] the encoded message
+-- KEYS[4] the inbound archive stream (upsell:inbound), for `rules backtest`
+-- ARGV[1] redis message id, ARGV[2] seen-mark TTL in seconds, ARGV[3] the encoded message,
+-- ARGV[4] archive retention in milliseconds (0: keep no archive)
 -- Returns 1 if queued now, 0 if the id was seen before (nothing written).
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   redis.call('hset', KEYS[2], ARGV[1], ARGV[3])
   redis.call('rpush', KEYS[3], ARGV[1])
+  local retention = tonumber(ARGV[4])
+  if retention > 0 then
+    local now = redis.call('time')
+    local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - retention
+    redis.call('xadd', KEYS[4], 'MINID', oldest, '*', 'message', ARGV[3])  -- exact: nothing older is kept
+  end
   return 1
 end
 return 0

@@ -1,0 +1,306 @@
+"""`rules backtest`: the archived inbound webhooks of a window, replayed through a draft rules folder.
+
+Everything happens in this process's memory, and Redis is only read (the archive, the events
+stream, the payment index), so a backtest changes nothing. Access is rebuilt by the worker's own
+`merge` from the whole archive in time order (revocations fall due at their times), so each event
+meets the customer's access as it was then; rules run on the window's events only, through the
+worker's own matching, limits, delays and offer ids, so a draft rule made live on the same traffic
+makes the offers predicted here.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import redis
+
+from worker import catalog, events, keys
+from worker.access import grants, payments
+from worker.access.config import summarize
+from worker.access.state import AccessState
+from worker.offers import app_events
+from worker.offers.making import Trigger, new_offer, offer_trigger
+from worker.offers.model import Offer
+from worker.queue.errors import PermanentError
+from worker.rules import match
+from worker.rules.book import Book
+from worker.rules.model import Rule
+from worker.rules.yamlsource import parse_duration
+from worker.webhooks.effects import Outcome
+from worker.webhooks.handle import outcome_of
+
+PAGE = 1000  # entries per XRANGE read
+
+
+def parse_moment(text: str, now: float | None = None) -> float:
+    """`7d`, `36h`, `90m` back from now, `now`, or an ISO 8601 date or date-time (UTC if no zone)."""
+    now = time.time() if now is None else now
+    text = text.strip()
+    if text in ("now", "0", "0d"):
+        return now
+    if re.fullmatch(r"\d+\s*[smhd]", text):
+        return now - parse_duration(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r}: use 7d or 36h (back from now), now, or an ISO 8601 date such as 2026-11-01"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+@dataclass
+class Replay:
+    """The simulated world: customers' access, payments seen, offers the draft made, jobs due."""
+
+    book: Book
+    client: redis.Redis
+    since: float
+    states: dict[str, AccessState] = field(default_factory=dict)
+    paid: dict[str, payments.PaymentRecord] = field(default_factory=dict)  # payments seen in the archive
+    offers: dict[str, Offer] = field(default_factory=dict)  # what the draft would have made, by id
+    made_at: dict[str, float] = field(default_factory=dict)
+    once: set[tuple[str, str]] = field(default_factory=set)
+    jobs: list[tuple[float, int, str, tuple[Any, ...]]] = field(default_factory=list)
+    seq: Iterator[int] = field(default_factory=itertools.count)
+    counts: Counter[str] = field(default_factory=Counter)
+    notified: Counter[str] = field(default_factory=Counter)
+
+    def state(self, customer_id: str) -> AccessState:
+        return self.states.setdefault(customer_id, AccessState())
+
+    def lookup(self, payment_id: str) -> payments.PaymentRecord:
+        """A payment seen in the archive, else the live index (read only); never Dodo."""
+        if payment_id in self.paid:
+            return self.paid[payment_id]
+        raw = self.client.get(keys.payment(payment_id))
+        if not raw:
+            raise LookupError(payment_id)
+        return payments.PaymentRecord.model_validate_json(raw)
+
+    def schedule(self, due: float, kind: str, *args: Any) -> None:
+        heapq.heappush(self.jobs, (due, next(self.seq), kind, args))
+
+    def run_due(self, now: float) -> None:
+        while self.jobs and self.jobs[0][0] <= now:
+            due, _, kind, args = heapq.heappop(self.jobs)
+            if kind == "revoke":
+                self.apply(grants.due_revocation(*args), due)
+            else:
+                self.fire(args[0], args[1], due)
+
+    def apply(self, update: grants.Update, now: float) -> AccessState:
+        state = self.state(update.customer_id)
+        for job in grants.merge(self.book.access, state, update, now):
+            self.schedule(job.due, "revoke", *job.args)
+        state.tier, state.features = summarize(self.book.access, state.grants.values())
+        return state
+
+    def replay(self, entry_id: str, fields: dict[str, Any]) -> None:
+        """One archived message at its arrival time: access always, rules inside the window."""
+        at = int(entry_id.split("-")[0]) / 1000
+        self.run_due(at)
+        message = orjson.loads(fields["message"])
+        if message["actor_name"] == "app_event":
+            event_id, customer_id, body = message["args"]
+            event_type, data = app_events.parse(body)
+            trigger = Trigger(
+                app_events.facts(customer_id, event_type, data), event_id, None, app_events.subscription_of(data)
+            )
+        else:
+            webhook_id, body = message["args"]
+            event_type = orjson.loads(body)["type"]
+            outcome = outcome_of(self.book.access, self.lookup, event_type, webhook_id, body)
+            trigger = self._webhook(outcome, webhook_id, event_type, at)
+        if at >= self.since:
+            self.counts["replayed"] += 1
+            self.run(trigger, at)
+        else:
+            self.counts["before_window"] += 1
+
+    def _webhook(self, outcome: Outcome, webhook_id: str, event_type: str, at: float) -> Trigger:
+        payment = outcome.payment
+        if payment is not None:
+            self.paid[payment.payment_id] = payments.record_of(payment)
+            offer_id = str((payment.metadata or {}).get("upsell_offer_id", ""))
+            offer = self.offers.get(offer_id)
+            if offer is not None:  # its live twin (same rule, same cause) was paid for, or the charge failed
+                offer.state = "converted" if event_type == "payment.succeeded" else "failed"
+                if offer.state == "failed":
+                    self.run(offer_trigger(offer, "offer.failed"), at)
+        if outcome.update is not None:
+            self.apply(outcome.update, at)
+        if outcome.suppresses:
+            for offer in self.offers.values():
+                if offer.customer_id == outcome.customer_id and offer.state == "pending":
+                    offer.state = "expired"
+        paid = payment.payment_id if payment is not None else None
+        return Trigger(outcome.facts, webhook_id, subscription_id=outcome.subscription_id, payment_id=paid)
+
+    def run(self, trigger: Trigger, at: float) -> None:
+        """`making.run`, with the simulated access and offers in place of Redis."""
+        candidates = self.book.index.candidates(trigger.facts)
+        if not candidates:
+            return
+        state = self.state(trigger.facts.customer_id)
+        if state.suppressed(self.book.access.policy.suppress_offers_after_refund, at):
+            return
+        for verdict in match.evaluate(candidates, trigger.facts, self.book.access, state.tier, state.features):
+            if verdict.matched and verdict.rule.delay:
+                self.schedule(at + verdict.rule.delay, "fire", verdict.rule.id, trigger)
+            elif verdict.matched:
+                self.act(verdict.rule, trigger, at)
+
+    def fire(self, rule_id: str, trigger: Trigger, at: float) -> None:
+        """`making.fire`: a delayed rule acts only if `when` still holds then."""
+        rule = self.book.index.by_id[rule_id]
+        state = self.state(trigger.facts.customer_id)
+        if state.suppressed(self.book.access.policy.suppress_offers_after_refund, at):
+            return
+        if not match.mismatches(rule, trigger.facts, self.book.access, state.tier, state.features):
+            self.act(rule, trigger, at)
+
+    def act(self, rule: Rule, trigger: Trigger, at: float) -> None:
+        """`making.act`: the same offer id and limits; no quote, display or charge."""
+        if trigger.offer_id:
+            triggering = self.offers.get(trigger.offer_id)
+            if triggering is None or triggering.state != catalog.OFFER_TRIGGERS[trigger.facts.trigger]:
+                return
+        if rule.notify:
+            self.notified[rule.id] += 1
+            return
+        offer = new_offer(rule, trigger)
+        limit = (rule.id, offer.customer_id)
+        if offer.offer_id in self.offers or (rule.limit.once_per_customer and limit in self.once):
+            return
+        if rule.limit.once_per_customer:
+            self.once.add(limit)
+        self.offers[offer.offer_id], self.made_at[offer.offer_id] = offer, at
+        if rule.mode != "shadow":  # a shadow offer is never emitted, so no offer.* rule sees it
+            self.run(offer_trigger(offer, "offer.created"), at)
+
+    def finish(self, until: float) -> None:
+        """Jobs due inside the window run at their time; delayed rules due later are judged on the
+        access the customer has at the window's end (the live worker fires them after it)."""
+        self.run_due(until)
+        for due, _, kind, args in sorted(self.jobs):
+            if kind == "fire":
+                self.fire(args[0], args[1], due)
+                self.counts["fired_after_window"] += 1
+
+
+def entries(client: redis.Redis, stream: str, start: str, end: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A stream's entries between two ids, a page at a time (the client decodes responses)."""
+    while True:
+        page: Any = client.xrange(stream, start, end, count=PAGE)
+        yield from page
+        if len(page) < PAGE:
+            return
+        start = "(" + page[-1][0]
+
+
+def live_offers(client: redis.Redis, stream: str, since: float, until: float) -> Counter[tuple[str, str]]:
+    """Offers the live rules created in the window, by (rule, variant), from the events stream."""
+    found: Counter[tuple[str, str]] = Counter()
+    for _, entry in entries(client, stream, str(int(since * 1000)), str(int(until * 1000))):
+        if entry.get("type") == "offer.created":
+            data = orjson.loads(entry["data"])
+            found[(data["rule_id"], data["variant"])] += 1
+    return found
+
+
+def backtest(client: redis.Redis, book: Book, stream: str, since: float, until: float) -> dict[str, Any]:
+    """Replay the archive up to `until` (all of it, so access is rebuilt); report the window."""
+    if until <= since:
+        raise ValueError("--since must be before --until")
+    replay = Replay(book, client, since)
+    started = time.perf_counter()
+    for entry_id, fields in entries(client, keys.INBOUND, "-", str(int(until * 1000))):
+        try:
+            replay.replay(entry_id, fields)
+        except (LookupError, ValueError, PermanentError):  # a payment never seen; a body no model takes
+            replay.counts["skipped"] += 1
+    replay.finish(until)
+    seconds = time.perf_counter() - started
+    return _report(replay, live_offers(client, stream, since, until), since, until, seconds)
+
+
+def _report(
+    replay: Replay, live: Counter[tuple[str, str]], since: float, until: float, seconds: float
+) -> dict[str, Any]:
+    drafted = {rule.id: rule for rule in replay.book.rules}
+    predicted: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for offer in replay.offers.values():
+        at = events.iso(datetime.fromtimestamp(replay.made_at[offer.offer_id], UTC))
+        shown = offer.model_dump(
+            include={"offer_id", "rule_id", "variant", "customer_id", "type", "product_id", "source"}
+        )
+        predicted[offer.rule_id].append(shown | {"at": at})
+    rule_ids = list(drafted) + sorted({rule for rule, _ in live} - set(drafted))
+    rows = []
+    for rule_id in rule_ids:
+        offers = predicted.get(rule_id, [])
+        variants = sorted({o["variant"] for o in offers} | {v for r, v in live if r == rule_id})
+        rule = drafted.get(rule_id)
+        rows.append(
+            {
+                "rule_id": rule_id,
+                "in_draft": rule is not None,
+                "mode": rule.mode if rule is not None else None,
+                "would_create": len(offers),
+                "live_created": sum(n for (r, _), n in live.items() if r == rule_id),
+                "would_notify": replay.notified.get(rule_id, 0),
+                "variants": [
+                    {
+                        "variant": v,
+                        "would_create": sum(1 for o in offers if o["variant"] == v),
+                        "live_created": live.get((rule_id, v), 0),
+                    }
+                    for v in variants
+                ],
+                "offers": sorted(offers, key=lambda o: (o["at"], o["offer_id"])),
+            }
+        )
+    iso = events.iso
+    replayed = replay.counts["replayed"] + replay.counts["before_window"]
+    return {
+        "since": iso(datetime.fromtimestamp(since, UTC)),
+        "until": iso(datetime.fromtimestamp(until, UTC)),
+        "events": {
+            "in_window": replay.counts["replayed"],
+            "before_window": replay.counts["before_window"],
+            "skipped": replay.counts["skipped"],
+        },
+        "events_per_second": round(replayed / seconds) if seconds > 0 else None,
+        "rules": rows,
+    }
+
+
+def table(result: dict[str, Any], directory: str) -> str:
+    counted = result["events"]
+    lines = [
+        f"backtest of {directory} over {result['since']} .. {result['until']}",
+        f"{counted['in_window']} events replayed through the rules; {counted['before_window']} earlier ones"
+        f" rebuilt access; {counted['skipped']} skipped (a payment never seen, or a body the worker rejects too)",
+        f"{'rule':24} {'mode':7} {'variant':12} {'would create':>12} {'live created':>12}",
+    ]
+    for rule in result["rules"]:
+        mode = rule["mode"] or "-"
+        note = "" if rule["in_draft"] else "  (not in this folder)"
+        for n, v in enumerate(rule["variants"] or [{"variant": "-", "would_create": 0, "live_created": 0}]):
+            name, shown_mode = (rule["rule_id"], mode) if n == 0 else ("", "")
+            lines.append(
+                f"{name:24} {shown_mode:7} {v['variant']:12} {v['would_create']:>12} {v['live_created']:>12}{note}"
+            )
+        if rule["would_notify"]:
+            lines.append(f"{'':24} {'':7} would emit {rule['would_notify']} notifications")
+    return "\n".join(lines)

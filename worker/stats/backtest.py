@@ -270,11 +270,14 @@ def _report(
                 "offers": sorted(offers, key=lambda o: (o["at"], o["offer_id"])),
             }
         )
-    iso = events.iso
+
+    def iso(moment: float) -> str:
+        return events.iso(datetime.fromtimestamp(int(moment), UTC))
+
     replayed = replay.counts["replayed"] + replay.counts["before_window"]
     return {
-        "since": iso(datetime.fromtimestamp(since, UTC)),
-        "until": iso(datetime.fromtimestamp(until, UTC)),
+        "since": iso(since),
+        "until": iso(until),
         "events": {
             "in_window": replay.counts["replayed"],
             "before_window": replay.counts["before_window"],
@@ -291,7 +294,7 @@ def table(result: dict[str, Any], directory: str) -> str:
         f"backtest of {directory} over {result['since']} .. {result['until']}",
         f"{counted['in_window']} events replayed through the rules; {counted['before_window']} earlier ones"
         f" rebuilt access; {counted['skipped']} skipped (a payment never seen, or a body the worker rejects too)",
-        f"{'rule':24} {'mode':7} {'variant':12} {'would create':>12} {'live created':>12}",
+        f"{'rule':24} {'mode':7} {'variant':12} {'would create':>13} {'live created':>13}",
     ]
     for rule in result["rules"]:
         mode = rule["mode"] or "-"
@@ -302,5 +305,7 @@ def table(result: dict[str, Any], directory: str) -> str:
                 f"{name:24} {shown_mode:7} {v['variant']:12} {v['would_create']:>12} {v['live_created']:>12}{note}"
             )
         if rule["would_notify"]:
-            lines.append(f"{'':24} {'':7} would emit {rule['would_notify']} notifications")
+            lines.append(
+                f"{'':24} {'':7} would emit {rule['would_notify']} {'notification' if rule['would_notify'] == 1 else 'notifications'}"
+            )
     return "\n".join(lines)

@@ -56,7 +56,7 @@ def archive(client: redis.Redis, events: int, customers: int) -> None:
 def read_and_parse(client: redis.Redis) -> int:
     count = 0
     for _, fields in backtest.entries(client, keys.INBOUND, "-", "+"):
-        webhook_id, text = orjson.loads(fields["message"])["args"]
+        _, text = orjson.loads(fields["message"])["args"]
         parse(orjson.loads(text)["type"], text)
         count += 1
     return count

@@ -305,7 +305,6 @@ def table(result: dict[str, Any], directory: str) -> str:
                 f"{name:24} {shown_mode:7} {v['variant']:12} {v['would_create']:>12} {v['live_created']:>12}{note}"
             )
         if rule["would_notify"]:
-            lines.append(
-                f"{'':24} {'':7} would emit {rule['would_notify']} {'notification' if rule['would_notify'] == 1 else 'notifications'}"
-            )
+            plural = "" if rule["would_notify"] == 1 else "s"
+            lines.append(f"{'':24} {'':7} would emit {rule['would_notify']} notification{plural}")
     return "\n".join(lines)

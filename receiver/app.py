@@ -14,13 +14,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.api import Api
-from receiver.webhooks import Verifier, WebhookEndpoint
+from receiver.webhooks import Verifier, WebhookEndpoint, WebhookFirst
 from worker.config import Settings
 from worker.offers.dodo import make_client
 from worker.queue.intake import Intake
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> WebhookFirst:
     aclient = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
     webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), Intake(aclient, settings.inbound_retention_seconds))
@@ -47,10 +47,9 @@ def create_app(settings: Settings) -> Starlette:
         client.close()
 
     routes = [
-        Route("/webhooks/dodo", webhook.receive, methods=["POST"]),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *api.routes(),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return WebhookFirst(webhook, Starlette(routes=routes, lifespan=lifespan))

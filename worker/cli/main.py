@@ -54,7 +54,7 @@ def cmd_emulator(args: argparse.Namespace) -> None:
 def cmd_web(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from receiver.app import create_app
+    from receiver.app import create_app, tune_gc
     from worker import logs
 
     settings = _settings()
@@ -66,7 +66,9 @@ def cmd_web(args: argparse.Namespace) -> None:
         redis=config.without_password(settings.redis_url),
         version=config.version(),
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning", access_log=False)
+    app = create_app(settings)
+    tune_gc()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

@@ -175,6 +175,19 @@ def test_same_webhook_id_50_times_concurrently_queues_once(running: Stack, clien
     assert [e["type"] for e in events] == ["access.granted"]
 
 
+def test_a_redis_that_lost_its_scripts_still_gets_every_webhook_once(web: Stack, client: redis.Redis) -> None:
+    """A restarted Redis forgets loaded scripts: the batch is answered NOSCRIPT, the script is
+    loaded, and the same batch runs again, each webhook still queued once and acknowledged after."""
+    payload = fixture("subscription.active")
+    assert web.post(payload, webhook_id="msg_before_flush").json() == {"status": "queued"}
+    client.script_flush()
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda n: web.post(payload, webhook_id=f"msg_flush_{n % 10}").json(), range(20)))
+    assert sorted(a["status"] for a in answers) == ["duplicate"] * 10 + ["queued"] * 10
+    assert client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 11
+    assert web.post(payload, webhook_id="msg_flush_3").json() == {"status": "duplicate"}
+
+
 def test_api_needs_a_valid_token(web: Stack) -> None:
     path = "/api/customers/cus_x/access"
     assert web.api("GET", path, token=None).status_code == 401

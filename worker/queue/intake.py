@@ -18,7 +18,7 @@ from redis.exceptions import NoScriptError, ResponseError
 from worker import keys, redis_scripts
 from worker.queue import messages
 
-Pending = tuple[list[str], list[Any], "asyncio.Future[Any]"]
+Pending = tuple[bytes, "asyncio.Future[Any]"]  # one EVALSHA, already in RESP, and who waits for it
 REPLY_TIMEOUT = 2.0  # seconds for a whole batch; the receiver answers 503 and Dodo retries
 
 
@@ -31,6 +31,11 @@ class Intake:
         self._archive_ms = archive_retention_seconds * 1000  # upsell:inbound kept this long; 0: not kept
         self._source = redis_scripts.source("enqueue_once")
         self._sha = client.register_script(self._source).sha
+        # Everything but the seen key, the message id and the message is the same for every call.
+        queue_keys = (keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE), keys.INBOUND)
+        self._head = b"*11\r\n" + _bulk("EVALSHA") + _bulk(self._sha) + _bulk(4)
+        self._queue_keys = b"".join(map(_bulk, queue_keys))
+        self._ttl, self._archive = _bulk(keys.SEEN_TTL), _bulk(self._archive_ms)
         self._pending: list[Pending] = []
         self._flushing = False
 
@@ -41,10 +46,11 @@ class Intake:
 
     async def enqueue_message(self, seen_key: str, message_id: str, encoded: bytes) -> bool:
         """Queue an encoded message on the webhooks queue unless `seen_key` is set; same guarantees."""
-        script_keys = [seen_key, keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE), keys.INBOUND]
-        args = [message_id, keys.SEEN_TTL, encoded, self._archive_ms]
+        wire = b"".join(
+            (self._head, _bulk(seen_key), self._queue_keys, _bulk(message_id), self._ttl, _bulk(encoded), self._archive)
+        )
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((script_keys, args, done))
+        self._pending.append((wire, done))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -58,7 +64,7 @@ class Intake:
                     results = await self._run(batch)
                 except Exception as exc:
                     results = [exc] * len(batch)
-                for (_, _, done), result in zip(batch, results, strict=True):
+                for (_, done), result in zip(batch, results, strict=True):
                     if isinstance(result, Exception):
                         done.set_exception(result)
                     else:
@@ -84,8 +90,7 @@ class Intake:
         connection = await pool.get_connection()
         try:
             async with asyncio.timeout(REPLY_TIMEOUT):
-                wire = b"".join(_evalsha(self._sha, script_keys, args) for script_keys, args, _ in batch)
-                await connection.send_packed_command(wire, check_health=False)
+                await connection.send_packed_command(b"".join(wire for wire, _ in batch), check_health=False)
                 results: list[Any] = []
                 for _ in batch:
                     try:
@@ -102,14 +107,7 @@ class Intake:
             await pool.release(connection)
 
 
-def _evalsha(sha: str, script_keys: list[str], args: list[Any]) -> bytes:
-    """The RESP array for `EVALSHA sha numkeys keys... args...`."""
-    parts = [b"EVALSHA", sha.encode(), str(len(script_keys)).encode()]
-    parts += [_bulk(part) for part in (*script_keys, *args)]
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-
-
-def _bulk(value: Any) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    return (value if isinstance(value, str) else str(value)).encode()
+def _bulk(value: str | bytes | int) -> bytes:
+    """One RESP bulk string."""
+    data = value if isinstance(value, bytes) else str(value).encode()
+    return b"$%d\r\n%b\r\n" % (len(data), data)

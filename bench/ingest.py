@@ -14,6 +14,8 @@ import argparse
 import importlib.util
 import os
 
+import redis
+
 from bench import harness, wrk
 
 
@@ -41,12 +43,15 @@ def main() -> None:
         environment = harness.env(redis_url)
         bare_port, real_port = harness.free_port(), harness.free_port()
         with harness.uvicorn_app("bench.bare:app", bare_port, environment), harness.receiver(real_port, environment):
+            valkey = redis.Redis.from_url(redis_url)
             for n in range(args.rounds):
                 bare = measure(bare_port, f"bare{n}", args)
+                rewrites = valkey.info("persistence")["aof_rewrites"]
                 real = measure(real_port, f"real{n}", args)
+                rewrites = valkey.info("persistence")["aof_rewrites"] - rewrites
                 print(f"round {n + 1}")
                 print(row("  bare", bare))
-                print(row("  receiver", real))
+                print(row("  receiver", real) + f"  (Valkey AOF rewrites meanwhile: {rewrites})")
                 ratio, p99 = real["rps"] / bare["rps"], real["p99_ms"] / bare["p99_ms"]
                 print(f"  ratio throughput {ratio:.2f}   p99 {p99:.2f}x")
 

@@ -252,3 +252,16 @@ def test_the_archive_keeps_verified_first_deliveries_and_is_trimmed_by_age(stack
 
     ids = wait_until(lambda: "msg_arch_1" not in (found := archived_after_another()) and found, 15, 0.1)
     assert 1 < len(ids) < 1000 and ids[-1].startswith("msg_arch_more_")  # the newest stay
+
+
+def test_backtest_says_when_the_archive_holds_nothing(stack: Stack, draft: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "worker", "rules", "backtest", str(draft), "--since", "2d"],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "the archive (upsell:inbound) is empty" in done.stdout and "UPSELL_INBOUND_RETENTION" in done.stdout
+    assert "0 events replayed" in done.stdout and "addon-for-pro" in done.stdout

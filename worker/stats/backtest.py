@@ -227,11 +227,16 @@ def backtest(client: redis.Redis, book: Book, stream: str, since: float, until: 
     for entry_id, fields in entries(client, keys.INBOUND, "-", str(int(until * 1000))):
         try:
             replay.replay(entry_id, fields)
-        except (LookupError, ValueError, PermanentError):  # a payment never seen; a body no model takes
+        except (LookupError, ValueError, TypeError, PermanentError):  # a payment never seen; a body no model takes
             replay.counts["skipped"] += 1
     replay.finish(until)
     seconds = time.perf_counter() - started
-    return _report(replay, live_offers(client, stream, since, until), since, until, seconds)
+    result = _report(replay, live_offers(client, stream, since, until), since, until, seconds)
+    oldest: Any = client.xrange(keys.INBOUND, "-", "+", count=1)
+    result["archive_from"] = (
+        events.iso(datetime.fromtimestamp(int(oldest[0][0].split("-")[0]) // 1000, UTC)) if oldest else None
+    )
+    return result
 
 
 def _report(
@@ -296,6 +301,12 @@ def table(result: dict[str, Any], directory: str) -> str:
         f" rebuilt access; {counted['skipped']} skipped (a payment never seen, or a body the worker rejects too)",
         f"{'rule':24} {'mode':7} {'variant':12} {'would create':>13} {'live created':>13}",
     ]
+    if result["archive_from"] is None:
+        lines.append("the archive (upsell:inbound) is empty: nothing arrived yet, or UPSELL_INBOUND_RETENTION is 0")
+    elif result["archive_from"] > result["since"]:
+        lines.append(
+            f"the archive starts at {result['archive_from']}: nothing before it is known (UPSELL_INBOUND_RETENTION)"
+        )
     for rule in result["rules"]:
         mode = rule["mode"] or "-"
         note = "" if rule["in_draft"] else "  (not in this folder)"

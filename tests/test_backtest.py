@@ -116,14 +116,14 @@ def send_all(stack: Stack, client: redis.Redis, sends: list[Send]) -> None:
         drained(client, within=0)
 
 
+def run_backtest(stack: Stack, directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dodo-upsell rules backtest DIR ...` as an operator runs it, against the stack's Redis."""
+    argv = [sys.executable, "-m", "worker", "rules", "backtest", str(directory), *args]
+    return subprocess.run(argv, env=stack.env(), capture_output=True, text=True, timeout=120)
+
+
 def backtest(stack: Stack, directory: Path, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "worker", "rules", "backtest", str(directory), "--json", *args],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_backtest(stack, directory, "--json", *args)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -215,23 +215,11 @@ def test_backtest_predicts_exactly_the_offers_the_draft_makes_live(
 
 def test_backtest_errors_are_one_line(stack: Stack, draft: Path) -> None:
     (draft / "upsell.yaml").write_text("rules:\n  - id: x\n    on: payment.nope\n")
-    broken = subprocess.run(
-        [sys.executable, "-m", "worker", "rules", "backtest", str(draft)],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    broken = run_backtest(stack, draft)
     assert broken.returncode == 1 and "upsell.yaml:3" in broken.stderr and "nothing was changed" in broken.stderr
     shutil.copy(stack.rules_dir / "access.yaml", draft)
     (draft / "upsell.yaml").write_text(DRAFT)
-    bad_since = subprocess.run(
-        [sys.executable, "-m", "worker", "rules", "backtest", str(draft), "--since", "last week"],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad_since = run_backtest(stack, draft, "--since", "last week")
     assert bad_since.returncode == 1 and bad_since.stderr.count("\n") == 1 and "ISO 8601" in bad_since.stderr
 
 
@@ -255,13 +243,7 @@ def test_the_archive_keeps_verified_first_deliveries_and_is_trimmed_by_age(stack
 
 
 def test_backtest_says_when_the_archive_holds_nothing(stack: Stack, draft: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "worker", "rules", "backtest", str(draft), "--since", "2d"],
-        env=stack.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_backtest(stack, draft, "--since", "2d")
     assert done.returncode == 0, done.stderr
     assert "the archive (upsell:inbound) is empty" in done.stdout and "UPSELL_INBOUND_RETENTION" in done.stdout
     assert "0 events replayed" in done.stdout and "addon-for-pro" in done.stdout

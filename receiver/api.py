@@ -124,7 +124,8 @@ class Api:
         event_id = "app_" + events.stable_id(customer_id, key).replace("-", "")
         message = messages.app_event(event_id, customer_id, body.decode())
         seen = keys.app_seen(customer_id, key)
-        queued = await self.intake.enqueue_message(seen, messages.redis_id(message), message.encode())
+        archived = ("event_id", event_id, "customer_id", customer_id, "type", event_type, "body", body.decode())
+        queued = await self.intake.enqueue_message(seen, messages.redis_id(message), message.encode(), archived)
         answer = {"status": "queued" if queued else "duplicate", "event_id": event_id, "type": event_type}
         return JSONResponse(answer, status_code=202 if queued else 200)
 

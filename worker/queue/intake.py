@@ -33,7 +33,7 @@ class Intake:
         self._sha = client.register_script(self._source).sha
         # Everything but the seen key, the message id and the message is the same for every call.
         queue_keys = (keys.queue_messages(keys.WEBHOOK_QUEUE), keys.queue(keys.WEBHOOK_QUEUE), keys.INBOUND)
-        self._head = b"*11\r\n" + _bulk("EVALSHA") + _bulk(self._sha) + _bulk(4)
+        self._head = _bulk("EVALSHA") + _bulk(self._sha) + _bulk(4)
         self._queue_keys = b"".join(map(_bulk, queue_keys))
         self._ttl, self._archive = _bulk(keys.SEEN_TTL), _bulk(self._archive_ms)
         self._pending: list[Pending] = []
@@ -42,13 +42,17 @@ class Intake:
     async def enqueue_once(self, event_type: str, webhook_id: str, body: str) -> bool:
         """True if queued now, False if this webhook-id was queued before; raises RedisError."""
         message_id, encoded = messages.encoded_webhook(event_type, webhook_id, body)
-        return await self.enqueue_message(keys.seen(webhook_id), message_id, encoded)
+        archived = ("webhook_id", webhook_id, "type", event_type, "body", body)
+        return await self.enqueue_message(keys.seen(webhook_id), message_id, encoded, archived)
 
-    async def enqueue_message(self, seen_key: str, message_id: str, encoded: bytes) -> bool:
-        """Queue an encoded message on the webhooks queue unless `seen_key` is set; same guarantees."""
-        wire = b"".join(
-            (self._head, _bulk(seen_key), self._queue_keys, _bulk(message_id), self._ttl, _bulk(encoded), self._archive)
-        )
+    async def enqueue_message(
+        self, seen_key: str, message_id: str, encoded: bytes, archived: tuple[str, ...] = ()
+    ) -> bool:
+        """Queue an encoded message on the webhooks queue unless `seen_key` is set; same guarantees.
+        `archived` (field, value, ...) is the inbound archive's entry for it, if it has one."""
+        fields = [_bulk(part) for part in archived] if self._archive_ms else []
+        parts = (self._head, _bulk(seen_key), self._queue_keys, _bulk(message_id), self._ttl, _bulk(encoded))
+        wire = b"".join((b"*%d\r\n" % (11 + len(fields)), *parts, self._archive, *fields))
         done = asyncio.get_running_loop().create_future()
         self._pending.append((wire, done))
         if not self._flushing:

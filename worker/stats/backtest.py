@@ -105,21 +105,17 @@ class Replay:
         state.tier, state.features = summarize(self.book.access, state.grants.values())
         return state
 
-    def replay(self, entry_id: str, fields: dict[str, Any]) -> None:
-        """One archived message at its arrival time: access always, rules inside the window."""
+    def replay(self, entry_id: str, fields: dict[str, str]) -> None:
+        """One archived delivery at its arrival time: access always, rules inside the window."""
         at = int(entry_id.split("-")[0]) / 1000
         self.run_due(at)
-        message = orjson.loads(fields["message"])
-        if message["actor_name"] == "app_event":
-            event_id, customer_id, body = message["args"]
-            event_type, data = app_events.parse(body)
-            trigger = Trigger(
-                app_events.facts(customer_id, event_type, data), event_id, None, app_events.subscription_of(data)
-            )
+        if "customer_id" in fields:  # an app event
+            event_type, data = app_events.parse(fields["body"])
+            facts = app_events.facts(fields["customer_id"], event_type, data)
+            trigger = Trigger(facts, fields["event_id"], None, app_events.subscription_of(data))
         else:
-            webhook_id, body = message["args"]
-            event_type = orjson.loads(body)["type"]
-            outcome = outcome_of(self.book.access, self.lookup, event_type, webhook_id, body)
+            webhook_id, event_type = fields["webhook_id"], fields["type"]
+            outcome = outcome_of(self.book.access, self.lookup, event_type, webhook_id, fields["body"])
             trigger = self._webhook(outcome, webhook_id, event_type, at)
         if at >= self.since:
             self.counts["replayed"] += 1

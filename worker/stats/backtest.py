@@ -68,7 +68,6 @@ class Replay:
     states: dict[str, AccessState] = field(default_factory=dict)
     paid: dict[str, payments.PaymentRecord] = field(default_factory=dict)  # payments seen in the archive
     offers: dict[str, Offer] = field(default_factory=dict)  # what the draft would have made, by id
-    made_at: dict[str, float] = field(default_factory=dict)
     once: set[tuple[str, str]] = field(default_factory=set)
     jobs: list[tuple[float, int, str, tuple[Any, ...]]] = field(default_factory=list)
     seq: Iterator[int] = field(default_factory=itertools.count)
@@ -180,7 +179,8 @@ class Replay:
             return
         if rule.limit.once_per_customer:
             self.once.add(limit)
-        self.offers[offer.offer_id], self.made_at[offer.offer_id] = offer, at
+        offer.created_at = events.iso(datetime.fromtimestamp(at, UTC))  # when it would have been made
+        self.offers[offer.offer_id] = offer
         if rule.mode != "shadow":  # a shadow offer is never emitted, so no offer.* rule sees it
             self.run(offer_trigger(offer, "offer.created"), at)
 
@@ -241,11 +241,10 @@ def _report(
     drafted = {rule.id: rule for rule in replay.book.rules}
     predicted: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for offer in replay.offers.values():
-        at = events.iso(datetime.fromtimestamp(replay.made_at[offer.offer_id], UTC))
         shown = offer.model_dump(
             include={"offer_id", "rule_id", "variant", "customer_id", "type", "product_id", "source"}
         )
-        predicted[offer.rule_id].append(shown | {"at": at})
+        predicted[offer.rule_id].append(shown | {"at": offer.created_at})
     rule_ids = list(drafted) + sorted({rule for rule, _ in live} - set(drafted))
     rows = []
     for rule_id in rule_ids:

@@ -188,7 +188,9 @@ def test_backtest_predicts_exactly_the_offers_the_draft_makes_live(
     later = backtest(stack, draft, "--since", since_middle)
     assert later["events"]["before_window"] == len(sends) // 2
     # `has: [pro]` depends on subscriptions that started before the window: access was rebuilt.
-    full_pro = {o["offer_id"] for o in rows["addon-for-pro"]["offers"] if o["at"] >= since_middle[:19]}
+    offers = rows["addon-for-pro"]["offers"]
+    full_pro = {o["offer_id"] for o in offers if datetime.fromisoformat(o["at"]).timestamp() >= middle}
+    assert full_pro, "no has: [pro] offer after the middle: the window check tests nothing"
     assert predicted(later)["addon-for-pro"] == full_pro
 
     client.flushdb()  # the draft goes live on a fresh system and the same traffic arrives again

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from receiver import auth
-from receiver.webhooks import read_limited
+from receiver.webhooks import read_body
 from worker import events, keys
 from worker.access import grants
 from worker.offers import app_events, charge, display, dodo, eligibility, store
@@ -114,7 +114,7 @@ class Api:
         if not app_events.IDEMPOTENCY_KEY.fullmatch(key):
             error = "need an Idempotency-Key header: 1 to 200 visible ASCII characters, the same on every retry"
             return JSONResponse({"error": error}, status_code=400)
-        body = await read_limited(request, app_events.MAX_BODY_BYTES)
+        body = await read_body(request.receive, request.headers.get("content-length", ""), app_events.MAX_BODY_BYTES)
         if body is None:
             return JSONResponse({"error": f"body over {app_events.MAX_BODY_BYTES // 1024} KiB"}, status_code=413)
         try:

@@ -13,7 +13,6 @@ import orjson
 import redis.exceptions
 import structlog
 from prometheus_client import Counter, Histogram
-from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from worker import catalog
@@ -75,20 +74,6 @@ def _signed_by(mac: HMAC, signed: bytes, body: bytes, offered: str) -> bool:
 def _secret_bytes(secret: str) -> bytes:
     """`whsec_<base64>` to the key, decoded exactly as the library does (padding added)."""
     return base64.b64decode(secret.removeprefix("whsec_") + "==")
-
-
-async def read_limited(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
-    """The body, or None once it is known to exceed `limit` (declared or streamed)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # Every answer the endpoint gives, as (status, JSON bytes), and its counter: built once, not per request.

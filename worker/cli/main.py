@@ -106,7 +106,7 @@ def cmd_access(args: argparse.Namespace) -> None:
 
 
 def cmd_events(args: argparse.Namespace) -> None:
-    records.events_tail(os.environ.get("UPSELL_EVENTS_STREAM", "").strip() or "upsell:events", args.from_start)
+    records.events_tail(records.events_stream(), args.from_start)
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> None:

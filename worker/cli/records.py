@@ -15,6 +15,11 @@ from worker.cli import project
 from worker.rules.book import Book
 
 
+def events_stream() -> str:
+    """UPSELL_EVENTS_STREAM, else the contract's default."""
+    return os.environ.get("UPSELL_EVENTS_STREAM", "").strip() or "upsell:events"
+
+
 def connect() -> redis.Redis:
     """REDIS_URL, else this project's `dev` Redis; exits with one line when it does not answer."""
     url = project.redis_url()
@@ -112,9 +117,7 @@ def backtest(book: Book, directory: Path, since: str, until: str, as_json: bool)
 
     try:
         start, end = replay.parse_moment(since), replay.parse_moment(until)
-        result = replay.backtest(
-            connect(), book, os.environ.get("UPSELL_EVENTS_STREAM", "").strip() or "upsell:events", start, end
-        )
+        result = replay.backtest(connect(), book, events_stream(), start, end)
     except ValueError as exc:
         sys.exit(f"backtest: {exc}")
     print(json.dumps(result, indent=2) if as_json else replay.table(result, str(directory)))

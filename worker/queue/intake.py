@@ -1,8 +1,9 @@
 """Dedupe and enqueue a verified webhook in one Redis round trip (scripts/enqueue_once.lua).
 
 The seen mark and the Dramatiq message are written in the same atomic step, so a crash can neither
-lose an acknowledged event nor mark one seen without queueing it. The same step appends the message
-to the inbound archive (`upsell:inbound`, trimmed by age), which `rules backtest` replays.
+lose an acknowledged event nor mark one seen without queueing it. The same step appends the
+delivery (id, type, body) to the inbound archive (`upsell:inbound`, trimmed by age), which
+`rules backtest` replays.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import base64
 import json
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -186,6 +187,24 @@ def test_a_redis_that_lost_its_scripts_still_gets_every_webhook_once(web: Stack,
     assert sorted(a["status"] for a in answers) == ["duplicate"] * 10 + ["queued"] * 10
     assert client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 11
     assert web.post(payload, webhook_id="msg_flush_3").json() == {"status": "duplicate"}
+
+
+def test_a_redis_that_stops_answering_gets_503_in_time_and_no_reply_goes_astray(
+    web: Stack, client: redis.Redis
+) -> None:
+    """Writes paused: the batch times out (503 within the 2 s limit); its late replies never answer
+    later requests; and the paused webhook, run by Redis when the pause ends, is a duplicate when
+    Dodo retries it: queued once, lost never."""
+    payload = fixture("subscription.active")
+    client.client_pause(2500, all=False)  # WRITE mode: the script waits inside Redis
+    started = time.monotonic()
+    assert web.post(payload, webhook_id="msg_paused").status_code == 503
+    assert time.monotonic() - started < 2.4
+    wait_until(lambda: web.post(payload, webhook_id="msg_paused").json() == {"status": "duplicate"}, 10)
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda n: web.post(payload, webhook_id=f"msg_after_{n % 8}").json(), range(16)))
+    assert sorted(a["status"] for a in answers) == ["duplicate"] * 8 + ["queued"] * 8
+    assert client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 9
 
 
 def test_api_needs_a_valid_token(web: Stack) -> None:

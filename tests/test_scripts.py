@@ -35,21 +35,21 @@ def test_enqueue_once_under_concurrency(client: redis.Redis) -> None:
     assert results.count(1) == 1 and client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 1
 
 
-def commit(client: redis.Redis, read: str, new: str, *event: str, finish: str | None = None) -> int:
+def commit(client: redis.Redis, read: str, new: str, *event: str, finish: str | None = None) -> object:
     script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS]
     script_keys += [finish] if finish else []
-    return int(redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", *event]))
+    return redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", *event])
 
 
 def test_commit_access_compare_and_set(client: redis.Redis) -> None:
     client.set(keys.access("cus"), "v1")
-    assert commit(client, "v0", "v2", "type", "x") == 0  # read a stale state: nothing written
+    assert commit(client, "v0", "v2", "type", "x") == [0, "v1"]  # a stale state: nothing written, the real one back
     assert client.get(keys.access("cus")) == "v1" and client.xlen("test:stream") == 0
     assert commit(client, "v1", "v2", "type", "x", finish="test:finished") == 1
     assert client.get(keys.access("cus")) == "v2" and client.xlen("test:stream") == 1
     assert client.exists("test:finished") and client.exists(keys.access_applied("msg"))
     assert client.zrange(keys.CUSTOMERS, 0, -1) == ["cus"], "indexed for paging"
-    assert commit(client, "v2", "v3", "type", "y") == -1  # this webhook was applied already
+    assert commit(client, "v2", "v3", "type", "y") == [-1, "v2"]  # this webhook was applied already
     assert client.get(keys.access("cus")) == "v2" and client.xlen("test:stream") == 1
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import redis
 import structlog
 from redis.client import Pipeline
@@ -40,7 +40,7 @@ def entry(
         "customer_id": customer_id,
         "occurred_at": iso(occurred_at),
         "source": source,
-        "data": json.dumps(data, sort_keys=True, separators=(",", ":")),
+        "data": orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode(),  # compact, keys sorted
     }
 
 

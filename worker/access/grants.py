@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis
+from redis.exceptions import NoScriptError
 
 from worker import events, keys, redis_scripts
 from worker.access.config import AccessConfig, describe_change, summarize
@@ -83,23 +84,17 @@ def apply(
     finish: str | None = None,
     index: tuple[str, str, int] | None = None,
 ) -> tuple[dict[str, str] | None, AccessState, bool]:
-    """Apply once per webhook (scripts/commit_access.lua, a compare-and-set: two round trips, no
-    WATCH); stale changes are skipped. `finish`, a key marking the whole webhook processed, is set
-    in the same commit when nothing follows; `index`, a payment's (key, value, TTL), is written
-    with the first read, costing no round trip of its own. Returns the event emitted (if any), the customer's
-    state afterwards, and whether `finish` was set."""
+    """Apply once per webhook (scripts/commit_access.lua, a compare-and-set, no WATCH); stale
+    changes are skipped. The state is not read first: the script is given the state this process
+    last wrote for the customer (none for a customer it has not seen) and answers with the real one
+    when that guess is wrong, so a customer's next event costs one round trip, and any other two.
+    `finish`, a key marking the whole webhook processed, is set in the same commit when nothing
+    follows; `index`, a payment's (key, value, TTL), rides on the first commit's round trip.
+    Returns the event emitted (if any), the customer's state afterwards, and whether `finish` was set."""
     key, done = keys.access(update.customer_id), keys.access_applied(update.webhook_id)
+    raw: str | bytes = _last_written.get(update.customer_id, "")
     while True:
-        with client.pipeline(transaction=False) as pipe:
-            pipe.mget(key, done)
-            if index is not None:  # the payment's index record (idempotent) rides on the first read
-                pipe.set(index[0], index[1], ex=index[2])
-                index = None
-            raw, applied = pipe.execute()[0]
-        state = AccessState.loads(raw)
-        if applied:
-            return None, state, False
-        before = AccessState.loads(raw)  # a copy by parsing again: 4 us, where deep-copying took 17
+        state, before = AccessState.loads(raw), AccessState.loads(raw)  # parsing twice: 4 us, a deep copy 17
         jobs = merge(config, state, update, time.time())
         fields = None
         if _shown(before) != _shown(state):
@@ -113,13 +108,45 @@ def apply(
                 pipe.execute()
         flat = [part for item in (fields or {}).items() for part in item]
         script_keys = [key, done, stream, keys.CUSTOMERS, *([finish] if finish else [])]
-        args = [raw or "", state.dumps(), keys.DONE_TTL, update.customer_id, *flat]
-        result = redis_scripts.run(client, "commit_access", script_keys, args)
+        written = state.dumps()
+        result = _commit(client, script_keys, [raw, written, keys.DONE_TTL, update.customer_id, *flat], index)
+        index = None
         if result == 1:
+            _remember(update.customer_id, written)
             _cancel_replaced(client, update.customer_id, before, state)
             return fields, state, finish is not None
-        if result == -1:
-            return None, state, False
+        status, raw = result
+        _remember(update.customer_id, raw)
+        if status == -1:
+            return None, AccessState.loads(raw), False
+
+
+_last_written: dict[str, str | bytes] = {}  # customer id -> their state as this process last saw it
+LAST_WRITTEN_MAX = 10_000  # bounded (a few MB at most): a guess is only worth one round trip
+
+
+def _remember(customer_id: str, raw: str | bytes) -> None:
+    if len(_last_written) >= LAST_WRITTEN_MAX:
+        _last_written.clear()
+    _last_written[customer_id] = raw
+
+
+def _commit(client: redis.Redis, script_keys: list[str], args: list[Any], index: tuple[str, str, int] | None) -> Any:
+    """The commit script; a payment's index record goes in the same round trip (a plain EVALSHA:
+    redis-py's script objects in a pipeline would ask SCRIPT EXISTS first, a round trip of its own)."""
+    if index is None:
+        return redis_scripts.run(client, "commit_access", script_keys, args)
+    sha = redis_scripts.script(client, "commit_access").sha
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(index[0], index[1], ex=index[2])
+        pipe.evalsha(sha, len(script_keys), *script_keys, *args)
+        stored, result = pipe.execute(raise_on_error=False)
+    if isinstance(result, NoScriptError):  # Redis restarted and lost its scripts: run() loads it
+        result = redis_scripts.run(client, "commit_access", script_keys, args)
+    for answer in (stored, result):
+        if isinstance(answer, Exception):
+            raise answer
+    return result
 
 
 def _shown(state: AccessState) -> dict[str, tuple[object, ...]]:

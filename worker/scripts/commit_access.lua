@@ -4,12 +4,13 @@
 -- KEYS[3] events stream
 -- KEYS[4] index of customers with access state (sorted set, for paging GET /api/access)
 -- KEYS[5] optional: the webhook's processed mark, set in the same step when nothing follows
--- ARGV[1] the state as read ('' if none), ARGV[2] the new state, ARGV[3] TTL of the marks in seconds,
+-- ARGV[1] the state as read or guessed ('' if none), ARGV[2] the new state, ARGV[3] TTL of the marks in seconds,
 -- ARGV[4] the customer id, ARGV[5..] field/value pairs of the stream entry (none: no event)
--- Returns 1 committed, 0 the state changed since it was read (read again), -1 already applied.
-if redis.call('exists', KEYS[2]) == 1 then return -1 end
+-- Returns 1 committed; {0, current state} when ARGV[1] is not the state (read earlier, or guessed):
+-- merge again from it; {-1, current state} when this webhook was applied already.
 local current = redis.call('get', KEYS[1]) or ''
-if current ~= ARGV[1] then return 0 end
+if redis.call('exists', KEYS[2]) == 1 then return {-1, current} end
+if current ~= ARGV[1] then return {0, current} end
 redis.call('set', KEYS[1], ARGV[2])
 redis.call('set', KEYS[2], '1', 'EX', ARGV[3])
 redis.call('zadd', KEYS[4], 0, ARGV[4])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from worker import catalog
@@ -14,7 +14,7 @@ from worker.queue.errors import PermanentError
 def parse(event_type: str, body: str) -> Any:
     """The SDK model instance; an event the model rejects will never succeed on retry."""
     try:
-        raw: Any = json.loads(body)
+        raw: Any = orjson.loads(body)
     except (ValueError, RecursionError) as exc:
         raise PermanentError(f"body is not JSON: {type(exc).__name__}") from None
     model: type[BaseModel] = catalog.BY_TYPE[event_type].model

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import dramatiq
 import redis
@@ -72,3 +74,32 @@ def test_claim_due_moves_only_due_jobs_once(client: redis.Redis) -> None:
     body = client.hget(keys.queue_messages(keys.INTERNAL_QUEUE), "job:due")
     assert dramatiq.Message.decode(body.encode()).args == ("off_1",)
     assert client.zrange(keys.SCHEDULE, 0, -1) == ["job:later"] and client.hkeys(keys.JOBS) == ["job:later"]
+
+
+def test_a_wrong_guess_of_the_state_costs_a_round_trip_never_an_update(client: redis.Redis) -> None:
+    """`grants.apply` commits against the state this process last wrote; when another process wrote
+    since, the script refuses and answers with the real state, which is merged again."""
+    from pathlib import Path
+
+    from worker.access import config, grants
+
+    access = config.load(Path(__file__).resolve().parents[1] / "rules" / "access.yaml")
+    moment = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def grant(webhook_id: str, product: str, minutes: int) -> grants.Update:
+        change = grants.Change(f"pay_{webhook_id}/{product}", "grant", f"pay_{webhook_id}", product)
+        return grants.Update(
+            webhook_id, "cus_guess", moment + timedelta(minutes=minutes), "access.granted", "t", [change]
+        )
+
+    grants.apply(client, "test:stream", access, grant("w1", "pdt_e9mUw084cWnu0tz", 1))
+    stale = client.get(keys.access("cus_guess"))
+    grants.apply(client, "test:stream", access, grant("w2", "pdt_ADDON0priority7Kq", 2))
+    grants._last_written["cus_guess"] = stale  # as if another process had written w2
+    event, state, _ = grants.apply(client, "test:stream", access, grant("w3", "pdt_RUST4raxbl0Rfe4VQi1z", 3))
+    assert state.version == 3 and len(state.grants) == 3, "w2's grant survived the wrong guess"
+    assert event is not None and json.loads(event["data"])["version"] == 3
+    assert grants.read(client, "cus_guess") == state
+    assert [json.loads(e[1]["data"])["version"] for e in client.xrange("test:stream")] == [1, 2, 3]
+    grants._last_written.clear()  # a process that knows nothing: the first commit learns the state
+    assert grants.apply(client, "test:stream", access, grant("w3", "pdt_RUST4raxbl0Rfe4VQi1z", 3))[0] is None

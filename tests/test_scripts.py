@@ -38,9 +38,8 @@ def test_enqueue_once_under_concurrency(client: redis.Redis) -> None:
 
 
 def commit(client: redis.Redis, read: str, new: str, *event: str, finish: str | None = None) -> object:
-    script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS]
-    script_keys += [finish] if finish else []
-    return redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", *event])
+    script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS, finish or "", ""]
+    return redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", "", 0, *event])
 
 
 def test_commit_access_compare_and_set(client: redis.Redis) -> None:
@@ -103,3 +102,11 @@ def test_a_wrong_guess_of_the_state_costs_a_round_trip_never_an_update(client: r
     assert [json.loads(e[1]["data"])["version"] for e in client.xrange("test:stream")] == [1, 2, 3]
     grants._last_written.clear()  # a process that knows nothing: the first commit learns the state
     assert grants.apply(client, "test:stream", access, grant("w3", "pdt_RUST4raxbl0Rfe4VQi1z", 3))[0] is None
+
+
+def test_commit_access_writes_a_payments_index_record_whatever_it_finds(client: redis.Redis) -> None:
+    client.set(keys.access("cus"), "v1")
+    script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS, "", "test:index"]
+    stale = redis_scripts.run(client, "commit_access", script_keys, ["v0", "v2", 60, "cus", "record", 90])
+    assert stale == [0, "v1"] and client.get("test:index") == "record" and 0 < client.ttl("test:index") <= 90
+    assert client.get(keys.access("cus")) == "v1"

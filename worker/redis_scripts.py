@@ -18,13 +18,9 @@ def source(name: str) -> str:
     return (SCRIPTS / f"{name}.lua").read_text()
 
 
-def script(client: Any, name: str) -> Script:
-    found = _registered.get(name)
-    if found is None:
-        found = _registered[name] = client.register_script(source(name))
-    return found
-
-
 def run(client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
     """EVALSHA the named script on `client` (a Redis client or a pipeline)."""
-    return script(client, name)(keys=keys, args=args, client=client)
+    script = _registered.get(name)
+    if script is None:
+        script = _registered[name] = client.register_script(source(name))
+    return script(keys=keys, args=args, client=client)

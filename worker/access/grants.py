@@ -7,13 +7,13 @@ redelivery adds nothing twice; when a job fires it revokes only if the grant sti
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import redis
-from redis.exceptions import NoScriptError
 
 from worker import events, keys, redis_scripts
 from worker.access.config import AccessConfig, describe_change, summarize
@@ -89,7 +89,7 @@ def apply(
     last wrote for the customer (none for a customer it has not seen) and answers with the real one
     when that guess is wrong, so a customer's next event costs one round trip, and any other two.
     `finish`, a key marking the whole webhook processed, is set in the same commit when nothing
-    follows; `index`, a payment's (key, value, TTL), rides on the first commit's round trip.
+    follows; `index`, a payment's (key, value, TTL), is written by the first commit whatever it finds.
     Returns the event emitted (if any), the customer's state afterwards, and whether `finish` was set."""
     key, done = keys.access(update.customer_id), keys.access_applied(update.webhook_id)
     raw: str | bytes = _last_written.get(update.customer_id, "")
@@ -107,9 +107,11 @@ def apply(
                     schedule.add(pipe, job.job_id, job.due, "revoke_grant", *job.args)
                 pipe.execute()
         flat = [part for item in (fields or {}).items() for part in item]
-        script_keys = [key, done, stream, keys.CUSTOMERS, *([finish] if finish else [])]
+        record_key, record, record_ttl = index or ("", "", 0)
+        script_keys = [key, done, stream, keys.CUSTOMERS, finish or "", record_key]
         written = state.dumps()
-        result = _commit(client, script_keys, [raw, written, keys.DONE_TTL, update.customer_id, *flat], index)
+        args = [raw, written, keys.DONE_TTL, update.customer_id, record, record_ttl, *flat]
+        result = redis_scripts.run(client, "commit_access", script_keys, args)
         index = None
         if result == 1:
             _remember(update.customer_id, written)
@@ -122,31 +124,17 @@ def apply(
 
 
 _last_written: dict[str, str | bytes] = {}  # customer id -> their state as this process last saw it
-LAST_WRITTEN_MAX = 10_000  # bounded (a few MB at most): a guess is only worth one round trip
+_last_written_lock = threading.Lock()
+LAST_WRITTEN_MAX = 2_000  # the newest customers only: a guess saves one round trip, no more
 
 
 def _remember(customer_id: str, raw: str | bytes) -> None:
-    if len(_last_written) >= LAST_WRITTEN_MAX:
-        _last_written.clear()
-    _last_written[customer_id] = raw
-
-
-def _commit(client: redis.Redis, script_keys: list[str], args: list[Any], index: tuple[str, str, int] | None) -> Any:
-    """The commit script; a payment's index record goes in the same round trip (a plain EVALSHA:
-    redis-py's script objects in a pipeline would ask SCRIPT EXISTS first, a round trip of its own)."""
-    if index is None:
-        return redis_scripts.run(client, "commit_access", script_keys, args)
-    sha = redis_scripts.script(client, "commit_access").sha
-    with client.pipeline(transaction=False) as pipe:
-        pipe.set(index[0], index[1], ex=index[2])
-        pipe.evalsha(sha, len(script_keys), *script_keys, *args)
-        stored, result = pipe.execute(raise_on_error=False)
-    if isinstance(result, NoScriptError):  # Redis restarted and lost its scripts: run() loads it
-        result = redis_scripts.run(client, "commit_access", script_keys, args)
-    for answer in (stored, result):
-        if isinstance(answer, Exception):
-            raise answer
-    return result
+    """Keep the guess; past the bound the oldest goes, so the worker's memory stays level."""
+    with _last_written_lock:
+        _last_written.pop(customer_id, None)
+        _last_written[customer_id] = raw
+        if len(_last_written) > LAST_WRITTEN_MAX:
+            del _last_written[next(iter(_last_written))]
 
 
 def _shown(state: AccessState) -> dict[str, tuple[object, ...]]:

@@ -87,7 +87,8 @@ def apply(
     """Apply once per webhook (scripts/commit_access.lua, a compare-and-set, no WATCH); stale
     changes are skipped. The state is not read first: the script is given the state this process
     last wrote for the customer (none for a customer it has not seen) and answers with the real one
-    when that guess is wrong, so a customer's next event costs one round trip, and any other two.
+    when that guess is wrong: one round trip when it is right (a new customer, or one this
+    process wrote last), two when it is not.
     `finish`, a key marking the whole webhook processed, is set in the same commit when nothing
     follows; `index`, a payment's (key, value, TTL), is written by the first commit whatever it finds.
     Returns the event emitted (if any), the customer's state afterwards, and whether `finish` was set."""

@@ -207,6 +207,15 @@ def test_a_redis_that_stops_answering_gets_503_in_time_and_no_reply_goes_astray(
     assert client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 9
 
 
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "HEAD"])
+def test_other_methods_on_the_webhook_path_are_405_and_store_nothing(
+    web: Stack, client: redis.Redis, method: str
+) -> None:
+    answer = httpx.request(method, web.base_url + "/webhooks/dodo", content=b"{}", timeout=15)
+    assert answer.status_code == 405 and answer.headers["allow"] == "POST"
+    assert nothing_stored(client)
+
+
 def test_api_needs_a_valid_token(web: Stack) -> None:
     path = "/api/customers/cus_x/access"
     assert web.api("GET", path, token=None).status_code == 401

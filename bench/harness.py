@@ -109,6 +109,43 @@ def worker(environment: dict[str, str], module: str = "worker.actors", threads: 
     )
 
 
+def family(pid: int) -> list[int]:
+    """A process and its descendants (the dramatiq command forks its worker process)."""
+    found, pids = [], [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        found.append(current)
+        pids += [int(c) for c in children]
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    total = 0
+    for member in family(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+    return total / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of a process and its descendants, all threads."""
+    ticks = 0
+    for member in family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def payment(n: int, customers: int = 1000) -> dict[str, Any]:
     event = copy.deepcopy(TEMPLATE)
     event["data"]["payment_id"] = f"pay_bench_{n}"

@@ -17,22 +17,6 @@ import redis
 from bench import harness
 
 
-def rss_mib(pid: int) -> float:
-    """RSS of a process and its children (the dramatiq worker forks its worker process)."""
-    total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
-        pids += [int(c) for c in children]
-    return total / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500_000)
@@ -47,7 +31,7 @@ def main() -> None:
         port = harness.free_port()
         with harness.receiver(port, environment) as web, harness.worker(environment) as worker:
             print(f"{'events':>7}  receiver MiB  worker MiB")
-            print(f"{0:7}  {rss_mib(web.pid):12.1f}  {rss_mib(worker.pid):10.1f}")
+            print(f"{0:7}  {harness.rss_mib(web.pid):12.1f}  {harness.rss_mib(worker.pid):10.1f}")
             for start in range(0, args.events, step):
                 # One customer per event: 1,000 customers buying 500 one-time products each would
                 # measure their growing access state (every grant kept, every event listing them all).
@@ -55,8 +39,8 @@ def main() -> None:
                 harness.load(port, requests, 16)
                 while client.xlen("upsell:events") < start + step:
                     time.sleep(0.2)
-                samples.append(rss_mib(worker.pid))
-                print(f"{start + step:7}  {rss_mib(web.pid):12.1f}  {samples[-1]:10.1f}", flush=True)
+                samples.append(harness.rss_mib(worker.pid))
+                print(f"{start + step:7}  {harness.rss_mib(web.pid):12.1f}  {samples[-1]:10.1f}", flush=True)
     tail = samples[len(samples) // 5 :]
     print(f"worker RSS over the last {len(tail) * step:,} events: {min(tail):.1f}-{max(tail):.1f} MiB")
 

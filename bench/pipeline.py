@@ -1,67 +1,89 @@
-"""Pipeline: signed webhooks posted until each one's access event is on `upsell:events`, one worker
-process (8 threads); in the same run, as many messages through a no-op actor on the same broker.
+"""Pipeline: how fast one worker process (8 threads) turns queued webhooks into access events on
+`upsell:events`, against a no-op actor draining as many messages from the same broker.
 
-    .venv/bin/python -m bench.pipeline [--events 3000]
+    .venv/bin/python -m bench.pipeline [--events 10000] [--rounds 3]
+
+Each side drains a queue filled before its worker starts, so neither shares the cores with a
+load generator or the receiver: the webhooks (three purchases per customer) go through
+`dodo-upsell web` first, the no-op's messages are sent directly. The rate runs from the first entry on the stream to the last (Redis
+stamps both); CPU is the worker process's own, read from /proc over the same span.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
 from bench import harness
+from worker import keys
 
 
-def wait_for(client: redis.Redis, stream: str, count: int, field: bytes, timeout: float = 300) -> list[float]:
-    """When each input's entry landed (epoch seconds, from the entry id), by the input's index."""
+def drain(client: redis.Redis, worker_pid: int, stream: str, count: int, timeout: float = 300) -> tuple[float, float]:
+    """Events per second and worker CPU µs per event while `count` entries land on `stream`."""
     deadline = time.monotonic() + timeout
-    while client.xlen(stream) < count:
+    while client.xlen(stream) == 0:
         if time.monotonic() > deadline:
-            raise SystemExit(f"only {client.xlen(stream)} of {count} entries on {stream} after {timeout}s")
-        time.sleep(0.05)
-    done = [0.0] * count
-    for entry_id, fields in client.xrange(stream):
-        done[int(fields[field].rsplit(b"_", 1)[-1])] = int(entry_id.split(b"-")[0]) / 1000
-    return done
+            raise SystemExit(f"nothing on {stream} after {timeout}s: see /tmp/bench-*.log")
+        time.sleep(0.005)
+    first_count, first_cpu = client.xlen(stream), harness.cpu_seconds(worker_pid)
+    while (landed := client.xlen(stream)) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {landed} of {count} entries on {stream} after {timeout}s")
+        time.sleep(0.005)
+    cpu = harness.cpu_seconds(worker_pid) - first_cpu
+    first, last = client.xrange(stream, count=1)[0][0], client.xrevrange(stream, count=1)[0][0]
+    seconds = (int(last.split(b"-")[0]) - int(first.split(b"-")[0])) / 1000
+    return (count - 1) / seconds, cpu / (count - first_count) * 1e6
 
 
-def report(name: str, sent: list[float], done: list[float]) -> float:
-    rate = len(done) / (max(done) - min(sent))
-    p50, p99 = harness.percentiles([d - s for s, d in zip(sent, done)])
-    print(f"{name:10} {rate:7.0f} events/s   end-to-end p50 {p50 * 1000:7.1f} ms  p99 {p99 * 1000:7.1f} ms")
-    return rate
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=3000)
-    args = parser.parse_args()
-    rules = Path(tempfile.mkdtemp(prefix="bench-rules-"))
-    shutil.copy(harness.ROOT / "rules" / "access.yaml", rules)
+def ours(events: int, round_number: int, rules: Path) -> tuple[float, float]:
     with harness.valkey() as redis_url:
         client = redis.Redis.from_url(redis_url)
         environment = harness.env(redis_url, rules)
         port = harness.free_port()
-        with harness.receiver(port, environment), harness.worker(environment):
-            sent = [0.0] * args.events
-            harness.load(port, harness.signed_requests(port, args.events, "pipe"), 16, sent)
-            ours = report("pipeline", sent, wait_for(client, "upsell:events", args.events, b"source"))
-        with harness.worker(environment, "bench.noop"):
-            os.environ["REDIS_URL"] = redis_url
-            from bench import noop
+        with harness.receiver(port, environment):
+            harness.load(port, harness.signed_requests(port, events, f"pipe{round_number}", customers=events // 3), 16)
+        queued = client.llen(keys.queue(keys.WEBHOOK_QUEUE))
+        if queued != events:
+            raise SystemExit(f"the receiver queued {queued} of {events} webhooks")
+        with harness.worker(environment) as worker:
+            return drain(client, worker.pid, "upsell:events", events)
 
-            sent = []
-            for n in range(args.events):
-                sent.append(time.time())
-                noop.noop.send(n)
-            baseline = report("no-op", sent, wait_for(client, "bench:noop", args.events, b"n"))
-        print(f"ratio pipeline / no-op throughput: {ours / baseline:.2f}")
+
+def noop(events: int) -> tuple[float, float]:
+    with harness.valkey() as redis_url:
+        client = redis.Redis.from_url(redis_url)
+        environment = harness.env(redis_url)
+        send = f"from bench.noop import noop\nfor n in range({events}): noop.send(n)"
+        subprocess.run([sys.executable, "-c", send], cwd=harness.ROOT, env=environment, check=True)
+        with harness.worker(environment, "bench.noop") as worker:
+            return drain(client, worker.pid, "bench:noop", events)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rules = Path(tempfile.mkdtemp(prefix="bench-rules-"))
+    shutil.copy(harness.ROOT / "rules" / "access.yaml", rules)
+    sides: dict[str, Callable[[int], tuple[float, float]]] = {
+        "pipeline": lambda n: ours(args.events, n, rules),
+        "no-op": lambda n: noop(args.events),
+    }
+    for n in range(args.rounds):
+        (rate, cpu), (base_rate, base_cpu) = (side(n) for side in sides.values())
+        print(f"round {n + 1}: pipeline {rate:6.0f} events/s, worker {cpu:5.0f} µs CPU/event")
+        print(f"         no-op    {base_rate:6.0f} events/s, worker {base_cpu:5.0f} µs CPU/event")
+        print(f"         ratio pipeline / no-op throughput: {rate / base_rate:.2f}", flush=True)
 
 
 if __name__ == "__main__":

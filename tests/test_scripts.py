@@ -110,3 +110,20 @@ def test_commit_access_writes_a_payments_index_record_whatever_it_finds(client: 
     stale = redis_scripts.run(client, "commit_access", script_keys, ["v0", "v2", 60, "cus", "record", 90])
     assert stale == [0, "v1"] and client.get("test:index") == "record" and 0 < client.ttl("test:index") <= 90
     assert client.get(keys.access("cus")) == "v1"
+
+
+def commit_on_own_connection(client: redis.Redis, read: str, new: str, webhook_id: str) -> object:
+    script_keys = [keys.access("cus"), keys.access_applied(webhook_id), "test:stream", keys.CUSTOMERS, "", ""]
+    args = [read, new, 60, "cus", "", 0, "type", webhook_id]
+    return redis_scripts.run_on_own_connection(client, "commit_access", script_keys, args)
+
+
+def test_the_commits_own_connection_reloads_lost_scripts_and_reconnects_when_cut(client: redis.Redis) -> None:
+    """The worker's commit skips redis-py's pool; it must still survive what the pool survives."""
+    assert commit_on_own_connection(client, "", "v1", "msg_1") == 1
+    client.script_flush()  # a restarted server without its script cache: NOSCRIPT
+    assert commit_on_own_connection(client, "v1", "v2", "msg_2") == 1
+    assert client.client_kill_filter(_type="normal", skipme=True) >= 1  # the server cut the connection
+    assert commit_on_own_connection(client, "v2", "v3", "msg_3") == 1
+    assert commit_on_own_connection(client, "v3", "v4", "msg_3") == [-1, "v3"], "applied once"
+    assert client.get(keys.access("cus")) == "v3" and client.xlen("test:stream") == 3

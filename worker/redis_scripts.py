@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import redis
 from redis.commands.core import Script
+from redis.connection import AbstractConnection
+from redis.exceptions import NoScriptError
 
 SCRIPTS = Path(__file__).parent / "scripts"
 _registered: dict[str, Script] = {}
@@ -20,7 +25,45 @@ def source(name: str) -> str:
 
 def run(client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
     """EVALSHA the named script on `client` (a Redis client or a pipeline)."""
+    return _script(client, name)(keys=keys, args=args, client=client)
+
+
+_own = threading.local()  # this thread's connection to each pool's server
+
+
+def run_on_own_connection(client: redis.Redis, name: str, keys: list[str], args: list[Any]) -> Any:
+    """EVALSHA an idempotent script on this thread's own connection: the worker's one round trip
+    per webhook, without the pool's checkout, health probe and process checks (42 against 17 µs of
+    CPU a call, bench.pipeline). A broken connection is reconnected and the call sent once more,
+    as redis-py's own retry would; running an idempotent script twice changes nothing."""
+    connection = _connection(client)
+    command = connection.pack_command("EVALSHA", _script(client, name).sha, len(keys), *keys, *args)
+    for attempt in range(3):
+        try:
+            connection.send_packed_command(command, check_health=False)
+            return connection.read_response()
+        except NoScriptError:  # the server restarted and lost its script cache
+            connection.send_command("SCRIPT", "LOAD", source(name))
+            connection.read_response()
+        except (redis.ConnectionError, redis.TimeoutError):
+            connection.disconnect()
+            if attempt == 2:
+                raise
+    raise redis.ConnectionError(f"{name}: the server kept losing its scripts")
+
+
+def _script(client: Any, name: str) -> Script:
     script = _registered.get(name)
     if script is None:
         script = _registered[name] = client.register_script(source(name))
-    return script(keys=keys, args=args, client=client)
+    return script
+
+
+def _connection(client: redis.Redis) -> AbstractConnection:
+    """Made like the pool's own (same server, timeouts); dropped with the pool or the thread."""
+    pool = client.connection_pool
+    connections: weakref.WeakKeyDictionary[Any, AbstractConnection]
+    connections = _own.__dict__.setdefault("connections", weakref.WeakKeyDictionary())
+    if pool not in connections:
+        connections[pool] = pool.connection_class(**pool.connection_kwargs)
+    return connections[pool]

@@ -112,7 +112,7 @@ def apply(
         script_keys = [key, done, stream, keys.CUSTOMERS, finish or "", record_key]
         written = state.dumps()
         args = [raw, written, keys.DONE_TTL, update.customer_id, record, record_ttl, *flat]
-        result = redis_scripts.run(client, "commit_access", script_keys, args)
+        result = redis_scripts.run_on_own_connection(client, "commit_access", script_keys, args)
         index = None
         if result == 1:
             _remember(update.customer_id, written)

@@ -147,9 +147,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def payment(n: int, customers: int = 1000) -> dict[str, Any]:
+    """The n-th purchase: each customer buys three times, `customers` purchases apart, then the
+    next `customers` customers do (so no customer's access state grows without end)."""
     event = copy.deepcopy(TEMPLATE)
     event["data"]["payment_id"] = f"pay_bench_{n}"
-    event["data"]["customer"]["customer_id"] = f"cus_bench_{n % customers}"
+    event["data"]["customer"]["customer_id"] = f"cus_bench_{n // (3 * customers) * customers + n % customers}"
     return event
 
 

@@ -182,6 +182,7 @@ def test_failed_messages_are_logged_by_id_never_by_payload(running: Stack, clien
     drained(client)
     worker_log = running.procs[-1].output()
     assert "msg_leaky" in worker_log and "Failed to process message payment_succeeded[" in worker_log
+    assert '"event":"dead_lettered"' in worker_log, "the worker process's own JSON lines reach its stderr"
     data = broken["data"]
     for private in (data["customer"]["email"], data["card_holder_name"], data["billing"]["street"], "card_last_four"):
         assert private not in worker_log, private

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import time
+import uuid
 
 import redis
 
@@ -17,6 +19,16 @@ def test_trim_drops_exactly_the_entries_older_than_the_retention(client: redis.R
     assert events.trim(client, STREAM, 3600, now=now) == 2
     assert [fields["id"] for _, fields in client.xrange(STREAM)] == ["3599", "10"]
     assert events.trim(client, STREAM, 3600, now=now) == 0
+
+
+def test_event_ids_are_the_uuid5_of_their_cause_as_published() -> None:
+    """Ids published before `stable_id` was written out by hand must not change: consumers dedupe on them."""
+    chance = random.Random(5)
+    alphabet = "abc_XYZ019-:\x1f é€😀"
+    for _ in range(5000):
+        parts = ["".join(chance.choices(alphabet, k=chance.randint(0, 30))) for _ in range(chance.randint(1, 4))]
+        assert events.stable_id(*parts) == str(uuid.uuid5(events._ID_NAMESPACE, "\x1f".join(parts))), parts
+    assert events.stable_id("msg_1", "access") == str(uuid.uuid5(events._ID_NAMESPACE, "msg_1\x1faccess"))
 
 
 def test_worker_trims_the_stream_by_age(stack: Stack, client: redis.Redis) -> None:

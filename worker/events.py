@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -20,8 +21,14 @@ SCHEMA_VERSION = "1"  # worker/schemas/event.schema.json
 
 
 def stable_id(*parts: str) -> str:
-    """Same cause, same id: consumers dedupe on it, so it must not depend on time or retries."""
-    return str(uuid.uuid5(_ID_NAMESPACE, "\x1f".join(parts)))
+    """Same cause, same id: consumers dedupe on it, so it must not depend on time or retries.
+    It is `uuid.uuid5(_ID_NAMESPACE, ...)` written out: the UUID object cost 4 µs of the 5."""
+    name = _ID_NAMESPACE.bytes + "\x1f".join(parts).encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])  # as uuid5 does
+    digest[6] = digest[6] & 0x0F | 0x50  # version 5
+    digest[8] = digest[8] & 0x3F | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def iso(moment: datetime) -> str:

@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import hiredis
 import redis
 from redis.commands.core import Script
 from redis.connection import AbstractConnection
@@ -37,10 +38,10 @@ def run_on_own_connection(client: redis.Redis, name: str, keys: list[str], args:
     CPU a call, bench.pipeline). A broken connection is reconnected and the call sent once more,
     as redis-py's own retry would; running an idempotent script twice changes nothing."""
     connection = _connection(client)
-    command = connection.pack_command("EVALSHA", _script(client, name).sha, len(keys), *keys, *args)
+    command = hiredis.pack_command(("EVALSHA", _script(client, name).sha, len(keys), *keys, *args))  # 2 µs, not 7
     for attempt in range(3):
         try:
-            connection.send_packed_command(command, check_health=False)
+            connection.send_packed_command([command], check_health=False)
             return connection.read_response()
         except NoScriptError:  # the server restarted and lost its script cache
             connection.send_command("SCRIPT", "LOAD", source(name))
@@ -62,8 +63,9 @@ def _script(client: Any, name: str) -> Script:
 def _connection(client: redis.Redis) -> AbstractConnection:
     """Made like the pool's own (same server, timeouts); dropped with the pool or the thread."""
     pool = client.connection_pool
-    connections: weakref.WeakKeyDictionary[Any, AbstractConnection]
-    connections = _own.__dict__.setdefault("connections", weakref.WeakKeyDictionary())
+    connections: weakref.WeakKeyDictionary[Any, AbstractConnection] | None = getattr(_own, "connections", None)
+    if connections is None:
+        connections = _own.connections = weakref.WeakKeyDictionary()
     if pool not in connections:
         connections[pool] = pool.connection_class(**pool.connection_kwargs)
     return connections[pool]

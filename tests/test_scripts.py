@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import dramatiq
+import pytest
 import redis
 
 from worker import keys, redis_scripts
@@ -127,3 +128,16 @@ def test_the_commits_own_connection_reloads_lost_scripts_and_reconnects_when_cut
     assert commit_on_own_connection(client, "v2", "v3", "msg_3") == 1
     assert commit_on_own_connection(client, "v3", "v4", "msg_3") == [-1, "v3"], "applied once"
     assert client.get(keys.access("cus")) == "v3" and client.xlen("test:stream") == 3
+
+
+def test_a_commit_that_times_out_is_raised_at_once_not_resent(client: redis.Redis, redis_url: str) -> None:
+    """One call blocks at most its socket timeout, well under the worker's 15 s heartbeat."""
+    impatient = redis.Redis.from_url(redis_url, socket_timeout=0.5, decode_responses=True)
+    assert commit_on_own_connection(impatient, "", "v1", "msg_1") == 1
+    client.execute_command("CLIENT", "PAUSE", 3000, "WRITE")  # the server stops answering writes
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        commit_on_own_connection(impatient, "v1", "v2", "msg_2")
+    assert time.monotonic() - started < 1.2, "sent again after a timeout"
+    client.execute_command("CLIENT", "UNPAUSE")
+    assert commit_on_own_connection(impatient, "v1", "v2", "msg_2") == 1, "the next call reconnects"

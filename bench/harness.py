@@ -53,11 +53,6 @@ def env(redis_url: str, rules_dir: Path = ROOT / "rules") -> dict[str, str]:
     }
 
 
-def percentiles(values: list[float]) -> tuple[float, float]:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.99)]
-
-
 @contextmanager
 def process(
     argv: list[str], environment: dict[str, str], ready_url: str | None = None, ready_text: str | None = None
@@ -169,13 +164,10 @@ def signed_requests(port: int, count: int, prefix: str, first: int = 0, customer
     return out
 
 
-async def _connection(
-    port: int, queue: list[tuple[int, bytes]], latencies: list[float], statuses: dict[int, int], sent: list[float]
-) -> None:
+async def _connection(port: int, queue: list[bytes], latencies: list[float], statuses: dict[int, int]) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     while queue:
-        index, request = queue.pop()
-        sent[index] = time.time()
+        request = queue.pop()
         started = time.perf_counter()
         writer.write(request)
         head = await reader.readuntil(b"\r\n\r\n")
@@ -187,17 +179,15 @@ async def _connection(
     writer.close()
 
 
-def load(port: int, requests: list[bytes], concurrency: int, sent: list[float] | None = None) -> dict[str, float]:
-    """Keep `concurrency` keep-alive connections busy until every request is answered; `sent`
-    receives each request's send time (epoch seconds) by index."""
-    queue = list(reversed(list(enumerate(requests))))
-    sent = sent if sent is not None else [0.0] * len(requests)
+def load(port: int, requests: list[bytes], concurrency: int) -> dict[str, float]:
+    """Keep `concurrency` keep-alive connections busy until every request is answered."""
+    queue = list(reversed(requests))
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     cpu0, wall0 = time.process_time(), time.perf_counter()
 
     async def main() -> None:
-        await asyncio.gather(*(_connection(port, queue, latencies, statuses, sent) for _ in range(concurrency)))
+        await asyncio.gather(*(_connection(port, queue, latencies, statuses) for _ in range(concurrency)))
 
     asyncio.run(main())
     wall = time.perf_counter() - wall0

@@ -20,6 +20,7 @@ from receiver import auth
 from receiver.webhooks import read_body
 from worker import events, keys
 from worker.access import grants
+from worker.access.config import AccessConfig
 from worker.offers import app_events, charge, display, dodo, eligibility, store
 from worker.offers.model import Offer
 from worker.queue import messages
@@ -98,6 +99,10 @@ class Api:
             self._book.start()
         return self._book
 
+    def _access_config(self) -> AccessConfig:
+        """access.yaml as in force; the first load failing raises ProblemsFound (answered 503)."""
+        return self.book().get().access
+
     def stats(self, request: Request) -> JSONResponse:
         """What each rule and variant earned over a window (default the last 7 days), from counters."""
         params = request.query_params
@@ -138,7 +143,7 @@ class Api:
             window = self.book().get().access.policy.suppress_offers_after_refund
         except yamlsource.ProblemsFound:
             return JSONResponse({"error": "the rule files are broken: see `dodo-upsell rules check`"}, status_code=503)
-        state = await run_in_threadpool(grants.read, self.client, customer_id)
+        state = await run_in_threadpool(grants.read, self.client, self.book().get().access, customer_id)
         try:
             answer = await self.lane.call(eligibility.check, self.dodo, customer_id, state, product_id, window)
         except DodoPaymentsError as exc:
@@ -157,6 +162,9 @@ class Api:
                 return await run_in_threadpool(handler, request)  # type: ignore[arg-type]
             except redis.RedisError:
                 return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
+            except yamlsource.ProblemsFound:
+                error = {"error": "the rule files are broken: see `dodo-upsell rules check`"}
+                return JSONResponse(error, status_code=503)
             except DodoBusy:
                 error = {"error": "too many Dodo calls in flight, retry shortly", "code": "dodo_busy"}
                 return JSONResponse(error, status_code=503, headers={"retry-after": "1"})
@@ -165,14 +173,16 @@ class Api:
 
     def access(self, request: Request) -> JSONResponse:
         customer_id = request.path_params["customer_id"]
-        return JSONResponse(grants.read(self.client, customer_id).view(customer_id))
+        stored = self.client.get(keys.access(customer_id))
+        return JSONResponse(grants.view(self._access_config(), stored, customer_id))
 
     def access_page(self, request: Request) -> JSONResponse:
         """Every customer's access, a page at a time, for a consumer bootstrapping before it follows events."""
         limit = request.query_params.get("limit", "100")
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
             return JSONResponse({"error": "limit must be 1..1000"}, status_code=400)
-        items, next_cursor = grants.page(self.client, request.query_params.get("cursor", ""), int(limit))
+        cursor = request.query_params.get("cursor", "")
+        items, next_cursor = grants.page(self.client, self._access_config(), cursor, int(limit))
         return JSONResponse({"items": items, "next_cursor": next_cursor})
 
     async def customer_offers(self, request: Request) -> JSONResponse:

@@ -99,7 +99,7 @@ def test_a_wrong_guess_of_the_state_costs_a_round_trip_never_an_update(client: r
     event, state, _ = grants.apply(client, "test:stream", access, grant("w3", "pdt_RUST4raxbl0Rfe4VQi1z", 3))
     assert state.version == 3 and len(state.grants) == 3, "w2's grant survived the wrong guess"
     assert event is not None and json.loads(event["data"])["version"] == 3
-    assert grants.read(client, "cus_guess") == state
+    assert grants.read(client, access, "cus_guess") == state
     assert [json.loads(e[1]["data"])["version"] for e in client.xrange("test:stream")] == [1, 2, 3]
     grants._last_written.clear()  # a process that knows nothing: the first commit learns the state
     assert grants.apply(client, "test:stream", access, grant("w3", "pdt_RUST4raxbl0Rfe4VQi1z", 3))[0] is None

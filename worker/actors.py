@@ -7,6 +7,10 @@ import os
 
 from dramatiq.middleware import prometheus as dramatiq_prometheus
 
+from worker import testclock
+
+testclock.install_from_env()
+
 if os.environ.get("UPSELL_WORKER_METRICS", "on") != "off":
     # Before prometheus_client is first imported: our metrics then live in the folder that
     # Dramatiq's exporter reads, beside its own, and `dramatiq_prom_port` serves them all.

@@ -62,18 +62,44 @@ def job_id(customer_id: str, key: str, ends_at: float) -> str:
     return f"revoke:{customer_id}:{key}:{ends_at:.3f}"
 
 
-def read(client: redis.Redis, customer_id: str) -> AccessState:
-    return AccessState.loads(client.get(keys.access(customer_id)))
+def ended(state: AccessState, now: float) -> list[Grant]:
+    return [g for g in state.sorted_grants() if g.ends_at is not None and g.ends_at <= now]
 
 
-def page(client: redis.Redis, cursor: str, limit: int) -> tuple[list[dict[str, object]], str | None]:
+def current(config: AccessConfig, state: AccessState, now: float) -> AccessState:
+    """Read-time truth: a grant whose end has passed no longer counts, even before its revocation
+    job has run (the job may be late: the worker was down, or busy)."""
+    gone = ended(state, now)
+    if not gone:
+        return state
+    state = state.model_copy(deep=True)
+    state.grants = {k: g for k, g in state.grants.items() if g.ends_at is None or g.ends_at > now}
+    state.tier, state.features = summarize(config, state.grants.values())
+    return state
+
+
+def read(client: redis.Redis, config: AccessConfig, customer_id: str) -> AccessState:
+    """A customer's access as it counts now."""
+    return current(config, AccessState.loads(client.get(keys.access(customer_id))), time.time())
+
+
+def view(config: AccessConfig, raw: str | bytes | None, customer_id: str) -> dict[str, Any]:
+    """The access API's answer: what counts now, and (`ended`) grants whose end has passed but
+    whose revocation has not run yet."""
+    stored, now = AccessState.loads(raw), time.time()
+    return current(config, stored, now).view(customer_id) | {"ended": [g.view() for g in ended(stored, now)]}
+
+
+def page(
+    client: redis.Redis, config: AccessConfig, cursor: str, limit: int
+) -> tuple[list[dict[str, object]], str | None]:
     """Customers' current access in customer-id order after `cursor` (a customer id, '' to start):
     stable under concurrent writes, no customer twice; the next cursor, None at the end."""
     start = f"({cursor}" if cursor else "-"
     ids: list[Any] = client.zrange(keys.CUSTOMERS, start, "+", bylex=True, offset=0, num=limit)
     names = [i.decode() if isinstance(i, bytes) else i for i in ids]
     raws = client.mget([keys.access(n) for n in names]) if names else []
-    items = [AccessState.loads(raw).view(name) for name, raw in zip(names, raws, strict=True)]
+    items = [view(config, raw, name) for name, raw in zip(names, raws, strict=True)]
     return items, (names[-1] if len(names) == limit else None)
 
 

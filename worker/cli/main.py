@@ -14,7 +14,7 @@ from pathlib import Path
 
 import structlog
 
-from worker import config
+from worker import config, testclock
 from worker.cli import project, records
 
 
@@ -102,7 +102,17 @@ def cmd_send(args: argparse.Namespace) -> None:
 
 
 def cmd_access(args: argparse.Namespace) -> None:
-    records.access(args.customer_id)
+    from worker.access import config as access_config
+    from worker.rules import yamlsource
+
+    try:
+        directory = project.rules_dir()
+        access = access_config.load(directory / "access.yaml", directory)
+    except project.NoProject as exc:
+        sys.exit(str(exc))
+    except yamlsource.ProblemsFound as found:
+        sys.exit("\n".join(str(p) for p in found.problems))
+    records.access(args.customer_id, access)
 
 
 def cmd_events(args: argparse.Namespace) -> None:
@@ -270,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    testclock.install_from_env()
     args = parser().parse_args(argv)
     try:
         args.func(args)

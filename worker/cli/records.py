@@ -10,7 +10,8 @@ from typing import Any
 
 import redis
 
-from worker import config
+from worker import config, keys
+from worker.access.config import AccessConfig
 from worker.cli import project
 from worker.rules.book import Book
 
@@ -32,10 +33,10 @@ def connect() -> redis.Redis:
     return client
 
 
-def access(customer_id: str) -> None:
+def access(customer_id: str, config: AccessConfig) -> None:
     from worker.access import grants
 
-    print(json.dumps(grants.read(connect(), customer_id).view(customer_id), indent=2))
+    print(json.dumps(grants.view(config, connect().get(keys.access(customer_id)), customer_id), indent=2))
 
 
 def events_tail(stream: str, from_start: bool) -> None:

@@ -67,8 +67,9 @@ def run(
     candidates = book.index.candidates(trigger.facts)
     if not candidates:
         return []
-    state = state or grants.read(client, trigger.facts.customer_id)
-    why = state.suppressed(book.access.policy.suppress_offers_after_refund, time.time())
+    now, customer_id = time.time(), trigger.facts.customer_id
+    state = grants.current(book.access, state, now) if state else grants.read(client, book.access, customer_id)
+    why = state.suppressed(book.access.policy.suppress_offers_after_refund, now)
     if why:
         return [f"no offers: {why}"]
     outcomes = []
@@ -92,7 +93,7 @@ def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger, a
     rule = book.index.by_id.get(rule_id)
     if rule is None:
         return "skipped: rule no longer exists"
-    state = grants.read(client, trigger.facts.customer_id)
+    state = grants.read(client, book.access, trigger.facts.customer_id)
     suppressed = state.suppressed(book.access.policy.suppress_offers_after_refund, time.time())
     if suppressed:
         return f"skipped: {suppressed}"

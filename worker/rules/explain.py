@@ -52,7 +52,7 @@ def explain(book: Book, event_path: Path, access: dict[str, Any]) -> dict[str, A
     state = before.model_copy(deep=True)
     if outcome.update is not None:  # the worker checks has/lacks against access after the event's own change
         grants.merge(book.access, state, outcome.update, time.time())
-    tier, features = summarize(book.access, state.grants.values())
+    tier, features = summarize(book.access, grants.current(book.access, state, time.time()).grants.values())
     verdicts = match.evaluate(book.index.candidates(trigger.facts), trigger.facts, book.access, tier, features)
     return {
         "event_type": event_type,

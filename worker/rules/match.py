@@ -62,8 +62,11 @@ class Index:
         return sorted(found.values(), key=lambda r: (-r.priority, self._order[r.id]))
 
 
-def mismatches(rule: Rule, facts: Facts, config: AccessConfig, tier: str | None, features: list[str]) -> list[str]:
-    """Why `when` does not hold (empty: it holds)."""
+def mismatches(
+    rule: Rule, facts: Facts, config: AccessConfig, tier: str | None, features: list[str], *, access: bool = True
+) -> list[str]:
+    """Why `when` does not hold (empty: it holds). `access=False` leaves `has`/`lacks` out: a delayed
+    rule tests them when it fires (a win-back waits for the cancelled access to end)."""
     when, why = rule.when, []
     if when.product and not set(when.product) & set(facts.products):
         why.append(f"product: none of {when.product} in {list(facts.products)}")
@@ -73,10 +76,11 @@ def mismatches(rule: Rule, facts: Facts, config: AccessConfig, tier: str | None,
         why.append(f"min_amount: {facts.amount} < {when.min_amount}")
     if when.max_amount is not None and (facts.amount is None or facts.amount > when.max_amount):
         why.append(f"max_amount: {facts.amount} > {when.max_amount}")
-    for name in when.has or []:
+    has, lacks = (when.has or [], when.lacks or []) if access else ([], [])
+    for name in has:
         if not config.holds(tier, features, name):
             why.append(f"has: customer lacks {name}")
-    for name in when.lacks or []:
+    for name in lacks:
         if config.holds(tier, features, name):
             why.append(f"lacks: customer has {name}")
     for key, allowed in (when.metadata or {}).items():
@@ -135,10 +139,10 @@ def evaluate(
     candidates: list[Rule], facts: Facts, config: AccessConfig, tier: str | None, features: list[str]
 ) -> list[Verdict]:
     """Check `Index.candidates` in priority order; a matching rule with `stop` ends the list. A
-    delayed rule counts as matched here and is checked again when it fires."""
+    delayed rule is matched here on the event's facts alone and checked in full when it fires."""
     verdicts = []
     for rule in candidates:
-        why = mismatches(rule, facts, config, tier, features)
+        why = mismatches(rule, facts, config, tier, features, access=not rule.delay)
         verdicts.append(Verdict(rule, not why, why))
         if not why and rule.stop:
             break

@@ -3,14 +3,19 @@
 -- KEYS[2] jobs hash (job id -> encoded Dramatiq message)
 -- KEYS[3] the queue list (dramatiq:<queue>); its message hash is KEYS[3] .. '.msgs'
 -- ARGV[1] now (unix seconds), ARGV[2] the most jobs to move in one call
+-- Each message is stamped with the claim time: Dramatiq's age limit then counts from when the job
+-- fell due, never from when it was scheduled (a job scheduled a year ahead is not a year old).
 -- Returns the number of jobs claimed.
 local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local stamp = math.floor(tonumber(ARGV[1]) * 1000)
 for _, id in ipairs(due) do
   redis.call('zrem', KEYS[1], id)
   local body = redis.call('hget', KEYS[2], id)
   redis.call('hdel', KEYS[2], id)
   if body then
-    redis.call('hset', KEYS[3] .. '.msgs', id, body)
+    local message = cjson.decode(body)
+    message['message_timestamp'] = stamp
+    redis.call('hset', KEYS[3] .. '.msgs', id, cjson.encode(message))
     redis.call('rpush', KEYS[3], id)
   end
 end

@@ -21,7 +21,7 @@ from worker.access.config import AccessConfig, describe_change, summarize
 from worker.access.state import AccessState, Grant
 from worker.queue import schedule
 
-Action = Literal["grant", "revoke", "end_at", "suspend", "restore", "end_if_due"]
+Action = Literal["grant", "revoke", "end_at", "end_if_due"]  # end_at: granted until `ends_at` (cancel, hold)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Update:
     changes: list[Change] = field(default_factory=list)
     source: str | None = None  # the cause named on the event, if not `webhook_id`
     refunded: bool = False
-    dispute: tuple[str, bool] | None = None  # (payment id, open now)
+    dispute: tuple[str, bool, tuple[str, ...]] | None = None  # (payment id, open now, grant keys it suspends)
 
 
 @dataclass(frozen=True)
@@ -189,15 +189,19 @@ def _cancel_replaced(client: redis.Redis, customer_id: str, before: AccessState,
 
 def merge(config: AccessConfig, state: AccessState, update: Update, now: float) -> list[Job]:
     """Apply each change unless a newer event already touched its grant; returns the revocations to
-    schedule. Suspension survives a re-grant of the same key; only a dispute's outcome lifts it."""
+    schedule. Every change sets its grant outright (a product, maybe an end time, or nothing), so the
+    newest event per grant decides whatever the arrival order. Disputes keep their own clock per
+    payment: suspension is derived from the disputes open now, never carried by a grant."""
     stamp = update.at.timestamp()
     jobs: list[Job] = []
     if update.refunded:
         state.refunded_at = max(state.refunded_at or stamp, stamp)
     if update.dispute and _newer(state, f"dispute:{update.dispute[0]}", stamp):
-        payment_id, now_open = update.dispute
-        disputes = set(state.open_disputes) - {payment_id} | ({payment_id} if now_open else set())
-        state.open_disputes = sorted(disputes)
+        payment_id, now_open, suspends = update.dispute
+        state.open_disputes = sorted(set(state.open_disputes) - {payment_id} | ({payment_id} if now_open else set()))
+        state.suspending.pop(payment_id, None)
+        if now_open and suspends:
+            state.suspending[payment_id] = list(suspends)
     for change in update.changes:
         current = state.grants.get(change.key)
         if change.action == "end_if_due":
@@ -206,36 +210,19 @@ def merge(config: AccessConfig, state: AccessState, update: Update, now: float) 
             continue
         if not _newer(state, change.key, stamp):
             continue
-        if change.action == "grant":
-            grant = config.grant(change.source, change.product_id) if change.product_id else None
-            if grant is None:
-                state.grants.pop(change.key, None)
-                continue
-            grant.suspended = current.suspended if current else False
-            grant.ends_at = change.ends_at
-            state.grants[change.key] = grant
-        elif change.action == "revoke":
+        grant = config.grant(change.source, change.product_id) if change.product_id else None
+        if change.action == "revoke" or grant is None or (change.ends_at is not None and change.ends_at <= now):
             state.grants.pop(change.key, None)
-        elif current is None:
             continue
-        elif change.action == "end_at":
-            assert change.ends_at is not None
-            if change.ends_at <= now:
-                del state.grants[change.key]
-                continue
-            current.ends_at = change.ends_at
-        else:
-            current.suspended = change.action == "suspend"
-        grant_now = state.grants.get(change.key)
-        if grant_now is not None and grant_now.ends_at is not None and change.action in ("grant", "end_at"):
-            args = (
-                update.customer_id,
-                change.key,
-                repr(grant_now.ends_at),
-                "expired" if change.action == "grant" else update.reason,  # a one-time grant's lifetime ran out
-                update.source or update.webhook_id,
-            )
-            jobs.append(Job(job_id(update.customer_id, change.key, grant_now.ends_at), grant_now.ends_at, args))
+        grant.ends_at = change.ends_at
+        state.grants[change.key] = grant
+        if change.ends_at is not None:
+            reason = "expired" if change.action == "grant" else update.reason  # a one-time lifetime ran out
+            args = (update.customer_id, change.key, repr(change.ends_at), reason, update.source or update.webhook_id)
+            jobs.append(Job(job_id(update.customer_id, change.key, change.ends_at), change.ends_at, args))
+    suspended = {key for keys_ in state.suspending.values() for key in keys_}
+    for key, grant in state.grants.items():
+        grant.suspended = key in suspended
     return jobs
 
 

@@ -16,7 +16,7 @@ class Grant(BaseModel):
     product_id: str
     tier: str | None
     features: list[str]
-    suspended: bool = False  # an open dispute on its payment: kept, but not counted
+    suspended: bool = False  # an open dispute on its payment (AccessState.suspending): kept, not counted
     ends_at: float | None = None  # unix time its scheduled revocation is due (cancelled, on hold, duration)
 
     def view(self) -> dict[str, Any]:
@@ -36,6 +36,7 @@ class AccessState(BaseModel):
     clock: dict[str, float] = Field(default_factory=dict)
     refunded_at: float | None = None  # newest refund: new offers are suppressed for a while after it
     open_disputes: list[str] = Field(default_factory=list)  # payment ids; no new offers while any is open
+    suspending: dict[str, list[str]] = Field(default_factory=dict)  # open dispute's payment id -> grant keys
 
     @classmethod
     def loads(cls, raw: str | bytes | None) -> AccessState:

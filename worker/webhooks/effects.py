@@ -115,7 +115,7 @@ def hold(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id
     """On hold or past due: access stays for `grace` from the event, then goes unless re-activated."""
     sub: Subscription = event.data
     ends = event.timestamp.timestamp() + config.policy.grace
-    change = Change(sub.subscription_id, "end_at", ends_at=ends)
+    change = Change(sub.subscription_id, "end_at", sub.subscription_id, sub.product_id, ends)
     return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
 
 
@@ -125,7 +125,8 @@ def cancel(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
     if config.policy.on_cancel == "immediately":
         change = Change(sub.subscription_id, "revoke")
     else:
-        change = Change(sub.subscription_id, "end_at", ends_at=sub.next_billing_date.timestamp())
+        ends = sub.next_billing_date.timestamp()
+        change = Change(sub.subscription_id, "end_at", sub.subscription_id, sub.product_id, ends)
     return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
 
 
@@ -158,30 +159,32 @@ def refund(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
 
 
 def _dispute(
-    lookup: Lookup, hook: catalog.Webhook, webhook_id: str, event: Any, action: str | None, now_open: bool
+    lookup: Lookup, hook: catalog.Webhook, webhook_id: str, event: Any, now_open: bool, suspend: bool, revoke: bool
 ) -> Outcome:
+    """A dispute's state lives on its own clock (per payment); only a lost one touches the grants."""
     data: Dispute = event.data
     record = lookup(data.payment_id)
-    changes = [Change(key, action) for key in record.grant_keys] if action else []  # type: ignore[arg-type]
+    changes = [Change(key, "revoke") for key in record.grant_keys] if revoke else []
     amount = int(data.amount) if data.amount.isdigit() else None
     facts = Facts(hook.name, record.customer_id, tuple(record.products), data.currency, amount)
-    update = _update(hook, webhook_id, event, record.customer_id, changes, dispute=(data.payment_id, now_open))
+    suspends = tuple(record.grant_keys) if suspend else ()
+    dispute = (data.payment_id, now_open, suspends)
+    update = _update(hook, webhook_id, event, record.customer_id, changes, dispute=dispute)
     return Outcome(record.customer_id, facts, update, record.subscription_id, suppresses=now_open)
 
 
 def dispute_open(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
-    action = "suspend" if config.policy.on_dispute == "suspend" else None
-    return _dispute(lookup, hook, webhook_id, event, action, True)
+    return _dispute(lookup, hook, webhook_id, event, True, config.policy.on_dispute == "suspend", False)
 
 
 def dispute_restore(
     lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any
 ) -> Outcome:
-    return _dispute(lookup, hook, webhook_id, event, "restore", False)
+    return _dispute(lookup, hook, webhook_id, event, False, False, False)
 
 
 def dispute_revoke(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
-    return _dispute(lookup, hook, webhook_id, event, "revoke", False)
+    return _dispute(lookup, hook, webhook_id, event, False, False, True)
 
 
 EFFECTS: dict[str, Effect] = {

@@ -291,3 +291,27 @@ def test_a_job_due_a_year_ahead_runs_once_when_due(stack: Stack, client: redis.R
     drained(client, within=0)
     assert worker.output().count("revocation_skipped") == 1
     assert "age limit" not in worker.output() and client.hlen(keys.DEAD_LETTERS) == 0
+
+
+def test_down_over_several_ends_they_all_run_once_in_due_order(stack: Stack, client: redis.Redis) -> None:
+    """Three grants of one customer end on days 1, 2 and 3 while nothing runs: started on day 4,
+    each revocation is applied once, in the order the grants ended."""
+    path = stack.rules_dir / "access.yaml"
+    path.write_text(path.read_text().replace("{features: [course_rust]}", "{features: [course_rust], duration: 2d}"))
+    stack.web()
+    stack.worker()
+    post_all(
+        stack,
+        client,
+        event("subscription.active", -10, subscription_id="sub_basic", product_id=BASIC),
+        event("subscription.active", -9, subscription_id="sub_pro", product_id=PRO),
+        event("payment.succeeded"),
+        event("subscription.cancelled", -5, subscription_id="sub_basic", product_id=BASIC, next_billing_date=iso(DAY)),
+        event("subscription.on_hold", subscription_id="sub_pro", product_id=PRO),
+    )
+    restart(stack, 4 * DAY)
+    wait_until(lambda: typed(client, "access.revoked"), 40, what="the last revocation")
+    drained(client, within=0)
+    reasons = [e["data"]["change"]["reason"] for e in read_events(client) if e["type"].startswith("access.")]
+    assert reasons[-3:] == ["cancelled", "expired", "grace_ended"] and reasons.count("cancelled") == 1
+    assert access(stack)["grants"] == [] and access(stack)["ended"] == []

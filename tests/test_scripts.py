@@ -40,7 +40,8 @@ def test_enqueue_once_under_concurrency(client: redis.Redis) -> None:
 
 def commit(client: redis.Redis, read: str, new: str, *event: str, finish: str | None = None) -> object:
     script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS, finish or "", ""]
-    return redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", "", 0, *event])
+    script_keys += [keys.SCHEDULE, keys.JOBS]
+    return redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", "", 0, 0, 0, *event])
 
 
 def test_commit_access_compare_and_set(client: redis.Redis) -> None:
@@ -108,14 +109,16 @@ def test_a_wrong_guess_of_the_state_costs_a_round_trip_never_an_update(client: r
 def test_commit_access_writes_a_payments_index_record_whatever_it_finds(client: redis.Redis) -> None:
     client.set(keys.access("cus"), "v1")
     script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS, "", "test:index"]
-    stale = redis_scripts.run(client, "commit_access", script_keys, ["v0", "v2", 60, "cus", "record", 90])
+    script_keys += [keys.SCHEDULE, keys.JOBS]
+    stale = redis_scripts.run(client, "commit_access", script_keys, ["v0", "v2", 60, "cus", "record", 90, 0, 0])
     assert stale == [0, "v1"] and client.get("test:index") == "record" and 0 < client.ttl("test:index") <= 90
     assert client.get(keys.access("cus")) == "v1"
 
 
 def commit_on_own_connection(client: redis.Redis, read: str, new: str, webhook_id: str) -> object:
     script_keys = [keys.access("cus"), keys.access_applied(webhook_id), "test:stream", keys.CUSTOMERS, "", ""]
-    args = [read, new, 60, "cus", "", 0, "type", webhook_id]
+    script_keys += [keys.SCHEDULE, keys.JOBS]
+    args = [read, new, 60, "cus", "", 0, 0, 0, "type", webhook_id]
     return redis_scripts.run_on_own_connection(client, "commit_access", script_keys, args)
 
 
@@ -141,3 +144,47 @@ def test_a_commit_that_times_out_is_raised_at_once_not_resent(client: redis.Redi
     assert time.monotonic() - started < 1.2, "sent again after a timeout"
     client.execute_command("CLIENT", "UNPAUSE")
     assert commit_on_own_connection(impatient, "v1", "v2", "msg_2") == 1, "the next call reconnects"
+
+
+def test_claimed_jobs_are_stamped_with_their_claim_time_not_their_scheduling_time(client: redis.Redis) -> None:
+    """Dramatiq's age limit counts from the message's timestamp: a job scheduled a year ahead must
+    not look a year old when it falls due (it was dead-lettered as too old)."""
+    with client.pipeline() as pipe:
+        schedule.add(pipe, "job:year", time.time() + 365 * 86400, "expire_offer", "off_1")
+        pipe.execute()
+    claimed_at = time.time() + 365 * 86400 + 5
+    assert schedule.claim_due(client, claimed_at) == 1
+    body = client.hget(keys.queue_messages(keys.INTERNAL_QUEUE), "job:year")
+    message = dramatiq.Message.decode(body.encode())
+    assert message.message_timestamp == int(claimed_at * 1000) and message.args == ("off_1",)
+    assert message.actor_name == "expire_offer" and message.message_id == "job:year"
+
+
+def test_concurrent_end_time_changes_leave_exactly_the_jobs_the_grants_need(client: redis.Redis) -> None:
+    """Cancels and re-activations of one subscription committed at once from many threads: every
+    grant's end time has its revocation job, and no job is left for an end time no grant has (the
+    jobs are added and removed in the commit itself, so no tidy-up deletes a job a concurrent
+    update re-added)."""
+    from pathlib import Path
+
+    from worker.access import config, grants
+
+    access = config.load(Path(__file__).resolve().parents[1] / "rules" / "access.yaml")
+    base = datetime.now(UTC) - timedelta(hours=1)
+    ends = [time.time() + 86400 * d for d in (1, 2, 3)]
+
+    def update(n: int) -> grants.Update:
+        sub = f"sub_{n % 2}"
+        action = "end_at" if n % 3 else "grant"
+        change = grants.Change(
+            sub, action, sub, "pdt_RUST4raxbl0Rfe4VQi1z", ends[n % 3] if action == "end_at" else None
+        )
+        return grants.Update(f"w{n}", "cus_race", base + timedelta(seconds=n), "access.changed", "cancelled", [change])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: grants.apply(client, "test:stream", access, update(n)), range(120)))
+    state = grants.read(client, access, "cus_race")
+    wanted = {grants.job_id("cus_race", k, g.ends_at) for k, g in state.grants.items() if g.ends_at is not None}
+    assert wanted, "the last updates leave end times"
+    assert set(client.zrange(keys.SCHEDULE, 0, -1)) == wanted
+    assert set(client.hkeys(keys.JOBS)) == wanted

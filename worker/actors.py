@@ -99,7 +99,9 @@ def app_event(event_id: str, customer_id: str, body: str) -> None:
 def offer_event(offer_id: str, event_type: str) -> None:
     """Rules triggered by an offer event (downsell after decline, reminder while pending...)."""
     _bound(offer_id=offer_id, event_type=event_type)
-    log.info("offer_event_handled", outcomes=making.on_offer_event(context.current(), offer_id, event_type))
+    _riding_out_redis_blips(
+        lambda: log.info("offer_event_handled", outcomes=making.on_offer_event(context.current(), offer_id, event_type))
+    )
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)
@@ -108,8 +110,11 @@ def fire_rule(rule_id: str, trigger: str) -> None:
     parsed = making.Trigger.loads(trigger)
     _bound(rule_id=rule_id, customer_id=parsed.facts.customer_id, source=parsed.source)
     ctx = context.current()
-    log.info(
-        "delayed_rule_fired", outcome=making.fire(ctx.client, ctx.stream, ctx.book.get(), rule_id, parsed, ctx.dodo)
+    _riding_out_redis_blips(
+        lambda: log.info(
+            "delayed_rule_fired",
+            outcome=making.fire(ctx.client, ctx.stream, ctx.book.get(), rule_id, parsed, ctx.dodo),
+        )
     )
 
 
@@ -118,17 +123,26 @@ def revoke_grant(customer_id: str, grant_key: str, ends_at: str, reason: str, so
     """A scheduled revocation comes due: it revokes only if the grant still ends at this time."""
     _bound(customer_id=customer_id, grant=grant_key, reason=reason, source=source)
     ctx = context.current()
-    update = grants.due_revocation(customer_id, grant_key, ends_at, reason, source)
-    emitted, _, _ = grants.apply(ctx.client, ctx.stream, ctx.book.get().access, update)
-    log.info("grant_revoked" if emitted else "revocation_skipped", access_event=emitted and emitted["type"])
+
+    def run() -> None:
+        for update in grants.due_revocations(ctx.client, customer_id, grant_key, ends_at, reason, source):
+            emitted, _, _ = grants.apply(ctx.client, ctx.stream, ctx.book.get().access, update)
+            what = "grant_revoked" if emitted else "revocation_skipped"
+            log.info(what, access_event=emitted and emitted["type"], due=update.at.isoformat())
+
+    _riding_out_redis_blips(run)
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)
 def expire_offer(offer_id: str) -> None:
     _bound(offer_id=offer_id)
     ctx = context.current()
-    moved, _ = store.transition(ctx.client, ctx.stream, offer_id, "expired", event_type="offer.expired")
-    log.info("offer_expired" if moved else "offer_expiry_skipped")
+
+    def run() -> None:
+        moved, _ = store.transition(ctx.client, ctx.stream, offer_id, "expired", event_type="offer.expired")
+        log.info("offer_expired" if moved else "offer_expiry_skipped")
+
+    _riding_out_redis_blips(run)
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)
@@ -156,4 +170,6 @@ def deliver(endpoint_id: str, customer_id: str) -> None:
 def reconcile_offer(offer_id: str) -> None:
     _bound(offer_id=offer_id)
     ctx = context.current()
-    log.info("charge_reconciled", outcome=charge.reconcile(ctx.client, ctx.stream, ctx.dodo, offer_id))
+    _riding_out_redis_blips(
+        lambda: log.info("charge_reconciled", outcome=charge.reconcile(ctx.client, ctx.stream, ctx.dodo, offer_id))
+    )

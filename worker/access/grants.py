@@ -1,8 +1,9 @@
 """Each customer's grants in Redis, changed atomically together with the event that reports it.
 
 Revocations due later (period end, grace end, a one-time grant's duration) are jobs in the worker's
-own schedule, added before the commit under an id derived from the grant and its end time, so a
-redelivery adds nothing twice; when a job fires it revokes only if the grant still ends then.
+own schedule, added (and the ones made stale removed) by the commit itself, under an id derived from
+the grant and its end time, so a redelivery adds nothing twice; when a job fires it revokes only if
+the grant still ends then.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import redis
 from worker import events, keys, redis_scripts
 from worker.access.config import AccessConfig, describe_change, summarize
 from worker.access.state import AccessState, Grant
-from worker.queue import schedule
+from worker.queue import messages
 
 Action = Literal["grant", "revoke", "end_at", "end_if_due"]  # end_at: granted until `ends_at` (cancel, hold)
 
@@ -129,26 +130,27 @@ def apply(
             state.version += 1
             state.tier, state.features = summarize(config, state.grants.values())
             fields = _event(config, update, state, list(before.grants.values()))
-        if jobs:
-            with client.pipeline() as pipe:
-                for job in jobs:
-                    schedule.add(pipe, job.job_id, job.due, "revoke_grant", *job.args)
-                pipe.execute()
+        stale = _replaced_jobs(update.customer_id, before, state)
+        added = [part for job in jobs for part in (job.job_id, job.due, _job_message(job))]
         flat = [part for item in (fields or {}).items() for part in item]
         record_key, record, record_ttl = index or ("", "", 0)
-        script_keys = [key, done, stream, keys.CUSTOMERS, finish or "", record_key]
+        script_keys = [key, done, stream, keys.CUSTOMERS, finish or "", record_key, keys.SCHEDULE, keys.JOBS]
         written = state.dumps()
-        args = [raw, written, keys.DONE_TTL, update.customer_id, record, record_ttl, *flat]
+        args: list[Any] = [raw, written, keys.DONE_TTL, update.customer_id, record, record_ttl, len(jobs), len(stale)]
+        args += [*added, *stale, *flat]
         result = redis_scripts.run_on_own_connection(client, "commit_access", script_keys, args)
         index = None
         if result == 1:
             _remember(update.customer_id, written)
-            _cancel_replaced(client, update.customer_id, before, state)
             return fields, state, finish is not None
         status, raw = result
         _remember(update.customer_id, raw)
         if status == -1:
             return None, AccessState.loads(raw), False
+
+
+def _job_message(job: Job) -> bytes:
+    return messages.internal("revoke_grant", *job.args, message_id=job.job_id).encode()
 
 
 # customer id -> their state as this process last saw it. An OrderedDict drops its oldest in O(1);
@@ -172,19 +174,14 @@ def _shown(state: AccessState) -> dict[str, tuple[object, ...]]:
     return {k: (g.source, g.product_id, g.tier, tuple(g.features), g.suspended) for k, g in state.grants.items()}
 
 
-def _cancel_replaced(client: redis.Redis, customer_id: str, before: AccessState, after: AccessState) -> None:
-    """Drop jobs for end times no grant has any more (re-activated, or revoked early). Only tidies
-    the schedule: a job that survives a crash here finds the grant no longer ending then."""
-    stale = [
+def _replaced_jobs(customer_id: str, before: AccessState, after: AccessState) -> list[str]:
+    """Jobs for end times no grant has any more (re-activated, or revoked early): removed in the
+    commit that makes them stale, never by a later step a concurrent update could overtake."""
+    return [
         job_id(customer_id, k, g.ends_at)
         for k, g in before.grants.items()
         if g.ends_at is not None and (k not in after.grants or after.grants[k].ends_at != g.ends_at)
     ]
-    if stale:
-        with client.pipeline() as pipe:
-            for job in stale:
-                schedule.cancel(pipe, job)
-            pipe.execute()
 
 
 def merge(config: AccessConfig, state: AccessState, update: Update, now: float) -> list[Job]:
@@ -214,11 +211,12 @@ def merge(config: AccessConfig, state: AccessState, update: Update, now: float) 
         if change.action == "revoke" or grant is None or (change.ends_at is not None and change.ends_at <= now):
             state.grants.pop(change.key, None)
             continue
-        grant.ends_at = change.ends_at
         state.grants[change.key] = grant
         if change.ends_at is not None:
             reason = "expired" if change.action == "grant" else update.reason  # a one-time lifetime ran out
-            args = (update.customer_id, change.key, repr(change.ends_at), reason, update.source or update.webhook_id)
+            source = update.source or update.webhook_id
+            grant.ends_at, grant.end_reason, grant.end_source = change.ends_at, reason, source
+            args = (update.customer_id, change.key, repr(change.ends_at), reason, source)
             jobs.append(Job(job_id(update.customer_id, change.key, change.ends_at), change.ends_at, args))
     suspended = {key for keys_ in state.suspending.values() for key in keys_}
     for key, grant in state.grants.items():
@@ -247,6 +245,22 @@ def _event(config: AccessConfig, update: Update, state: AccessState, before: lis
     }
     event_id = events.stable_id(update.webhook_id, "access")
     return events.entry(event_id, event_type, update.customer_id, update.at, update.source or update.webhook_id, data)
+
+
+def due_revocations(
+    client: redis.Redis, customer_id: str, key: str, ends_at: str, reason: str, source: str
+) -> list[Update]:
+    """A revocation job's update, after those of the customer's grants that ended earlier and are
+    still held (their jobs not run yet: the worker was down over both): revocations apply in due
+    order. Each update keeps its own job's id, so the earlier jobs, when they run, change nothing."""
+    due = float(ends_at)
+    state = AccessState.loads(client.get(keys.access(customer_id)))
+    earlier = sorted((g.ends_at, k, g) for k, g in state.grants.items() if g.ends_at is not None and g.ends_at < due)
+    updates = [
+        due_revocation(customer_id, k, repr(end), g.end_reason or reason, g.end_source or source)
+        for end, k, g in earlier
+    ]
+    return [*updates, due_revocation(customer_id, key, ends_at, reason, source)]
 
 
 def due_revocation(customer_id: str, key: str, ends_at: str, reason: str, source: str) -> Update:

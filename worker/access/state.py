@@ -18,10 +18,12 @@ class Grant(BaseModel):
     features: list[str]
     suspended: bool = False  # an open dispute on its payment (AccessState.suspending): kept, not counted
     ends_at: float | None = None  # unix time its scheduled revocation is due (cancelled, on hold, duration)
+    end_reason: str | None = None  # why it ends then, and what said so: a revocation that finds this
+    end_source: str | None = None  # grant ended earlier applies it first, with these (due order)
 
     def view(self) -> dict[str, Any]:
         ends = datetime.fromtimestamp(self.ends_at, UTC).isoformat().replace("+00:00", "Z") if self.ends_at else None
-        return self.model_dump() | {"ends_at": ends}
+        return self.model_dump(exclude={"end_reason", "end_source"}) | {"ends_at": ends}
 
 
 class AccessState(BaseModel):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,10 +37,11 @@ def iso(seconds_from_now: float) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds_from_now)).isoformat().replace("+00:00", "Z")
 
 
-def event(kind: str, at: float = 0, **data: Any) -> dict[str, Any]:
+def event(kind: str, at: float = 0, customer: str = CUSTOMER, **data: Any) -> dict[str, Any]:
     body = copy.deepcopy(fixture(kind))
     body["timestamp"] = iso(at)
     body["data"].update(data)
+    body["data"]["customer"]["customer_id"] = customer
     return body
 
 
@@ -315,3 +318,35 @@ def test_down_over_several_ends_they_all_run_once_in_due_order(stack: Stack, cli
     reasons = [e["data"]["change"]["reason"] for e in read_events(client) if e["type"].startswith("access.")]
     assert reasons[-3:] == ["cancelled", "expired", "grace_ended"] and reasons.count("cancelled") == 1
     assert access(stack)["grants"] == [] and access(stack)["ended"] == []
+
+
+def test_operators_see_what_is_coming(started: Stack, client: redis.Redis) -> None:
+    """`dodo-upsell schedule`: what, for whom, when and why, as a table and as JSON, filtered."""
+    post_all(
+        started,
+        client,
+        event("subscription.active", -10),
+        event("subscription.cancelled", next_billing_date=iso(30 * DAY)),
+        event("subscription.active", -10, subscription_id="sub_other", customer="cus_other"),
+        event("subscription.on_hold", subscription_id="sub_other", customer="cus_other"),
+    )
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "worker", "schedule", *args], env=started.env(), capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    rows = json.loads(cli("--json"))
+    assert [(r["customer_id"], r["why"].split()[0]) for r in rows] == [
+        ("cus_other", "grace_ended"),
+        (CUSTOMER, "cancelled"),
+    ]
+    assert rows[1]["what"] == "revoke grant sub_7EeHq2ewQuadropD2ra" and rows[1]["due_at"].startswith(
+        iso(30 * DAY)[:10]
+    )
+    assert [r["customer_id"] for r in json.loads(cli("--json", "--due-within", "7d"))] == ["cus_other"]
+    assert [r["customer_id"] for r in json.loads(cli("--json", "--customer", CUSTOMER))] == [CUSTOMER]
+    table = cli()
+    assert table.splitlines()[0].split() == ["DUE_AT", "CUSTOMER_ID", "WHAT", "WHY"] and "cus_other" in table

@@ -14,7 +14,7 @@ import redis
 
 from tests.conftest import OwnRedis, Stack, fixture, read_events, wait_until
 from worker import keys
-from worker.queue import messages
+from worker.queue import messages, schedule
 
 
 def payment(n: int, customer: str) -> dict[str, Any]:
@@ -84,3 +84,26 @@ def test_message_fetched_when_redis_went_away_is_still_processed(own_redis: OwnR
     own_redis.start()
     wait_until(lambda: read_events(client), 90, what="the stranded message's event")
     assert [e["source"] for e in read_events(client)] == ["msg_stranded"]
+
+
+def test_jobs_falling_due_while_redis_restarts_run_once(own_redis: OwnRedis, own_stack: Stack) -> None:
+    """Twenty revocations fall due while Redis goes away and comes back: each runs once."""
+    client, stack = own_redis.client(), own_stack
+    customers = [f"cus_job_{n}" for n in range(20)]
+    due = time.time() + 4
+    with client.pipeline() as pipe:
+        for customer in customers:
+            schedule.add(pipe, f"revoke:{customer}", due, "revoke_grant", customer, "k", repr(due), "expired", "t")
+        pipe.execute()
+    wait_until(lambda: time.time() > due - 1, 10)
+    own_redis.stop()
+    wait_until(lambda: time.time() > due + 1, 10, what="the moment to pass with Redis away")
+    own_redis.start()
+    wait_until(lambda: client.zcard(keys.SCHEDULE) == 0, 60, what="every job claimed")
+    wait_until(lambda: all(c in stack.procs[-1].output() for c in customers), 60, what="every job run")
+    ran = Counter(
+        json.loads(line)["customer_id"]
+        for line in stack.procs[-1].output().splitlines()
+        if line.startswith("{") and '"revocation_skipped"' in line
+    )
+    assert ran == Counter(customers)

@@ -130,6 +130,10 @@ def cmd_stats(args: argparse.Namespace) -> None:
     records.stats(args.since, args.until, args.rule, args.json)
 
 
+def cmd_schedule(args: argparse.Namespace) -> None:
+    records.schedule(args.customer, args.due_within, args.json)
+
+
 def cmd_deliveries(args: argparse.Namespace) -> None:
     if args.action == "list":
         records.deliveries_list(args.endpoint)
@@ -264,6 +268,12 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--rule", help="only this rule id")
     stats.add_argument("--json", action="store_true", help="the same figures as JSON")
     stats.set_defaults(func=cmd_stats)
+
+    jobs = command("schedule", "jobs due later: revocations, expiries, follow-ups, retries (REDIS_URL, else dev's)")
+    jobs.add_argument("--customer", help="only this customer's jobs")
+    jobs.add_argument("--due-within", help="only jobs due within this long, e.g. 7d or 2h (default: all)")
+    jobs.add_argument("--json", action="store_true", help="a JSON array, one object per job")
+    jobs.set_defaults(func=cmd_schedule)
 
     deliveries = command("deliveries", "outbound webhooks that failed for good (REDIS_URL, else dev's Redis)")
     deliveries_sub = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,15 @@ def stats(since: str, until: str, rule: str | None, as_json: bool) -> None:
     except ValueError as exc:
         sys.exit(f"stats: {exc}")
     print(json.dumps(result, indent=2) if as_json else report.table(result))
+
+
+def schedule(customer_id: str | None, due_within: str | None, as_json: bool) -> None:
+    from worker.cli import jobs
+    from worker.rules.yamlsource import parse_duration
+
+    try:
+        within = min(parse_duration(due_within), 1000 * 365 * 86400) if due_within else None
+    except ValueError as exc:
+        sys.exit(f"--due-within: {exc}")
+    rows = jobs.listing(connect(), customer_id, within, time.time())
+    print(json.dumps(rows, indent=2) if as_json else jobs.table(rows))

@@ -40,10 +40,7 @@ def create_app(
         """POST a signed webhook, retrying like Dodo (shortened) until it gets a 2xx."""
         if not state.webhook_url or not state.secret:
             return
-        if event["data"].get("payload_type") == "Payment":
-            state.payments[event["data"]["payment_id"]] = {
-                k: v for k, v in event["data"].items() if k != "payload_type"
-            }
+        state.remember_payment(event)
         body = json.dumps(event).encode()
         webhook_id = "msg_" + secrets.token_hex(12)
         record = {"webhook_id": webhook_id, "type": event["type"], "statuses": []}
@@ -60,6 +57,12 @@ def create_app(
                         return
                 except httpx.HTTPError as exc:
                     record["statuses"].append(type(exc).__name__)
+
+    def settle(*events: dict[str, Any]) -> None:
+        """Dodo's records hold a payment as soon as it is made, whether or not its webhook arrives."""
+        for event in events:
+            state.remember_payment(event)
+        send_later(*events)
 
     def send_later(*events: dict[str, Any]) -> None:
         async def run() -> None:
@@ -142,7 +145,7 @@ def create_app(
             return _error(422, "payment method does not belong to the customer")
         decline = methods[method_id].get("decline_code")
         session.update(payment_id="pay_" + secrets.token_hex(10), payment_status="failed" if decline else "succeeded")
-        send_later(
+        settle(
             shapes.payment_event(
                 "failed" if decline else "succeeded",
                 payment_id=session["payment_id"],
@@ -204,7 +207,7 @@ def create_app(
         if sub is None or body["product_id"] not in state.products:
             return _error(404, "subscription or product not found")
         charge = charge_for_change(sub, body)
-        sub.update(product_id=body["product_id"], quantity=body["quantity"])
+        sub.update(product_id=body["product_id"], quantity=body["quantity"], addons=body.get("addons") or [])
         data = subscription_data(subscription_id)
         assert data is not None
         events = [shapes.plan_changed_event(data)]
@@ -225,7 +228,7 @@ def create_app(
                     subscription_id=subscription_id,
                 )
             )
-        send_later(*events)
+        settle(*events)
         return JSONResponse({"payment_id": payment_id})
 
     def api(method: str, path: str, work: Any) -> Route:
@@ -244,6 +247,12 @@ def create_app(
         if "secret" in body:
             state.secret = body["secret"]
         return JSONResponse({"status": "seeded"})
+
+    def payments(request: Request, body: Any) -> Response:
+        query = request.query_params
+        size, number = int(query.get("page_size", "10")), int(query.get("page_number", "0"))
+        found = state.payments_of(query.get("customer_id"), query.get("created_at_gte"))
+        return JSONResponse({"items": found[number * size : (number + 1) * size]})
 
     def payment(request: Request, body: Any) -> Response:
         found = state.payments.get(request.path_params["payment_id"])
@@ -278,6 +287,7 @@ def create_app(
         api("POST", "/subscriptions/{subscription_id}/change-plan", change_plan),
         Route("/_emulator/seed", seed_state, methods=["POST"]),
         api("GET", "/payments/{payment_id}", payment),
+        api("GET", "/payments", payments),
         Route("/_emulator/lifecycle", lifecycle_event, methods=["POST"]),
         Route("/_emulator/faults", faults, methods=["POST"]),
         Route("/_emulator/requests", recorded, methods=["GET"]),

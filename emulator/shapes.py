@@ -74,6 +74,7 @@ def subscription(subscription_id: str, sub: dict[str, Any], price: int, currency
         recurring_pre_tax_amount=price,
         currency=currency,
         status=sub.get("status", "active"),
+        addons=sub.get("addons", []),
     )
     return data
 

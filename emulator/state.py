@@ -4,6 +4,7 @@ requests it saw, the faults it was told to inject and the webhooks it delivered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -31,6 +32,19 @@ class State:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     in_flight: int = 0  # API calls being answered now, and the most at once: how callers bound themselves
     max_in_flight: int = 0
+
+    def remember_payment(self, event: dict[str, Any]) -> None:
+        if event["data"].get("payload_type") == "Payment":
+            self.payments[event["data"]["payment_id"]] = {k: v for k, v in event["data"].items() if k != "payload_type"}
+
+    def payments_of(self, customer_id: str | None, since: str | None) -> list[dict[str, Any]]:
+        """`GET /payments` items (PaymentListResponse): a customer's, created at or after `since`."""
+        return [
+            {**p, "has_license_key": False, "status": p.get("status") or "succeeded"}
+            for p in self.payments.values()
+            if (customer_id is None or p["customer"]["customer_id"] == customer_id)
+            and (since is None or datetime.fromisoformat(p["created_at"]) >= datetime.fromisoformat(since))
+        ]
 
     def fault_for(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
+import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 from dodopayments import DodoPayments, DodoPaymentsError
@@ -17,11 +16,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from receiver import auth
+from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
 from worker import events, keys
 from worker.access import grants
 from worker.access.config import AccessConfig
-from worker.offers import app_events, charge, display, dodo, eligibility, store
+from worker.offers import app_events, charge, display, dodo, eligibility, planchange, store
 from worker.offers.model import Offer
 from worker.queue import messages
 from worker.queue.intake import Intake
@@ -31,9 +31,6 @@ from worker.rules.model import PRORATION_MODES
 from worker.stats import report
 
 Handler = Callable[[Request], JSONResponse] | Callable[[Request], Awaitable[JSONResponse]]
-T = TypeVar("T")
-DODO_CONCURRENCY = 8  # Dodo calls in flight from one receiver process
-DODO_QUEUE_SECONDS = 2.0  # how long a call waits for a free slot before the app hears "busy"
 DISPLAY_TIMEOUT_SECONDS = 1.5  # an offer read shows what is stored rather than wait longer for Dodo
 
 
@@ -47,29 +44,6 @@ REFUSED = {
 
 def not_found() -> JSONResponse:
     return JSONResponse({"error": "no such offer"}, status_code=404)
-
-
-class DodoBusy(Exception):
-    """Every Dodo slot stayed taken for DODO_QUEUE_SECONDS."""
-
-
-class DodoLane:
-    """Dodo calls from the API run here: their own threads, at most DODO_CONCURRENCY at once, so a
-    slow Dodo never takes the threads that Redis-only calls (access, offers, accept) run on."""
-
-    def __init__(self, size: int = DODO_CONCURRENCY) -> None:
-        self.pool = ThreadPoolExecutor(size, thread_name_prefix="dodo-api")
-        self.slots = asyncio.Semaphore(size)
-
-    async def call(self, work: Callable[..., T], *args: Any) -> T:
-        try:
-            await asyncio.wait_for(self.slots.acquire(), DODO_QUEUE_SECONDS)
-        except TimeoutError:
-            raise DodoBusy from None
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, work, *args)
-        finally:
-            self.slots.release()
 
 
 class Api:
@@ -222,18 +196,41 @@ class Api:
             return JSONResponse({"error": error, "offer": offer.view()}, status_code=409)
         return JSONResponse(offer.view())
 
-    def accept(self, request: Request) -> JSONResponse:
-        """202 once charging; again later or concurrently: 202 with the state, never a second charge."""
-        if self._visible(request) is None:
+    async def accept(self, request: Request) -> JSONResponse:
+        """202 once charging; again later or concurrently: 202 with the state, never a second charge.
+        A plan change whose quote is older than 10 minutes is quoted again first: if it went up,
+        nothing is charged and the new quote is answered (409) for the customer to see."""
+        offer = await run_in_threadpool(self._visible, request)
+        if offer is None:
             return not_found()
-        offer_id = request.path_params["offer_id"]
-        moved, offer = store.transition(
-            self.client, self.stream, offer_id, "charging", event_type="offer.accepted", also=charge.schedule_reconcile
+        if offer.state == "pending" and offer.is_plan_change and planchange.stale(offer, time.time()):
+            refused = await self._requote(offer)
+            if refused is not None:
+                return refused
+        moved, offer = await run_in_threadpool(
+            store.transition,
+            self.client,
+            self.stream,
+            offer.offer_id,
+            "charging",
+            event_type="offer.accepted",
+            also=charge.schedule_charge,
         )
         assert offer is not None
         if moved or offer.state in ("charging", "converted"):
             return JSONResponse(offer.view(), status_code=202)
         return JSONResponse({"error": REFUSED[offer.state], "offer": offer.view()}, status_code=409)
+
+    async def _requote(self, offer: Offer) -> JSONResponse | None:
+        try:
+            fresh = await self.lane.call(planchange.offer_quote, self.dodo, offer)
+        except DodoPaymentsError as exc:
+            code = dodo.error_code(exc)
+            return JSONResponse({"error": f"could not quote the change: Dodo answered {code}", "code": code}, 502)
+        await run_in_threadpool(store.annotate, self.client, offer.offer_id, "pending", {"quote": fresh})
+        if offer.quote is not None and fresh["total_amount"] > offer.quote["total_amount"]:
+            return JSONResponse({"error": "quote changed", "quote": fresh}, status_code=409)
+        return None
 
     async def change_preview(self, request: Request) -> JSONResponse:
         product_id = request.query_params.get("product_id")
@@ -249,7 +246,9 @@ class Api:
             return JSONResponse({"error": error}, status_code=400)
         subscription_id = request.path_params["subscription_id"]
         try:
-            quote = await self.lane.call(charge.quote, self.dodo, subscription_id, product_id, int(quantity), proration)
+            quote = await self.lane.call(
+                planchange.preview, self.dodo, subscription_id, product_id, int(quantity), proration
+            )
         except DodoPaymentsError as exc:
             status = 404 if getattr(exc, "status_code", None) == 404 else 502
             return JSONResponse(

@@ -28,7 +28,7 @@ import structlog
 from worker import catalog, config, context, keys, logs
 from worker.access import grants
 from worker.delivery.deliver import step as deliver_step
-from worker.offers import charge, making, store
+from worker.offers import charge, making, reconcile, store
 from worker.queue import broker as broker_setup
 from worker.queue import deadletters, schedule
 from worker.queue.errors import PermanentError
@@ -150,7 +150,8 @@ def charge_offer(offer_id: str) -> None:
     """Never retried: a failed charge is not repeated automatically (DESIGN invariant 3)."""
     _bound(offer_id=offer_id)
     ctx = context.current()
-    log.info("charge_attempt", outcome=charge.charge(ctx.client, ctx.stream, ctx.dodo, offer_id))
+    outcome = charge.charge(ctx.client, ctx.stream, ctx.dodo, ctx.book.get().access, offer_id)
+    log.info("charge_attempt", outcome=outcome)
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)
@@ -167,9 +168,12 @@ def deliver(endpoint_id: str, customer_id: str) -> None:
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)
-def reconcile_offer(offer_id: str) -> None:
+def reconcile_offer(offer_id: str, step: str = "0") -> None:
+    """One look at Dodo's records for a charge not settled yet; never charges (offers/reconcile.py)."""
     _bound(offer_id=offer_id)
     ctx = context.current()
     _riding_out_redis_blips(
-        lambda: log.info("charge_reconciled", outcome=charge.reconcile(ctx.client, ctx.stream, ctx.dodo, offer_id))
+        lambda: log.info(
+            "charge_reconciled", outcome=reconcile.reconcile(ctx.client, ctx.stream, ctx.dodo, offer_id, int(step))
+        )
     )

@@ -17,6 +17,7 @@ class PaymentRecord(BaseModel):
     products: list[str]
     subscription_id: str | None = None
     offer_id: str | None = None  # the upsell offer this payment converted, if it did (for refund stats)
+    amount: int | None = None  # total_amount: refunds counted against it never exceed it
 
 
 def record_of(payment: Payment) -> PaymentRecord:
@@ -31,6 +32,7 @@ def record_of(payment: Payment) -> PaymentRecord:
         products=products,
         subscription_id=payment.subscription_id,
         offer_id=str(offer) if (offer := (payment.metadata or {}).get("upsell_offer_id")) else None,
+        amount=payment.total_amount,
     )
 
 

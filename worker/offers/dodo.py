@@ -34,3 +34,11 @@ def error_code(exc: DodoPaymentsError) -> str:
     if isinstance(exc, APIStatusError):
         return f"dodo_http_{exc.status_code}"
     return "dodo_error"
+
+
+def outcome_unknown(exc: DodoPaymentsError) -> bool:
+    """A timeout, a cut connection or a 5xx: Dodo may have done the work. Never a reason to try
+    another way to pay: only Dodo's records can say it did not happen."""
+    if isinstance(exc, APITimeoutError | APIConnectionError):
+        return True
+    return isinstance(exc, APIStatusError) and exc.status_code >= 500

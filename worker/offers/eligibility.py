@@ -46,11 +46,20 @@ def _expired(card: Any) -> bool:
     return (int(card.expiry_year), int(card.expiry_month)) < (now.year, now.month)
 
 
+def access_blocker(state: AccessState, product_id: str, refund_window: int) -> str | None:
+    """What the customer's access (as it counts now) says against an offer of `product_id`: the
+    check made when an offer is made, by the eligibility API, and again right before money moves."""
+    if state.suppressed(refund_window, time.time()):
+        return "suppressed"
+    if any(g.product_id == product_id and not g.suspended for g in state.grants.values()):
+        return "already_has_access"
+    return None
+
+
 def check(api: DodoPayments, customer_id: str, state: AccessState, product_id: str, refund_window: int) -> Answer:
     """Suppressed (open dispute, recent refund), already holding the product, then the saved method."""
-    if state.suppressed(refund_window, time.time()):
-        return Answer(False, "suppressed")
-    if any(g.product_id == product_id and not g.suspended for g in state.grants.values()):
-        return Answer(False, "already_has_access")
+    blocked = access_blocker(state, product_id, refund_window)
+    if blocked:
+        return Answer(False, blocked)
     method, reason = saved_method(api, customer_id)
     return Answer(method is not None, reason, method)

@@ -19,7 +19,7 @@ from worker import catalog, events, keys
 from worker.access import grants
 from worker.access.state import AccessState
 from worker.context import Context
-from worker.offers import app_events, charge, display, dodo, store
+from worker.offers import app_events, display, dodo, eligibility, planchange, store
 from worker.offers.model import Offer
 from worker.queue import schedule
 from worker.queue.errors import PermanentError
@@ -84,7 +84,7 @@ def run(
                 pipe.execute()
             outcomes.append(f"{rule.id}: scheduled in {rule.delay}s")
         else:
-            outcomes.append(f"{rule.id}: {act(client, stream, book, rule, trigger, api)}")
+            outcomes.append(f"{rule.id}: {act(client, stream, book, rule, trigger, state, api)}")
     return outcomes
 
 
@@ -100,10 +100,18 @@ def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger, a
     why = match.mismatches(rule, trigger.facts, book.access, state.tier, state.features)
     if why:
         return "skipped: " + "; ".join(why)
-    return act(client, stream, book, rule, trigger, api)
+    return act(client, stream, book, rule, trigger, state, api)
 
 
-def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger, api: DodoPayments | None = None) -> str:
+def act(
+    client: Any,
+    stream: str,
+    book: Book,
+    rule: Rule,
+    trigger: Trigger,
+    state: AccessState,
+    api: DodoPayments | None = None,
+) -> str:
     triggering = None
     if trigger.offer_id:
         triggering = store.get(client, trigger.offer_id)
@@ -116,6 +124,10 @@ def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger, api:
         sent = store.notify_once(client, stream, rule.notify, triggering, trigger.source, event_id)
         return f"{rule.notify} {'emitted' if sent else 'already emitted'}"
     offer = new_offer(rule, trigger)
+    blocked = eligibility.access_blocker(state, offer.product_id, book.access.policy.suppress_offers_after_refund)
+    blocked = blocked or _subscription_blocker(api, offer)
+    if blocked:
+        return f"not offered: {blocked}"
     if rule.mode == "shadow":
         counted = counters.shadow(client, offer, rule.limit.once_per_customer)
         return f"shadow: would create {offer.offer_id}" if counted else "shadow: counted already (or limited)"
@@ -126,6 +138,23 @@ def act(client: Any, stream: str, book: Book, rule: Rule, trigger: Trigger, api:
     )
     log.info("offer_" + result, offer_id=offer.offer_id, rule_id=rule.id, variant=offer.variant)
     return f"offer {offer.offer_id} {result}"
+
+
+def _subscription_blocker(api: DodoPayments | None, offer: Offer) -> str | None:
+    """A plan change is offered only on a subscription that is this customer's, active and not
+    already on the product (an app event may name any subscription id). Dodo unreachable: offered,
+    and the charge checks again."""
+    if not offer.is_plan_change or api is None:
+        return None
+    if not offer.subscription_id:
+        return "no_subscription_to_change"
+    try:
+        return planchange.blocker(api.subscriptions.retrieve(offer.subscription_id), offer)
+    except DodoPaymentsError as exc:
+        if getattr(exc, "status_code", None) == 404:
+            return "subscription_not_found"
+        log.warning("subscription_unchecked", error_code=dodo.error_code(exc), hint="the charge checks it again")
+        return None
 
 
 def new_offer(rule: Rule, trigger: Trigger) -> Offer:
@@ -145,6 +174,7 @@ def new_offer(rule: Rule, trigger: Trigger) -> Offer:
         quantity=spec.quantity,
         proration=proration,
         on_payment_failure=spec.on_payment_failure,
+        effective_at=spec.effective_at,
         discount_code=spec.discount_code,
         subscription_id=trigger.subscription_id,
         created_at=events.iso(now),
@@ -177,7 +207,7 @@ def on_offer_event(ctx: Context, offer_id: str, event_type: str) -> list[str]:
     structlog.contextvars.bind_contextvars(customer_id=offer.customer_id)
     if event_type == "offer.created" and offer.is_plan_change and offer.subscription_id:
         try:
-            store.annotate(ctx.client, offer_id, "pending", {"quote": charge.offer_quote(ctx.dodo, offer)})
+            store.annotate(ctx.client, offer_id, "pending", {"quote": planchange.offer_quote(ctx.dodo, offer)})
         except DodoPaymentsError as exc:
             log.warning("quote_unavailable", error_code=dodo.error_code(exc), hint="quoted again when accepted")
     return run(ctx.client, ctx.stream, ctx.book.get(), offer_trigger(offer, event_type), api=ctx.dodo)

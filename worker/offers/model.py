@@ -34,6 +34,7 @@ class Offer(BaseModel):
     quantity: int
     proration: str | None = None
     on_payment_failure: str = "prevent_change"
+    effective_at: str | None = None  # plan changes: immediately (Dodo's default) or next_billing_date
     discount_code: str | None = None
     subscription_id: str | None = None
     state: OfferState = "pending"
@@ -60,8 +61,13 @@ class Offer(BaseModel):
         return self.model_dump_json()
 
     def view(self) -> dict[str, Any]:
-        """What the API answers and `offer.*` events carry."""
+        """What the API answers."""
         return self.model_dump(mode="json")
+
+    def event_view(self) -> dict[str, Any]:
+        """What `offer.*` events carry: no payment method or session id (entitlement systems and
+        logs have no use for them; the app reads them from the API if it must)."""
+        return self.model_dump(mode="json", exclude={"payment_method_id", "session_id"})
 
     @property
     def is_plan_change(self) -> bool:

@@ -33,7 +33,7 @@ def emit(pipe: Pipeline, stream: str, event_type: str, offer: Offer, source: str
     """The offer event and, for types rules can trigger on, the message that evaluates them."""
     event_id = event_id or events.stable_id(offer.offer_id, event_type)
     now = datetime.now(UTC)
-    events.add(pipe, stream, events.entry(event_id, event_type, offer.customer_id, now, source, offer.view()))
+    events.add(pipe, stream, events.entry(event_id, event_type, offer.customer_id, now, source, offer.event_view()))
     if event_type in catalog.OFFER_TRIGGERS:
         messages.push(pipe, messages.internal("offer_event", offer.offer_id, event_type))
 

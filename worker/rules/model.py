@@ -96,6 +96,7 @@ class Offer(Strict):
     proration: Literal[PRORATION_MODES] | None = None  # type: ignore[valid-type]
     discount_code: str | None = None
     on_payment_failure: Literal["prevent_change", "apply_change"] = "prevent_change"
+    effective_at: Literal["immediately", "next_billing_date"] | None = None  # plan changes: when the new plan starts
 
 
 class Variant(Strict):

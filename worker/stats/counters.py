@@ -59,9 +59,29 @@ def _once(client: redis.Redis, mark: str, watch: list[str], body: Callable[[Pipe
                 continue
 
 
-def refund(client: redis.Redis, webhook_id: str, offer: Offer, amount: int, currency: str) -> bool:
-    """A refund of a payment that converted `offer`, counted once per refund webhook."""
-    return _once(client, keys.stats_counted(webhook_id), [], lambda pipe: refunded(pipe, offer, amount, currency))
+def refund(
+    client: redis.Redis, refund_id: str, payment_id: str, offer: Offer, amount: int, currency: str, cap: int | None
+) -> int:
+    """A refund of a payment that converted `offer`, counted once per refund id (whatever webhook-id
+    delivers it), partial refunds adding up, never above the payment's amount. Returns what counted."""
+    mark, total_key = keys.stats_counted(f"refund:{refund_id}"), keys.stats_counted(f"refunded:{payment_id}")
+    with client.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(mark, total_key)
+                if pipe.exists(mark):
+                    return 0
+                so_far = int(pipe.get(total_key) or 0)
+                counted = max(0, min(amount, cap - so_far)) if cap is not None else max(0, amount)
+                pipe.multi()
+                pipe.set(mark, "1", ex=KEEP_SECONDS)
+                pipe.set(total_key, so_far + counted, ex=KEEP_SECONDS)
+                if counted:
+                    refunded(pipe, offer, counted, currency)
+                pipe.execute()
+                return counted
+            except redis.WatchError:
+                continue
 
 
 def shadow(client: redis.Redis, offer: Offer, once_per_customer: bool) -> bool:

@@ -12,7 +12,7 @@ from worker import catalog, keys
 from worker.access import grants, payments
 from worker.access.config import AccessConfig
 from worker.context import Context
-from worker.offers import charge, making, store
+from worker.offers import making, outcome, store
 from worker.queue.errors import PermanentError
 from worker.stats import counters
 from worker.webhooks.effects import EFFECTS, Lookup, Outcome
@@ -48,35 +48,33 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
         log.warning("payment_names_unknown_offer")
         return
     if succeeded:
-        changes = {"payment_id": payment.payment_id, "error_code": None}
         amount, currency = payment.total_amount, str(payment.currency)
-        moved, _ = store.transition(
-            ctx.client,
-            ctx.stream,
-            offer.offer_id,
-            "converted",
-            changes,
-            event_type="offer.converted",
-            source=webhook_id,
-            also=lambda pipe, converted: counters.revenue(pipe, converted, amount, currency),
+        moved = outcome.convert(
+            ctx.client, ctx.stream, offer.offer_id, payment.payment_id, amount, currency, webhook_id
         )
     elif offer.state == "charging":
         code = payment.error_code or "payment_failed"
-        charge.fail(ctx.client, ctx.stream, ctx.dodo, offer, code, webhook_id, {"payment_id": payment.payment_id})
+        changes = {"payment_id": payment.payment_id}
+        outcome.fail(ctx.client, ctx.stream, ctx.dodo, offer, code, webhook_id, changes, not offer.is_plan_change)
         moved = True
     else:
         moved = False
     log.info("offer_settled_by_payment" if moved else "offer_already_settled", state=offer.state)
 
 
-def count_refund(ctx: Context, webhook_id: str, body: str) -> None:
-    """A refund of a payment that converted an offer counts against that offer's rule (partial
-    refunds by their amount), once per refund webhook."""
+def count_refund(ctx: Context, body: str) -> None:
+    """A refund of a payment that converted an offer counts against that offer's rule: once per
+    refund id, partial refunds adding up to at most the payment's amount."""
     data = json.loads(body)["data"]
     record = payment_lookup(ctx)(data["payment_id"])
     offer = store.get(ctx.client, record.offer_id) if record.offer_id else None
-    if offer is not None and counters.refund(ctx.client, webhook_id, offer, int(data["amount"]), str(data["currency"])):
-        log.info("refund_counted", offer_id=offer.offer_id, rule_id=offer.rule_id)
+    if offer is None:
+        return
+    amount, currency = int(data["amount"]), str(data["currency"])
+    counted = counters.refund(
+        ctx.client, str(data["refund_id"]), data["payment_id"], offer, amount, currency, record.amount
+    )
+    log.info("refund_counted", offer_id=offer.offer_id, rule_id=offer.rule_id, amount=counted)
 
 
 def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
@@ -105,7 +103,7 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     if settles_offer and payment is not None:
         close_offer(ctx, webhook_id, payment, event_type == "payment.succeeded")
     if event_type == "refund.succeeded":
-        count_refund(ctx, webhook_id, body)
+        count_refund(ctx, body)
     if outcome.suppresses:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id)
         if expired:

@@ -98,6 +98,8 @@ def test_dev_in_a_terminal_prints_commands_that_work_stays_stable_and_stops_clea
     dev = Terminal(elsewhere, env, "--port", port)
     block = dev.wait_for("events tail")
     assert "deliveries:     crm -> http://127.0.0.1:9/hooks (*)" in block, block
+    second_line = block.split("dodo-upsell dev: ready", 1)[1].splitlines()[1]
+    assert second_line.startswith("charges via:    the local Dodo emulator at http://127.0.0.1:"), block
     token, secret, redis_url = printed(block, "API token:"), printed(block, "signing secret:"), printed(block, "redis:")
     commands = [line.strip() for line in block.split("try:", 1)[1].splitlines() if line.strip()][:3]
 

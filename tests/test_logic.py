@@ -119,3 +119,10 @@ def test_display_cache_is_bounded_and_expires() -> None:
     expired = TtlCache(seconds=0)
     expired.get("k", lambda: 1)
     assert expired.get("k", lambda: 2) == 2
+
+
+def test_dev_says_first_which_dodo_it_charges_through() -> None:
+    from worker.cli.dev import charges_via
+
+    assert charges_via("http://127.0.0.1:8787", 8787).startswith("the local Dodo emulator")
+    assert "real charges" in charges_via("https://live.dodopayments.com", 8787)

@@ -207,3 +207,12 @@ def test_offer_events_carry_neither_the_payment_method_nor_the_session(money: St
     for event in read_events(client):
         if event["type"].startswith("offer."):
             assert "payment_method_id" not in event["data"] and "session_id" not in event["data"], event["type"]
+
+
+def test_an_offer_event_occurred_when_its_cause_did(money: Stack, client: redis.Redis) -> None:
+    """offer.created is as old as the purchase that caused it, not as late as the worker was."""
+    bought = purchase()
+    bought["timestamp"] = "2026-01-02T03:04:05Z"
+    pending_offer(money, client, bought)
+    (created,) = [e for e in read_events(client) if e["type"] == "offer.created"]
+    assert created["occurred_at"].startswith("2026-01-02T03:04:05")

@@ -160,6 +160,13 @@ def run(host: str, port: int) -> None:
     lock.close()
 
 
+def charges_via(base_url: str | None, emulator_port: int) -> str:
+    """Which Dodo accepting an offer charges through: said first, so nobody charges for real by surprise."""
+    if base_url == f"http://127.0.0.1:{emulator_port}":
+        return f"the local Dodo emulator at {base_url} (no money moves)"
+    return f"Dodo at {base_url} (DODO_PAYMENTS_BASE_URL): real charges if that is Dodo's live API"
+
+
 def startup_block(values: project.DevValues, host: str) -> str:
     from worker import config, context
     from worker.rules import explain
@@ -175,11 +182,11 @@ def startup_block(values: project.DevValues, host: str) -> str:
     return "\n".join(
         [
             f"dodo-upsell dev: ready for {project.root()} (Ctrl-C stops it; values kept in {project.state_dir()})",
+            f"charges via:    {charges_via(settings.dodo_base_url, values.dodo_port)}",
             f"webhook URL:    {base}/webhooks/dodo",
             f"signing secret: {settings.webhook_secrets[0]}",
             f"API token:      {token}",
             f"redis:          {settings.redis_url}   events stream: {settings.events_stream}",
-            f"Dodo API:       {settings.dodo_base_url}",
             f"rules:          {explain.summary(book, settings.rules_dir)}",
             *endpoints,
             *[f"warning:        {w}" for w in book.warnings],

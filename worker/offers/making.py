@@ -39,6 +39,7 @@ class Trigger:
     offer_id: str | None = None
     subscription_id: str | None = None
     payment_id: str | None = None
+    at: str | None = None  # the cause's time (ISO 8601): the offer.created it makes occurred then
 
     def dumps(self) -> str:
         return json.dumps(asdict(self) | {"facts": self.facts.as_dict()})
@@ -133,9 +134,9 @@ def act(
         return f"shadow: would create {offer.offer_id}" if counted else "shadow: counted already (or limited)"
     if api is not None:  # name and price for the app (cached); Dodo down: filled in when the app reads it
         offer.display = display.for_offer(api, offer)
-    result = store.create(
-        client, stream, offer, once=rule.limit.once_per_customer, cooldown=rule.limit.cooldown_after_decline is not None
-    )
+    at = datetime.fromisoformat(trigger.at) if trigger.at and not rule.delay else None  # a delay's end is now
+    limits = {"once": rule.limit.once_per_customer, "cooldown": rule.limit.cooldown_after_decline is not None}
+    result = store.create(client, stream, offer, **limits, at=at)
     log.info("offer_" + result, offer_id=offer.offer_id, rule_id=rule.id, variant=offer.variant)
     return f"offer {offer.offer_id} {result}"
 

@@ -3,6 +3,7 @@ code and, only once Dodo's records say no payment was made, a fallback checkout.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -60,6 +61,7 @@ def fail(
     source: str | None = None,
     changes: dict[str, Any] | None = None,
     fallback: bool = True,
+    at: datetime | None = None,
 ) -> None:
     """Failed for good (never retried): the offer carries the error code and a fallback checkout URL."""
     url = fallback_checkout(api, offer) if fallback else None
@@ -71,6 +73,7 @@ def fail(
         {"error_code": code, "checkout_url": url, **(changes or {})},
         event_type="offer.failed",
         source=source,
+        at=at,
     )
     log.info("offer_failed", error_code=code, checkout_url=bool(url), moved=moved)
 
@@ -83,6 +86,7 @@ def convert(
     amount: int | None,
     currency: str | None,
     source: str | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Converted, its payment's revenue counted in the same transaction, whichever path settles it
     (Dodo's webhook or a reconcile): the transition happens once, so the revenue is counted once."""
@@ -93,6 +97,6 @@ def convert(
 
     changes = {"payment_id": payment_id, "error_code": None} if payment_id else {"error_code": None}
     moved, _ = store.transition(
-        client, stream, offer_id, "converted", changes, event_type="offer.converted", source=source, also=revenue
+        client, stream, offer_id, "converted", changes, event_type="offer.converted", source=source, also=revenue, at=at
     )
     return moved

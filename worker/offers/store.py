@@ -29,11 +29,20 @@ def for_customer(client: redis.Redis, customer_id: str) -> list[Offer]:
     return [Offer.loads(raw) for raw in raws if raw]
 
 
-def emit(pipe: Pipeline, stream: str, event_type: str, offer: Offer, source: str, event_id: str | None = None) -> None:
-    """The offer event and, for types rules can trigger on, the message that evaluates them."""
+def emit(
+    pipe: Pipeline,
+    stream: str,
+    event_type: str,
+    offer: Offer,
+    source: str,
+    event_id: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """The offer event and, for types rules can trigger on, the message that evaluates them.
+    `occurred_at` is the cause's time (`at`: a webhook's timestamp, an expiry's moment), else now."""
     event_id = event_id or events.stable_id(offer.offer_id, event_type)
-    now = datetime.now(UTC)
-    events.add(pipe, stream, events.entry(event_id, event_type, offer.customer_id, now, source, offer.event_view()))
+    when = at or datetime.now(UTC)
+    events.add(pipe, stream, events.entry(event_id, event_type, offer.customer_id, when, source, offer.event_view()))
     if event_type in catalog.OFFER_TRIGGERS:
         messages.push(pipe, messages.internal("offer_event", offer.offer_id, event_type))
 
@@ -49,7 +58,9 @@ def _watched(client: redis.Redis, watch: list[str], body: Callable[[Pipeline], T
                 continue
 
 
-def create(client: redis.Redis, stream: str, offer: Offer, *, once: bool, cooldown: bool) -> str:
+def create(
+    client: redis.Redis, stream: str, offer: Offer, *, once: bool, cooldown: bool, at: datetime | None = None
+) -> str:
     """Store a new pending offer unless it exists or a limit forbids it.
 
     Returns "created", "exists", "once_per_customer" or "cooldown_after_decline".
@@ -75,7 +86,7 @@ def create(client: redis.Redis, stream: str, offer: Offer, *, once: bool, cooldo
         due = offer.expires_at_ts()
         if due is not None:
             schedule.add(pipe, f"expire:{offer.offer_id}", due, "expire_offer", offer.offer_id)
-        emit(pipe, stream, "offer.created", offer, offer.source)
+        emit(pipe, stream, "offer.created", offer, offer.source, at=at)
         counters.count(pipe, offer, "created")
         pipe.execute()
         metrics.OFFERS.labels(offer.rule_id, "created").inc()
@@ -94,6 +105,7 @@ def transition(
     event_type: str | None = None,
     source: str | None = None,
     also: Callable[[Pipeline, Offer], None] | None = None,
+    at: datetime | None = None,
 ) -> tuple[bool, Offer | None]:
     """Move an offer to `to` if the state machine allows it from where it is now; `also` adds
     commands (a message, a job) to the same transaction. A pending offer past its `expires_at`
@@ -108,8 +120,10 @@ def transition(
             return False, None
         offer = Offer.loads(raw)
         target, kind, extra = to, event_type, changes or {}
-        if offer.state == "pending" and to != "expired" and offer.expired():
-            target, kind, extra = "expired", "offer.expired", {}
+        when = at
+        if offer.state == "pending" and offer.expired():
+            target, kind, extra = "expired", "offer.expired", {} if to != "expired" else extra
+            when = datetime.fromisoformat(str(offer.expires_at).replace("Z", "+00:00"))  # it expired then
         if not offer.can_move_to(target):
             return False, offer
         offer = Offer.model_validate(offer.model_dump() | extra | {"state": target})
@@ -118,7 +132,7 @@ def transition(
         if target == "declined" and offer.cooldown_seconds:
             pipe.set(keys.cooldown(offer.rule_id, offer.customer_id), offer_id, ex=offer.cooldown_seconds)
         if kind:
-            emit(pipe, stream, kind, offer, source or offer_id)
+            emit(pipe, stream, kind, offer, source or offer_id, at=when)
             counters.count(pipe, offer, kind.removeprefix("offer."))
         if also and target == to:
             also(pipe, offer)
@@ -163,12 +177,16 @@ def notify_once(client: redis.Redis, stream: str, event_type: str, offer: Offer,
     return _watched(client, [mark], body)
 
 
-def expire_pending(client: redis.Redis, stream: str, customer_id: str, source: str) -> list[str]:
+def expire_pending(
+    client: redis.Redis, stream: str, customer_id: str, source: str, at: datetime | None = None
+) -> list[str]:
     """Expire every pending offer of a customer who must see no offers now (refund, open dispute)."""
     expired = []
     for offer in for_customer(client, customer_id):
         if offer.state == "pending":
-            moved, _ = transition(client, stream, offer.offer_id, "expired", event_type="offer.expired", source=source)
+            moved, _ = transition(
+                client, stream, offer.offer_id, "expired", event_type="offer.expired", source=source, at=at
+            )
             if moved:
                 expired.append(offer.offer_id)
     return expired

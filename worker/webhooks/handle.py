@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
+import orjson
 import structlog
 from dodopayments import DodoPaymentsError
 from dodopayments.types import Payment
@@ -39,7 +41,7 @@ def payment_lookup(ctx: Context) -> Lookup:
     return lookup
 
 
-def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool) -> None:
+def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool, at: datetime) -> None:
     """A payment carrying `upsell_offer_id` settles that offer: converted, or failed with a fallback."""
     offer_id = str((payment.metadata or {}).get("upsell_offer_id"))
     structlog.contextvars.bind_contextvars(offer_id=offer_id)
@@ -50,16 +52,22 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
     if succeeded:
         amount, currency = payment.total_amount, str(payment.currency)
         moved = outcome.convert(
-            ctx.client, ctx.stream, offer.offer_id, payment.payment_id, amount, currency, webhook_id
+            ctx.client, ctx.stream, offer.offer_id, payment.payment_id, amount, currency, webhook_id, at
         )
     elif offer.state == "charging":
         code = payment.error_code or "payment_failed"
         changes = {"payment_id": payment.payment_id}
-        outcome.fail(ctx.client, ctx.stream, ctx.dodo, offer, code, webhook_id, changes, not offer.is_plan_change)
+        fallback = not offer.is_plan_change
+        outcome.fail(ctx.client, ctx.stream, ctx.dodo, offer, code, webhook_id, changes, fallback, at)
         moved = True
     else:
         moved = False
     log.info("offer_settled_by_payment" if moved else "offer_already_settled", state=offer.state)
+
+
+def _timestamp(body: str) -> datetime:
+    """The envelope's time (the SDK model parsed it too, but the outcome does not carry it)."""
+    return datetime.fromisoformat(str(orjson.loads(body)["timestamp"]).replace("Z", "+00:00"))
 
 
 def count_refund(ctx: Context, body: str) -> None:
@@ -88,10 +96,17 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     if index is not None and outcome.update is None:
         ctx.client.set(index[0], index[1], ex=index[2])
     paid = outcome.payment.payment_id if outcome.payment is not None else None
-    trigger = making.Trigger(outcome.facts, webhook_id, subscription_id=outcome.subscription_id, payment_id=paid)
     payment = outcome.payment
     settles_offer = payment is not None and "upsell_offer_id" in (payment.metadata or {})
-    follows = settles_offer or outcome.suppresses or bool(book.index.candidates(trigger.facts))
+    follows = settles_offer or outcome.suppresses or bool(book.index.candidates(outcome.facts))
+    at = (outcome.update.at if outcome.update else _timestamp(body)) if follows else None  # offer events' time
+    trigger = making.Trigger(
+        outcome.facts,
+        webhook_id,
+        subscription_id=outcome.subscription_id,
+        payment_id=paid,
+        at=at.isoformat() if at else None,
+    )
     state, emitted, finished = None, None, False
     if outcome.update is not None:
         products = [c.product_id for c in outcome.update.changes if c.product_id]
@@ -101,11 +116,12 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         finish = None if follows else keys.processed(webhook_id)
         emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish, index)
     if settles_offer and payment is not None:
-        close_offer(ctx, webhook_id, payment, event_type == "payment.succeeded")
+        assert at is not None
+        close_offer(ctx, webhook_id, payment, event_type == "payment.succeeded", at)
     if event_type == "refund.succeeded":
         count_refund(ctx, body)
     if outcome.suppresses:
-        expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id)
+        expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id, at)
         if expired:
             log.info("pending_offers_expired", offers=expired, reason="refund or open dispute")
     outcomes = making.run(ctx.client, ctx.stream, book, trigger, state, ctx.dodo) if follows else []

@@ -76,7 +76,8 @@ def traffic(seed: int, customers: int = 6, steps: int = 36) -> list[Send]:
         stamp = (start + timedelta(minutes=n)).isoformat().replace("+00:00", "Z")
         kind = rng.choice(["active", "active", "buy", "buy", "buy", "expire", "refund", "app"])
         if kind == "app":
-            event = {"type": "app.usage_milestone", "data": {"count": rng.randrange(10), "subscription_id": "sub_x"}}
+            own = f"sub_{customer}_{BASIC[-4:]}"  # the customer's basic plan, if the traffic started it
+            event = {"type": "app.usage_milestone", "data": {"count": 3 + rng.randrange(7), "subscription_id": own}}
             sends.append(("app", f"{customer}:{n}", {"customer": customer, "event": event}))
             continue
         if kind == "refund" and payments.get(customer):
@@ -90,7 +91,8 @@ def traffic(seed: int, customers: int = 6, steps: int = 36) -> list[Send]:
         else:
             body = copy.deepcopy(fixture("payment.succeeded"))
             body["data"].update(payment_id=f"pay_bt{seed}_{n}", total_amount=rng.choice([500, 2500]))
-            body["data"]["product_cart"] = [{"product_id": rng.choice([COURSE, COURSE, ADDON]), "quantity": 1}]
+            # only the course is bought: the draft offers the add-on, never to one who owns it
+            body["data"]["product_cart"] = [{"product_id": rng.choice([COURSE, COURSE, COURSE]), "quantity": 1}]
             body["data"]["subscription_id"] = None
             body["data"]["metadata"] = {}
             payments.setdefault(customer, []).append(body["data"]["payment_id"])
@@ -101,8 +103,14 @@ def traffic(seed: int, customers: int = 6, steps: int = 36) -> list[Send]:
 
 
 def send_all(stack: Stack, client: redis.Redis, sends: list[Send]) -> None:
-    """One at a time, each processed before the next: the order the backtest replays."""
+    """One at a time, each processed before the next: the order the backtest replays. Dodo (the
+    emulator) knows each subscription as the traffic leaves it: live plan-change offers ask it."""
     for kind, key, body in sends:
+        if kind == "webhook" and body["type"].startswith("subscription."):
+            data = body["data"]
+            sub = {"customer_id": data["customer"]["customer_id"], "product_id": data["product_id"], "quantity": 1}
+            sub["status"] = "active" if body["type"] == "subscription.active" else "expired"
+            stack.dodo_control("seed", {"subscriptions": {data["subscription_id"]: sub}})
         if kind == "webhook":
             answer = stack.post(body, webhook_id=key)
         else:
@@ -169,6 +177,7 @@ def test_backtest_predicts_exactly_the_offers_the_draft_makes_live(
     stack.web()
     stack.worker()
     sends = traffic(seed)
+
     send_all(stack, client, sends[: len(sends) // 2])
     middle = time.time()
     send_all(stack, client, sends[len(sends) // 2 :])
@@ -199,6 +208,11 @@ def test_backtest_predicts_exactly_the_offers_the_draft_makes_live(
     (tmp_path / "replay").mkdir()
     replay.extra_env = dict(stack.extra_env)
     replay.dodo_url = stack.dodo_url
+    forgotten = {"customer_id": "cus_none", "product_id": BASIC, "status": "expired"}  # Dodo as before the traffic
+    subscriptions = {
+        b["data"]["subscription_id"]: forgotten for k, _, b in sends if b.get("type", "").startswith("subscription.")
+    }
+    stack.dodo_control("seed", {"subscriptions": subscriptions})
     try:
         replay.web()
         replay.worker()

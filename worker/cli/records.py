@@ -116,13 +116,14 @@ def deliveries_replay(record_id: str | None, endpoint_id: str | None, everything
 
 def backtest(book: Book, directory: Path, since: str, until: str, as_json: bool) -> None:
     from worker.stats import backtest as replay
+    from worker.stats import backtest_report
 
     try:
         start, end = replay.parse_moment(since), replay.parse_moment(until)
         result = replay.backtest(connect(), book, events_stream(), start, end)
     except ValueError as exc:
         sys.exit(f"backtest: {exc}")
-    print(json.dumps(result, indent=2) if as_json else replay.table(result, str(directory)))
+    print(json.dumps(result, indent=2) if as_json else backtest_report.table(result, str(directory)))
 
 
 def stats(since: str, until: str, rule: str | None, as_json: bool) -> None:

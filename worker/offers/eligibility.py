@@ -46,10 +46,10 @@ def _expired(card: Any) -> bool:
     return (int(card.expiry_year), int(card.expiry_month)) < (now.year, now.month)
 
 
-def access_blocker(state: AccessState, product_id: str, refund_window: int) -> str | None:
+def access_blocker(state: AccessState, product_id: str, refund_window: int, now: float | None = None) -> str | None:
     """What the customer's access (as it counts now) says against an offer of `product_id`: the
     check made when an offer is made, by the eligibility API, and again right before money moves."""
-    if state.suppressed(refund_window, time.time()):
+    if state.suppressed(refund_window, time.time() if now is None else now):
         return "suppressed"
     if any(g.product_id == product_id and not g.suspended for g in state.grants.values()):
         return "already_has_access"

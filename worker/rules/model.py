@@ -14,6 +14,7 @@ from worker.rules import yamlsource
 from worker.rules.yamlsource import Duration
 
 OFFER_TRIGGERS = tuple(catalog.OFFER_TRIGGERS)
+MAX_AMOUNT = 10**12  # minor units: far above any one payment
 PRORATION_MODES = (
     "prorated_immediately",
     "full_immediately",
@@ -80,8 +81,8 @@ class When(Strict):
 
     product: Names | None = None
     currency: Names | None = None
-    min_amount: int | None = None
-    max_amount: int | None = None
+    min_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
+    max_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     has: Names | None = None
     lacks: Names | None = None
     metadata: dict[str, Names] | None = None
@@ -92,7 +93,7 @@ class When(Strict):
 class Offer(Strict):
     type: Literal["one_click", "cross_sell", "upgrade", "downgrade"]
     product: str
-    quantity: int = Field(default=1, ge=1)
+    quantity: int = Field(default=1, ge=1, le=10_000)
     proration: Literal[PRORATION_MODES] | None = None  # type: ignore[valid-type]
     discount_code: str | None = None
     on_payment_failure: Literal["prevent_change", "apply_change"] = "prevent_change"
@@ -101,7 +102,7 @@ class Offer(Strict):
 
 class Variant(Strict):
     name: str | None = None
-    weight: float = Field(gt=0)
+    weight: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
     offer: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -119,7 +120,7 @@ class Rule(Strict):
     notify: Literal[catalog.NOTIFY_EVENTS] | None = None  # type: ignore[valid-type]
     variants: list[Variant] | None = None
     expires_in: Duration | None = None
-    priority: int = 0
+    priority: int = Field(default=0, ge=-1_000_000, le=1_000_000)
     stop: bool = False
     limit: Limit = Field(default_factory=Limit)
     return_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # where a checkout returns

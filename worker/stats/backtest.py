@@ -14,7 +14,7 @@ import heapq
 import itertools
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from worker import catalog, events, keys
 from worker.access import grants, payments
 from worker.access.config import summarize
 from worker.access.state import AccessState
-from worker.offers import app_events
+from worker.offers import app_events, eligibility
 from worker.offers.making import Trigger, new_offer, offer_trigger
 from worker.offers.model import Offer
 from worker.queue.errors import PermanentError
@@ -35,6 +35,7 @@ from worker.rules import match
 from worker.rules.book import Book
 from worker.rules.model import Rule
 from worker.rules.yamlsource import parse_duration
+from worker.stats import backtest_report
 from worker.webhooks.effects import Outcome
 from worker.webhooks.handle import outcome_of
 
@@ -58,6 +59,9 @@ def parse_moment(text: str, now: float | None = None) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
+ACTIVE = ("subscription.active", "subscription.renewed", "subscription.unpaused", "subscription.plan_changed")
+
+
 @dataclass
 class Replay:
     """The simulated world: customers' access, payments seen, offers the draft made, jobs due."""
@@ -73,6 +77,7 @@ class Replay:
     seq: Iterator[int] = field(default_factory=itertools.count)
     counts: Counter[str] = field(default_factory=Counter)
     notified: Counter[str] = field(default_factory=Counter)
+    subscriptions: dict[str, tuple[str, bool, str]] = field(default_factory=dict)  # id -> customer, active, product
 
     def state(self, customer_id: str) -> AccessState:
         return self.states.setdefault(customer_id, AccessState())
@@ -132,6 +137,10 @@ class Replay:
                 offer.state = "converted" if event_type == "payment.succeeded" else "failed"
                 if offer.state == "failed":
                     self.run(offer_trigger(offer, "offer.failed"), at)
+        if outcome.subscription_id and event_type.startswith("subscription.") and outcome.facts.products:
+            active = event_type in ACTIVE or (event_type == "subscription.updated" and outcome.update is not None)
+            product = outcome.facts.products[0]
+            self.subscriptions[outcome.subscription_id] = (outcome.customer_id, active, product)
         if outcome.update is not None:
             self.apply(outcome.update, at)
         if outcome.suppresses:
@@ -174,6 +183,14 @@ class Replay:
             self.notified[rule.id] += 1
             return
         offer = new_offer(rule, trigger)
+        window = self.book.access.policy.suppress_offers_after_refund
+        if eligibility.access_blocker(self.state(offer.customer_id), offer.product_id, window, at):
+            return
+        sub = self.subscriptions.get(offer.subscription_id or "")
+        if offer.is_plan_change and (
+            sub is None or sub != (offer.customer_id, True, sub[2]) or sub[2] == offer.product_id
+        ):
+            return  # live asks Dodo: this customer's, active, not on the product; here the archive says
         limit = (rule.id, offer.customer_id)
         if offer.offer_id in self.offers or (rule.limit.once_per_customer and limit in self.once):
             return
@@ -183,6 +200,12 @@ class Replay:
         self.offers[offer.offer_id] = offer
         if rule.mode != "shadow":  # a shadow offer is never emitted, so no offer.* rule sees it
             self.run(offer_trigger(offer, "offer.created"), at)
+
+    def _changeable(self, offer: Offer) -> bool:
+        """Live asks Dodo whether the subscription is this customer's, active and not on the
+        product; here the archive's subscription events say."""
+        customer_id, active, product = self.subscriptions.get(offer.subscription_id or "", ("", False, ""))
+        return customer_id == offer.customer_id and active and product != offer.product_id
 
     def finish(self, until: float) -> None:
         """Jobs due inside the window run at their time; delayed rules due later are judged on the
@@ -226,90 +249,9 @@ def backtest(client: redis.Redis, book: Book, stream: str, since: float, until: 
             replay.counts["skipped"] += 1
     replay.finish(until)
     seconds = time.perf_counter() - started
-    result = _report(replay, live_offers(client, stream, since, until), since, until, seconds)
+    result = backtest_report.report(replay, live_offers(client, stream, since, until), since, until, seconds)
     oldest: Any = client.xrange(keys.INBOUND, "-", "+", count=1)
     result["archive_from"] = (
         events.iso(datetime.fromtimestamp(int(oldest[0][0].split("-")[0]) // 1000, UTC)) if oldest else None
     )
     return result
-
-
-def _report(
-    replay: Replay, live: Counter[tuple[str, str]], since: float, until: float, seconds: float
-) -> dict[str, Any]:
-    drafted = {rule.id: rule for rule in replay.book.rules}
-    predicted: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for offer in replay.offers.values():
-        shown = offer.model_dump(
-            include={"offer_id", "rule_id", "variant", "customer_id", "type", "product_id", "source"}
-        )
-        predicted[offer.rule_id].append(shown | {"at": offer.created_at})
-    rule_ids = list(drafted) + sorted({rule for rule, _ in live} - set(drafted))
-    rows = []
-    for rule_id in rule_ids:
-        offers = predicted.get(rule_id, [])
-        variants = sorted({o["variant"] for o in offers} | {v for r, v in live if r == rule_id})
-        rule = drafted.get(rule_id)
-        rows.append(
-            {
-                "rule_id": rule_id,
-                "in_draft": rule is not None,
-                "mode": rule.mode if rule is not None else None,
-                "would_create": len(offers),
-                "live_created": sum(n for (r, _), n in live.items() if r == rule_id),
-                "would_notify": replay.notified.get(rule_id, 0),
-                "variants": [
-                    {
-                        "variant": v,
-                        "would_create": sum(1 for o in offers if o["variant"] == v),
-                        "live_created": live.get((rule_id, v), 0),
-                    }
-                    for v in variants
-                ],
-                "offers": sorted(offers, key=lambda o: (o["at"], o["offer_id"])),
-            }
-        )
-
-    def iso(moment: float) -> str:
-        return events.iso(datetime.fromtimestamp(int(moment), UTC))
-
-    replayed = replay.counts["replayed"] + replay.counts["before_window"]
-    return {
-        "since": iso(since),
-        "until": iso(until),
-        "events": {
-            "in_window": replay.counts["replayed"],
-            "before_window": replay.counts["before_window"],
-            "skipped": replay.counts["skipped"],
-        },
-        "events_per_second": round(replayed / seconds) if seconds > 0 else None,
-        "rules": rows,
-    }
-
-
-def table(result: dict[str, Any], directory: str) -> str:
-    counted = result["events"]
-    lines = [
-        f"backtest of {directory} over {result['since']} .. {result['until']}",
-        f"{counted['in_window']} events replayed through the rules; {counted['before_window']} earlier ones"
-        f" rebuilt access; {counted['skipped']} skipped (a payment never seen, or a body the worker rejects too)",
-        f"{'rule':24} {'mode':7} {'variant':12} {'would create':>13} {'live created':>13}",
-    ]
-    if result["archive_from"] is None:
-        lines.append("the archive (upsell:inbound) is empty: nothing arrived yet, or UPSELL_INBOUND_RETENTION is 0")
-    elif result["archive_from"] > result["since"]:
-        lines.append(
-            f"the archive starts at {result['archive_from']}: nothing before it is known (UPSELL_INBOUND_RETENTION)"
-        )
-    for rule in result["rules"]:
-        mode = rule["mode"] or "-"
-        note = "" if rule["in_draft"] else "  (not in this folder)"
-        for n, v in enumerate(rule["variants"] or [{"variant": "-", "would_create": 0, "live_created": 0}]):
-            name, shown_mode = (rule["rule_id"], mode) if n == 0 else ("", "")
-            lines.append(
-                f"{name:24} {shown_mode:7} {v['variant']:12} {v['would_create']:>12} {v['live_created']:>12}{note}"
-            )
-        if rule["would_notify"]:
-            plural = "" if rule["would_notify"] == 1 else "s"
-            lines.append(f"{'':24} {'':7} would emit {rule['would_notify']} notification{plural}")
-    return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -153,7 +154,7 @@ class Api:
     def access_page(self, request: Request) -> JSONResponse:
         """Every customer's access, a page at a time, for a consumer bootstrapping before it follows events."""
         limit = request.query_params.get("limit", "100")
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        if not re.fullmatch(r"[0-9]{1,4}", limit) or not 1 <= int(limit) <= 1000:
             return JSONResponse({"error": "limit must be 1..1000"}, status_code=400)
         cursor = request.query_params.get("cursor", "")
         items, next_cursor = grants.page(self.client, self._access_config(), cursor, int(limit))
@@ -239,7 +240,7 @@ class Api:
         if (
             not product_id
             or proration not in PRORATION_MODES
-            or not quantity.isdigit()
+            or not re.fullmatch(r"[0-9]{1,5}", quantity)
             or not 1 <= int(quantity) <= 10_000
         ):
             error = f"need product_id; proration one of {list(PRORATION_MODES)}; quantity 1..10000"

@@ -15,7 +15,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from worker import catalog
+from worker import catalog, strictjson
 from worker.queue.intake import Intake
 
 PATH = "/webhooks/dodo"
@@ -85,7 +85,7 @@ ANSWERS: dict[str, tuple[int, bytes]] = {
         ("ignored", 200, {"status": "ignored"}),
         ("too_large", 413, {"error": "body over 1 MiB"}),
         ("invalid_signature", 401, {"error": "invalid signature"}),
-        ("not_json", 400, {"error": "body is not JSON (or nested too deeply)"}),
+        ("not_json", 400, {"error": f"body is not strict JSON (UTF-8, no NaN, at most {strictjson.MAX_DEPTH} deep)"}),
         ("no_type", 400, {"error": "body has no string field 'type'"}),
         ("unavailable", 503, {"error": "queue unavailable, retry later"}),
     )
@@ -99,7 +99,7 @@ _WANTED = (b"webhook-id", b"webhook-timestamp", b"webhook-signature", b"content-
 
 async def read_body(receive: Receive, declared: str, limit: int = MAX_BODY_BYTES) -> bytes | None:
     """The body straight from ASGI messages, or None once it is known to exceed `limit`."""
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         return None
     chunks, size, more = [], 0, True
     while more:
@@ -150,8 +150,8 @@ class WebhookEndpoint:
             )
             return "invalid_signature"
         try:
-            payload = orjson.loads(body)
-        except (ValueError, RecursionError):  # orjson refuses nesting past 1024 levels with a ValueError
+            payload = strictjson.loads(body)
+        except strictjson.NotStrict:
             return "not_json"
         event_type = payload.get("type") if isinstance(payload, dict) else None
         if not isinstance(event_type, str):

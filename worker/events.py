@@ -14,7 +14,7 @@ import redis
 import structlog
 from redis.client import Pipeline
 
-from worker import catalog
+from worker import catalog, metrics
 
 _ID_NAMESPACE = uuid.UUID("6f1c2a9e-4b7d-4c1e-9a3f-2d8e5b7c0a11")
 SCHEMA_VERSION = "1"  # worker/schemas/event.schema.json
@@ -80,6 +80,8 @@ class Trimmer:
                 removed = trim(self.client, self.stream, self.retention)
             except redis.RedisError as exc:
                 log.warning("events_trim_failed", error=type(exc).__name__)
+            except Exception as exc:
+                metrics.background_error("events_trim", log, exc)
             else:
                 if removed:
                     log.info("events_trimmed", stream=self.stream, removed=removed)

@@ -25,6 +25,19 @@ class MessageIdsOnly(logging.Filter):
 
 
 _MESSAGES = (dramatiq.Message, dramatiq.MessageProxy)
+MAX_FIELD_CHARS = 512  # a header or id from the internet is logged at most this long: no disk filled by one request
+MAX_TRACEBACK_CHARS = 8192
+
+
+def capped(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Cut every string field (and strings in a list field) to MAX_FIELD_CHARS, saying so."""
+    for key, value in event.items():
+        limit = MAX_TRACEBACK_CHARS if key == "exception" else MAX_FIELD_CHARS
+        if isinstance(value, str) and len(value) > limit:
+            event[key] = f"{value[:limit]}...[{len(value) - limit} more chars]"
+        elif isinstance(value, list) and any(isinstance(v, str) and len(v) > limit for v in value):
+            event[key] = [v[:limit] if isinstance(v, str) else v for v in value[:100]]
+    return event
 
 
 def _stderr_bytes() -> BinaryIO:
@@ -45,6 +58,7 @@ def configure(*, pretty: bool = False, level: int = logging.INFO) -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        capped,
     ]
     if pretty:
         processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))

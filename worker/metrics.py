@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -61,6 +62,18 @@ SCHEDULE_LAG = Gauge(
     multiprocess_mode="livemax",
     registry=WORKER_ONLY,
 )
+
+BACKGROUND_ERRORS = Counter(
+    "upsell_background_errors_total",
+    "Unexpected errors in a background loop (rules reload, schedule, delivery dispatch, events trim); it kept running",
+    ["loop"],
+)
+
+
+def background_error(loop: str, log: Any, exc: BaseException) -> None:
+    """A background loop survives anything: the error is logged (type and traceback) and counted."""
+    BACKGROUND_ERRORS.labels(loop).inc()
+    log.error(f"{loop}_error", error=type(exc).__name__, exc_info=exc, hint="the loop keeps running; please report it")
 
 
 def forget_dead_processes() -> None:

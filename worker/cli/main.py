@@ -48,7 +48,8 @@ def cmd_emulator(args: argparse.Namespace) -> None:
 
     seed = json.loads(records.read_text(args.seed, "--seed")) if args.seed else DEMO
     print(f"Dodo API emulator on http://{args.host}:{args.port} (webhooks to {args.webhook_url or 'nowhere'})")
-    uvicorn.run(create_app(args.webhook_url, args.secret, seed), host=args.host, port=args.port, log_level="warning")
+    secret = args.secret or os.environ.get("DODO_PAYMENTS_WEBHOOK_KEY", "").split(",")[0].strip() or None
+    uvicorn.run(create_app(args.webhook_url, secret, seed), host=args.host, port=args.port, log_level="warning")
 
 
 def cmd_web(args: argparse.Namespace) -> None:
@@ -102,17 +103,7 @@ def cmd_send(args: argparse.Namespace) -> None:
 
 
 def cmd_access(args: argparse.Namespace) -> None:
-    from worker.access import config as access_config
-    from worker.rules import yamlsource
-
-    try:
-        directory = project.rules_dir()
-        access = access_config.load(directory / "access.yaml", directory)
-    except project.NoProject as exc:
-        sys.exit(str(exc))
-    except yamlsource.ProblemsFound as found:
-        sys.exit("\n".join(str(p) for p in found.problems))
-    records.access(args.customer_id, access)
+    records.access(args.customer_id)
 
 
 def cmd_events(args: argparse.Namespace) -> None:
@@ -200,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
     emulator.add_argument("--port", type=int, default=8787, help="port to listen on")
     emulator.add_argument("--webhook-url", help="the receiver's /webhooks/dodo, where it delivers signed webhooks")
-    emulator.add_argument("--secret", help="whsec_... secret it signs those webhooks with")
+    emulator.add_argument("--secret", help="whsec_... to sign its webhooks (default: DODO_PAYMENTS_WEBHOOK_KEY)")
     emulator.add_argument("--seed", help="JSON file of customers, products, subscriptions (default: demo data)")
     emulator.set_defaults(func=cmd_emulator)
 

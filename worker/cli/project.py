@@ -95,8 +95,14 @@ def dev_values() -> DevValues:
 
 
 def save(values: DevValues) -> None:
-    _values_file().parent.mkdir(exist_ok=True)
-    _values_file().write_text(json.dumps(asdict(values), indent=2) + "\n")
+    """Owner-only (0600, its folder 0700): it holds the signing secret and the API token."""
+    folder = _values_file().parent
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    fd = os.open(_values_file(), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file kept its mode: made private too
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(asdict(values), indent=2) + "\n")
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ from typing import Any
 import redis
 
 from worker import config, keys
-from worker.access.config import AccessConfig
 from worker.cli import project
 from worker.rules.book import Book
 
@@ -34,10 +33,18 @@ def connect() -> redis.Redis:
     return client
 
 
-def access(customer_id: str, config: AccessConfig) -> None:
+def access(customer_id: str) -> None:
+    """As the access API answers: what counts now, under the project's access.yaml."""
+    from worker.access import config as access_config
     from worker.access import grants
+    from worker.rules import yamlsource
 
-    print(json.dumps(grants.view(config, connect().get(keys.access(customer_id)), customer_id), indent=2))
+    directory = project.rules_dir()
+    try:
+        policy = access_config.load(directory / "access.yaml", directory)
+    except yamlsource.ProblemsFound as found:
+        sys.exit("\n".join(str(p) for p in found.problems))
+    print(json.dumps(grants.view(policy, connect().get(keys.access(customer_id)), customer_id), indent=2))
 
 
 def events_tail(stream: str, from_start: bool) -> None:

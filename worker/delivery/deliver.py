@@ -138,3 +138,6 @@ class Dispatcher:
             except redis.RedisError as exc:
                 log.warning("delivery_dispatch_failed", error=type(exc).__name__)
                 time.sleep(1)
+            except Exception as exc:  # the dispatcher must outlive any bug: every delivery waits on it
+                metrics.background_error("delivery_dispatch", log, exc)
+                time.sleep(1)

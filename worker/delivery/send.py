@@ -37,7 +37,9 @@ def signed(endpoint: Endpoint, event: dict[str, Any], at: datetime | None = None
 
 
 def post(endpoint: Endpoint, event: dict[str, Any]) -> str:
-    """`http_<status>` for any answer, or the transport failure (`timeout`, `connect_error`, ...)."""
+    """`http_<status>` for any answer, or the failure (`timeout`, `connect_error`, ...). Whatever
+    raises (a host name the IDNA codec refuses, say) is a failed attempt, retried on the backoff,
+    never an exception that would leave the customer's list with nothing scheduled to move it."""
     content, headers = signed(endpoint, event)
     try:
         with _client.stream("POST", endpoint.url, content=content, headers=headers) as answer:
@@ -53,3 +55,5 @@ def post(endpoint: Endpoint, event: dict[str, Any]) -> str:
         return "connect_error"
     except httpx.HTTPError as exc:
         return type(exc).__name__.lower()
+    except Exception as exc:
+        return f"error_{type(exc).__name__.lower()}"

@@ -4,10 +4,10 @@ worker and `rules explain` alike."""
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from worker import strictjson
 from worker.rules.match import Facts
 from worker.rules.model import APP_TRIGGER
 
@@ -22,9 +22,9 @@ class BadEvent(ValueError):
 def parse(body: bytes | str) -> tuple[str, dict[str, Any]]:
     """(type, data) of an app event, or BadEvent."""
     try:
-        event = json.loads(body)
-    except (ValueError, RecursionError):
-        raise BadEvent("body is not JSON") from None
+        event = strictjson.loads(body)
+    except strictjson.NotStrict as exc:
+        raise BadEvent(str(exc)) from None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise BadEvent('body must be {"type": "app.<name>", "data": {...}}')
     if not re.fullmatch(APP_TRIGGER, event["type"]):

@@ -68,3 +68,5 @@ class Poller(dramatiq.Middleware):
                     pass
             except redis.RedisError as exc:
                 log.warning("schedule_poll_failed", error=type(exc).__name__)
+            except Exception as exc:  # the poller must outlive any bug: every job waits on it
+                metrics.background_error("schedule_poll", log, exc)

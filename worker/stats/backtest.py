@@ -48,13 +48,13 @@ def parse_moment(text: str, now: float | None = None) -> float:
     text = text.strip()
     if text in ("now", "0", "0d"):
         return now
-    if re.fullmatch(r"\d+\s*[smhd]", text):
+    if re.fullmatch(r"[0-9]+\s*[smhd]", text):
         return now - parse_duration(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"{text!r}: use 7d or 36h (back from now), now, or an ISO 8601 date such as 2026-11-01"
+            f"{text[:40]!r}: use 7d or 36h (back from now), now, or an ISO 8601 date such as 2026-11-01"
         ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 

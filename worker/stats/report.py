@@ -19,16 +19,22 @@ MAX_DAYS = 400
 Z95 = 1.959964
 
 
+MAX_DAYS_BACK = 36_500
+
+
 def parse_moment(text: str, now: float | None = None) -> date:
-    """`7d` (days back from today), or an ISO 8601 date or date-time; the UTC day it falls on."""
+    """`7d` (days back from today, at most 36500d), or an ISO 8601 date or date-time; the UTC day it
+    falls on."""
     now = now or time.time()
-    relative = re.fullmatch(r"(\d+)d", text.strip())
+    relative = re.fullmatch(r"([0-9]{1,12})d", text.strip())
     if relative:
+        if int(relative[1]) > MAX_DAYS_BACK:
+            raise ValueError(f"{text[:40]!r}: at most {MAX_DAYS_BACK}d back")
         return (datetime.fromtimestamp(now, UTC) - timedelta(days=int(relative[1]))).date()
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{text!r}: use 7d (days back) or an ISO 8601 date such as 2026-11-01") from None
+        raise ValueError(f"{text[:40]!r}: use 7d (days back) or an ISO 8601 date such as 2026-11-01") from None
     return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
 
 

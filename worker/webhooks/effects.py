@@ -165,7 +165,7 @@ def _dispute(
     data: Dispute = event.data
     record = lookup(data.payment_id)
     changes = [Change(key, "revoke") for key in record.grant_keys] if revoke else []
-    amount = int(data.amount) if data.amount.isdigit() else None
+    amount = int(data.amount) if data.amount.isascii() and data.amount.isdigit() and len(data.amount) < 19 else None
     facts = Facts(hook.name, record.customer_id, tuple(record.products), data.currency, amount)
     suspends = tuple(record.grant_keys) if suspend else ()
     dispute = (data.payment_id, now_open, suspends)

@@ -196,10 +196,10 @@ def test_a_redis_that_stops_answering_gets_503_in_time_and_no_reply_goes_astray(
     later requests; and the paused webhook, run by Redis when the pause ends, is a duplicate when
     Dodo retries it: queued once, lost never."""
     payload = fixture("subscription.active")
-    client.client_pause(2500, all=False)  # WRITE mode: the script waits inside Redis
+    client.client_pause(4000, all=False)  # WRITE mode: the script waits inside Redis
     started = time.monotonic()
     assert web.post(payload, webhook_id="msg_paused").status_code == 503
-    assert time.monotonic() - started < 2.4
+    assert time.monotonic() - started < 3.5  # the 2 s batch limit, well before the pause ends
     wait_until(lambda: web.post(payload, webhook_id="msg_paused").json() == {"status": "duplicate"}, 10)
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(lambda n: web.post(payload, webhook_id=f"msg_after_{n % 8}").json(), range(16)))

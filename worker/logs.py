@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Any, BinaryIO
 
 import dramatiq
@@ -78,3 +79,22 @@ def configure(*, pretty: bool = False, level: int = logging.INFO) -> None:
     for handler in logging.getLogger().handlers:  # Dramatiq's own, in a worker process, and ours
         if not any(isinstance(f, MessageIdsOnly) for f in handler.filters):
             handler.addFilter(MessageIdsOnly())
+        if not pretty:  # uvicorn's and Dramatiq's lines are JSON too in production
+            handler.setFormatter(JsonLines())
+
+
+class JsonLines(logging.Formatter):
+    """A standard-library record (uvicorn, Dramatiq) as one JSON line shaped like ours."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "event": record.getMessage(),
+            "logger": record.name,
+            "level": record.levelname.lower(),
+            "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + "Z",
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(capped(None, "", line)).decode()
+
+    converter = time.gmtime  # type: ignore[assignment]

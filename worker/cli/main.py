@@ -61,15 +61,17 @@ def cmd_web(args: argparse.Namespace) -> None:
     settings = _settings()
     logs.configure()
     config.warn_if_no_dodo_key(settings)
+    listening = project.bound_socket(args.host, args.port)  # exits with one line if the port is taken
+    app = create_app(settings)
+    tune_gc()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, log_config=None))
     structlog.get_logger("web").info(
         "web_listening",
         url=f"http://{args.host}:{args.port}",
         redis=config.without_password(settings.redis_url),
         version=config.version(),
     )
-    app = create_app(settings)
-    tune_gc()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    server.run(sockets=[listening])
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

@@ -105,6 +105,21 @@ def save(values: DevValues) -> None:
         out.write(json.dumps(asdict(values), indent=2) + "\n")
 
 
+def bound_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything says it listens; a taken port is one line, exit 1."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        sys.exit(f"cannot listen on {host}:{port}: {exc.strerror} (another program has it? pass --port)")
+    listening.listen(2048)
+    listening.setblocking(False)
+    return listening
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -114,15 +114,15 @@ class Api:
         customer_id, product_id = request.path_params["customer_id"], request.query_params.get("product_id")
         if not product_id:
             return JSONResponse({"error": "need ?product_id="}, status_code=400)
+        window = self._access_config().policy.suppress_offers_after_refund
+        state = await run_in_threadpool(grants.read, self.client, self._access_config(), customer_id)
         try:
-            window = self.book().get().access.policy.suppress_offers_after_refund
-        except yamlsource.ProblemsFound:
-            return JSONResponse({"error": "the rule files are broken: see `dodo-upsell rules check`"}, status_code=503)
-        state = await run_in_threadpool(grants.read, self.client, self.book().get().access, customer_id)
-        try:
+            await self.lane.call(display.product_info, self.display_dodo, product_id)
             answer = await self.lane.call(eligibility.check, self.dodo, customer_id, state, product_id, window)
         except DodoPaymentsError as exc:
             code = dodo.error_code(exc)
+            if getattr(exc, "status_code", None) == 404:
+                return JSONResponse({"error": f"Dodo knows no product {product_id[:80]!r}", "code": code}, 404)
             return JSONResponse({"error": f"Dodo answered {code}", "code": code}, status_code=502)
         return JSONResponse({"customer_id": customer_id, "product_id": product_id, **answer.view()})
 
@@ -137,8 +137,9 @@ class Api:
                 return await run_in_threadpool(handler, request)  # type: ignore[arg-type]
             except redis.RedisError:
                 return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
-            except yamlsource.ProblemsFound:
-                error = {"error": "the rule files are broken: see `dodo-upsell rules check`"}
+            except yamlsource.ProblemsFound as found:
+                first = found.problems[0] if found.problems else "see `dodo-upsell rules check`"
+                error = {"error": f"the rule files are unusable: {first}"}
                 return JSONResponse(error, status_code=503)
             except DodoBusy:
                 error = {"error": "too many Dodo calls in flight, retry shortly", "code": "dodo_busy"}

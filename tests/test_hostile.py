@@ -171,3 +171,33 @@ def test_cli_out_of_range_is_one_line(stack: Stack, command: list[str]) -> None:
     env = stack.env()
     done = subprocess.run([sys.executable, "-m", "worker", *command], env=env, capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_taken_port_is_one_line_and_every_log_line_is_json(stack: Stack) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "worker", "web", "--port", port], env=stack.env(), capture_output=True, text=True
+        )
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in last and "Traceback" not in done.stderr
+    web = stack.web()
+    with socket.create_connection(("127.0.0.1", int(stack.base_url.rsplit(":", 1)[1]))) as raw:
+        raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn warns about it
+        raw.recv(1024)
+    assert stack.api("GET", "/api/customers/cus_x/access").status_code == 200
+    for line in web.output().splitlines():
+        json.loads(line)  # uvicorn's lines too
+
+
+def test_eligibility_names_an_unknown_product(stack: Stack) -> None:
+    stack.emulator()
+    stack.web()
+    answer = stack.api("GET", "/api/customers/cus_nobody/eligibility", params={"product_id": "pdt_nope"})
+    assert answer.status_code == 404 and "pdt_nope" in answer.json()["error"]
+    known = stack.api("GET", "/api/customers/cus_nobody/eligibility", params={"product_id": "pdt_ADDON0priority7Kq"})
+    assert known.status_code == 200 and known.json()["reason"] == "no_payment_method"

@@ -49,6 +49,11 @@ _products = TtlCache(PRODUCT_SECONDS)
 _methods = TtlCache(METHOD_SECONDS)
 
 
+def product_info(api: DodoPayments, product_id: str) -> dict[str, Any]:
+    """Name and price (cached); raises DodoPaymentsError (404: Dodo knows no such product)."""
+    return _products.get(product_id, lambda: _product(api, product_id))
+
+
 def _product(api: DodoPayments, product_id: str) -> dict[str, Any]:
     product = api.products.retrieve(product_id)
     price = product.price

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dodopayments import DodoPayments
+from dodopayments import APIStatusError, DodoPayments
 
 from worker.access.state import AccessState
 
@@ -25,7 +25,12 @@ class Answer:
 
 def saved_method(api: DodoPayments, customer_id: str) -> tuple[Any, str]:
     """The most recently used saved method that is recurring-enabled and unexpired, or why none is."""
-    methods = api.customers.retrieve_payment_methods(customer_id).items
+    try:
+        methods = api.customers.retrieve_payment_methods(customer_id).items
+    except APIStatusError as exc:
+        if exc.status_code == 404:  # a customer Dodo does not know has no saved method
+            return None, "no_payment_method"
+        raise
     if not methods:
         return None, "no_payment_method"
     reasons = []

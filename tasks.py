@@ -1,5 +1,5 @@
 """Set-up with nothing but Python: `python3 tasks.py dev` runs it, `python3 tasks.py test` tests it,
-`python3 tasks.py lint` runs ruff and mypy as CI does.
+`python3 tasks.py lint` runs ruff and mypy as CI does, `python3 tasks.py install` only makes .venv.
 
 Creates .venv, installs the project (with test extras) into it when pyproject.toml changed, then
 runs the command inside it. Extra arguments pass through (e.g. `python3 tasks.py test -k access`).
@@ -33,9 +33,11 @@ def ensure_env() -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint"):
-        sys.exit("usage: python3 tasks.py dev|test|lint [args...]")
+    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint", "install"):
+        sys.exit("usage: python3 tasks.py dev|test|lint|install [args...]")
     ensure_env()
+    if sys.argv[1] == "install":  # .venv ready: production commands run from .venv/bin
+        return
     command, rest = sys.argv[1], sys.argv[2:]
     os.chdir(ROOT)
     if command == "lint":

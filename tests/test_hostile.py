@@ -201,3 +201,28 @@ def test_eligibility_names_an_unknown_product(stack: Stack) -> None:
     assert answer.status_code == 404 and "pdt_nope" in answer.json()["error"]
     known = stack.api("GET", "/api/customers/cus_nobody/eligibility", params={"product_id": "pdt_ADDON0priority7Kq"})
     assert known.status_code == 200 and known.json()["reason"] == "no_payment_method"
+
+
+def test_a_client_that_stops_mid_request_is_cut_without_slowing_anyone(stack: Stack) -> None:
+    import socket
+
+    stack.extra_env["UPSELL_REQUEST_TIMEOUT"] = "1.5"
+    stack.web()
+    port = int(stack.base_url.rsplit(":", 1)[1])
+    stalled = [
+        b'POST /webhooks/dodo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"type": ',  # body stops
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # headers stop
+    ]
+    sockets = []
+    for request in stalled:
+        raw = socket.create_connection(("127.0.0.1", port))
+        raw.sendall(request)
+        raw.settimeout(10)
+        sockets.append(raw)
+    started = time.monotonic()
+    assert httpx.get(stack.base_url + "/healthz", timeout=2).status_code == 200  # others are served meanwhile
+    assert time.monotonic() - started < 1.0
+    for raw in sockets:
+        assert raw.recv(1024) == b"", "closed by the server"
+        raw.close()
+    assert time.monotonic() - started < 8

@@ -194,6 +194,6 @@ def startup_block(values: project.DevValues, host: str) -> str:
             f"  {command} send {fixture} --url {base}/webhooks/dodo",
             f"  curl -s -H 'authorization: Bearer {token}' {base}/api/customers/{customer}/offers",
             f"  {command} access {customer}",
-            f"  {command} events tail",
+            f"  {command} events tail --from-start",
         ]
     )

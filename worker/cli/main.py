@@ -64,7 +64,10 @@ def cmd_web(args: argparse.Namespace) -> None:
     listening = project.bound_socket(args.host, args.port)  # exits with one line if the port is taken
     app = create_app(settings)
     tune_gc()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, log_config=None))
+    from receiver.slowclients import DeadlineProtocol
+
+    options = {"log_level": "warning", "access_log": False, "log_config": None, "http": DeadlineProtocol}
+    server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
     structlog.get_logger("web").info(
         "web_listening",
         url=f"http://{args.host}:{args.port}",

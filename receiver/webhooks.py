@@ -1,4 +1,4 @@
-"""`POST /webhooks/dodo`: verify, classify, dedupe and enqueue, in DESIGN.md's order."""
+"""`POST /webhooks/dodo`: verify, classify, dedupe and enqueue, in the order docs/operations.md gives."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""POST /webhooks/dodo: DESIGN.md's six steps, each failure storing nothing."""
+"""POST /webhooks/dodo: the six steps of docs/operations.md, each failure storing nothing."""
 
 from __future__ import annotations
 

@@ -147,7 +147,7 @@ def expire_offer(offer_id: str) -> None:
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)
 def charge_offer(offer_id: str) -> None:
-    """Never retried: a failed charge is not repeated automatically (DESIGN invariant 3)."""
+    """Never retried: a failed charge is not repeated automatically (invariant 3, docs/architecture.md)."""
     _bound(offer_id=offer_id)
     ctx = context.current()
     outcome = charge.charge(ctx.client, ctx.stream, ctx.dodo, ctx.book.get().access, offer_id)

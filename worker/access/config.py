@@ -21,7 +21,7 @@ class ProductAccess(BaseModel):
 
 
 class Policy(BaseModel):
-    """When access goes away (DESIGN.md, "Lifecycle"); the defaults are the contract's."""
+    """When access goes away (docs/operators.md, "Access: lifecycle"); the defaults are the contract's."""
 
     model_config = ConfigDict(extra="forbid")
     on_cancel: Literal["period_end", "immediately"] = "period_end"

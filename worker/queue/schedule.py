@@ -1,7 +1,7 @@
 """The worker's own schedule: due messages in a sorted set, claimed atomically, then queued.
 
 Not Dramatiq's delay queue (a FIFO list held in worker memory, late after restarts, can
-duplicate: see reference/dramatiq.md). A job is an encoded Dramatiq message kept in a hash; one
+duplicate, and a far-future message blocks due ones behind it). A job is an encoded Dramatiq message kept in a hash; one
 Lua script (scripts/claim_due.lua) moves every due job onto its queue, so a job is never lost and
 never queued twice.
 """

@@ -28,6 +28,7 @@ log = structlog.get_logger("charge")
 STEPS = (60, 300, 900, 3600, 6 * 3600, 24 * 3600)  # seconds after the attempt
 CLOCK_SKEW_SECONDS = 600  # payments listed from this long before the attempt: our clock and Dodo's differ
 PAGE_SIZE = 100
+NEVER_STARTED_STEP = 2  # a charge not started by the 15-minute look is claimed here, so it never starts
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,15 @@ def reconcile(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str
     if offer is None or offer.state != "charging":
         return f"settled already: offer is {offer and offer.state}"
     now = time.time()
-    if client.set(keys.charge_attempt(offer_id), str(now), nx=True):
+    started = client.get(keys.charge_attempt(offer_id))
+    if started is None and step < NEVER_STARTED_STEP:  # the charge message is still queued: wait for it
+        with client.pipeline() as pipe:
+            schedule_step(pipe, offer_id, step + 1, now - STEPS[step])
+            pipe.execute()
+        return "the charge has not started yet: looking again later"
+    if started is None and client.set(keys.charge_attempt(offer_id), str(now), nx=True):
         outcome.fail(client, stream, api, offer, "charge_never_attempted", fallback=not offer.is_plan_change)
-        return "no charge was ever attempted (and now none will be): failed with a fallback"
+        return "no charge started within 15 minutes (and now none will): failed with a fallback"
     attempt_at = float(client.get(keys.charge_attempt(offer_id)) or now)
     try:
         verdict = look(api, offer, attempt_at)

@@ -48,7 +48,7 @@ def _load_dir(directory: Path) -> Book:
         )
     if not path.is_file():
         raise yamlsource.ProblemsFound(
-            [yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (see docs/operators.md, Access)")]
+            [yamlsource.Problem(str(path), 1, "missing: the rules folder needs an access.yaml (docs/operators.md)")]
         )
     special = ("access.yaml", outbound.FILE)
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name not in special)

@@ -15,6 +15,7 @@ import redis
 from tests.conftest import TOKEN, Stack, drained, fixture, free_port, read_events, wait_until
 from tests.test_charges import ADDON, BASIC, COURSE, CUSTOMER, PRO, SUB, charges, offer_state, pending_offer, purchase
 from tests.test_days import restart
+from worker import keys
 
 RULES = f"""rules:
   - id: addon
@@ -216,3 +217,27 @@ def test_an_offer_event_occurred_when_its_cause_did(money: Stack, client: redis.
     pending_offer(money, client, bought)
     (created,) = [e for e in read_events(client) if e["type"] == "offer.created"]
     assert created["occurred_at"].startswith("2026-01-02T03:04:05")
+
+
+def test_a_charge_that_never_starts_is_claimed_by_the_reconcile_and_never_runs(
+    stack: Stack, client: redis.Redis
+) -> None:
+    """The charge message is lost (Dramatiq swallows a failed enqueue): the offer does not stay
+    `charging` for ever; at the 15-minute look the reconcile claims the attempt and fails it."""
+    (stack.rules_dir / "upsell.yaml").write_text(RULES)
+    stack.emulator()
+    stack.web()
+    worker = stack.worker(threads=8)
+    pending = pending_offer(stack, client, purchase())
+    worker.stop()
+    stack.procs.remove(worker)
+    assert stack.api("POST", f"/api/offers/{pending['offer_id']}/accept").status_code == 202
+    queue = keys.queue(keys.INTERNAL_QUEUE)
+    lost = [m for m in client.lrange(queue, 0, -1) if "charge_offer" in (client.hget(queue + ".msgs", m) or "")]
+    assert len(lost) == 1
+    client.lrem(queue, 0, lost[0])
+    client.hdel(queue + ".msgs", lost[0])
+    restart(stack, 16 * 60)
+    failed = offer_state(stack, pending["offer_id"], "failed", 30)
+    assert failed["error_code"] == "charge_never_attempted" and failed["checkout_url"]
+    assert charges(stack) == []

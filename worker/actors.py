@@ -168,12 +168,15 @@ def deliver(endpoint_id: str, customer_id: str) -> None:
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)
-def reconcile_offer(offer_id: str, step: str = "0") -> None:
+def reconcile_offer(offer_id: str, step: str = "0", accepted_at: str = "") -> None:
     """One look at Dodo's records for a charge not settled yet; never charges (offers/reconcile.py)."""
     _bound(offer_id=offer_id)
     ctx = context.current()
     _riding_out_redis_blips(
         lambda: log.info(
-            "charge_reconciled", outcome=reconcile.reconcile(ctx.client, ctx.stream, ctx.dodo, offer_id, int(step))
+            "charge_reconciled",
+            outcome=reconcile.reconcile(
+                ctx.client, ctx.stream, ctx.dodo, offer_id, int(step), float(accepted_at or time.time())
+            ),
         )
     )

@@ -43,8 +43,9 @@ class Verdict:
 
 
 def schedule_step(pipe: Pipeline, offer_id: str, step: int, attempt_at: float) -> None:
+    """Look number `step`, STEPS[step] after the attempt (or the accept, while no attempt started)."""
     due = max(attempt_at + STEPS[step], time.time())
-    schedule.add(pipe, f"reconcile:{offer_id}:{step}", due, "reconcile_offer", offer_id, str(step))
+    schedule.add(pipe, f"reconcile:{offer_id}:{step}", due, "reconcile_offer", offer_id, str(step), repr(attempt_at))
 
 
 def look(api: DodoPayments, offer: Offer, since: float) -> Verdict:
@@ -85,7 +86,7 @@ def _iso(moment: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(moment))
 
 
-def reconcile(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str, step: int) -> str:
+def reconcile(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str, step: int, accepted_at: float) -> str:
     offer = store.get(client, offer_id)
     if offer is None or offer.state != "charging":
         return f"settled already: offer is {offer and offer.state}"
@@ -93,7 +94,7 @@ def reconcile(client: redis.Redis, stream: str, api: DodoPayments, offer_id: str
     started = client.get(keys.charge_attempt(offer_id))
     if started is None and step < NEVER_STARTED_STEP:  # the charge message is still queued: wait for it
         with client.pipeline() as pipe:
-            schedule_step(pipe, offer_id, step + 1, now - STEPS[step])
+            schedule_step(pipe, offer_id, step + 1, accepted_at)
             pipe.execute()
         return "the charge has not started yet: looking again later"
     if started is None and client.set(keys.charge_attempt(offer_id), str(now), nx=True):

@@ -188,3 +188,19 @@ def test_concurrent_end_time_changes_leave_exactly_the_jobs_the_grants_need(clie
     assert wanted, "the last updates leave end times"
     assert set(client.zrange(keys.SCHEDULE, 0, -1)) == wanted
     assert set(client.hkeys(keys.JOBS)) == wanted
+
+
+def test_every_enqueue_path_leaves_a_wake_up_token(client: redis.Redis) -> None:
+    """A worker waiting on the wake-up list is woken by the receiver's script, our transactions and
+    the schedule's claim alike (queue/wake.py); without a token it would sleep out its back-off."""
+    from worker.queue import wake
+
+    enqueue(client, "msg_wake")
+    assert client.llen(wake.key(keys.queue(keys.WEBHOOK_QUEUE))) == 1
+    with client.pipeline() as pipe:
+        messages.push(pipe, messages.internal("expire_offer", "off_w"))
+        schedule.add(pipe, "job:wake", time.time() - 1, "expire_offer", "off_w2")
+        pipe.execute()
+    assert client.llen(wake.key(keys.queue(keys.INTERNAL_QUEUE))) == 1
+    assert schedule.claim_due(client) == 1
+    assert client.llen(wake.key(keys.queue(keys.INTERNAL_QUEUE))) == 2

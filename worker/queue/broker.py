@@ -20,6 +20,7 @@ from dramatiq.middleware import (
 )
 
 from worker import keys
+from worker.queue import wake
 
 # A worker silent this long is dead and its unacked messages are requeued. Every blocking call
 # in an actor (Dodo HTTP above all) times out well under it, or a live worker's message would be
@@ -43,6 +44,17 @@ class RecoveringRedisBroker(RedisBroker):
     heartbeating and within HEARTBEAT_TIMEOUT_MS maintenance requeues what it left unacknowledged.
     Messages still running under the old id may run again; every actor is idempotent.
     """
+
+    consumer_class = wake.WakingConsumer
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        """Dramatiq's enqueue (retries, `actor.send`), then a wake-up token for a waiting worker."""
+        sent = super().enqueue(message, delay=delay)
+        if delay is None:
+            with self.client.pipeline(transaction=False) as pipe:
+                wake.push(pipe, f"{self.namespace}:{sent.queue_name}")
+                pipe.execute()
+        return sent
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Consumer:
         if queue_name in self._consuming:

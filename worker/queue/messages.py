@@ -17,6 +17,7 @@ import orjson
 from redis.client import Pipeline
 
 from worker import catalog, keys
+from worker.queue import wake
 
 
 def _message(queue_name: str, actor_name: str, args: tuple[Any, ...], message_id: str | None) -> dramatiq.Message:
@@ -71,3 +72,4 @@ def push(pipe: Pipeline, message: dramatiq.Message) -> None:
     """Queue a message on a MULTI: it is enqueued if and only if the transaction commits."""
     pipe.hset(keys.queue_messages(message.queue_name), redis_id(message), message.encode())
     pipe.rpush(keys.queue(message.queue_name), redis_id(message))
+    wake.push(pipe, keys.queue(message.queue_name))

@@ -185,6 +185,11 @@ def test_a_taken_port_is_one_line_and_every_log_line_is_json(stack: Stack) -> No
         )
     last = done.stderr.strip().splitlines()[-1]
     assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in last and "Traceback" not in done.stderr
+    for bad in (["--port", "99999"], ["--port", "-1"], ["--host", "256.1.1.1"]):
+        wrong = subprocess.run(
+            [sys.executable, "-m", "worker", "web", *bad], env=stack.env(), capture_output=True, text=True
+        )
+        assert wrong.returncode in (1, 2) and "Traceback" not in wrong.stderr, wrong.stderr
     web = stack.web()
     with socket.create_connection(("127.0.0.1", int(stack.base_url.rsplit(":", 1)[1]))) as raw:
         raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn warns about it

@@ -112,9 +112,13 @@ def bound_socket(host: str, port: int) -> socket.socket:
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listening.bind((host, port))
+    except OverflowError:
+        listening.close()
+        sys.exit(f"--port {port}: a port is 0 to 65535")
     except OSError as exc:
         listening.close()
-        sys.exit(f"cannot listen on {host}:{port}: {exc.strerror} (another program has it? pass --port)")
+        reason = exc.strerror or str(exc)
+        sys.exit(f"cannot listen on {host}:{port}: {reason} (another program has it, or a wrong --host? pass --port)")
     listening.listen(2048)
     listening.setblocking(False)
     return listening

@@ -7,10 +7,12 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, PlainSerializer, ValidationError, WithJsonSchema
+
+from worker.rules import yamltree
 
 M = TypeVar("M", bound=BaseModel)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -53,6 +55,20 @@ Span = Annotated[
 class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """libyaml's parser where installed (10,000 rules in well under 2 s); YAML 1.2 booleans: `on`,
     `yes`, `no` stay strings (a rule's `on:` key is not True)."""
+
+    _tags: ClassVar[dict[tuple[str, tuple[bool, bool]], str]] = {}  # a scalar's tag depends on its text alone
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """PyYAML's resolver, remembered per scalar text: rule files repeat the same few values."""
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            if len(self._tags) > 50_000:
+                self._tags.clear()
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
 
 
 Loader.yaml_implicit_resolvers = {
@@ -117,26 +133,8 @@ def _child(node: yaml.Node | None, key: Any) -> tuple[yaml.Node, yaml.Node] | No
     return None
 
 
-def _duplicate_keys(node: yaml.Node | None, path: str) -> list[Problem]:
-    problems: list[Problem] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            if key_node.value in seen:
-                problems.append(Problem(path, key_node.start_mark.line + 1, f"duplicate key {key_node.value!r}"))
-            seen.add(key_node.value)
-            problems += _duplicate_keys(value_node, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            problems += _duplicate_keys(item, path)
-    return problems
-
-
 MAX_FILE_BYTES = 256 * 1024  # a rule file is hand-written; far larger is a mistake or an attack
 MAX_TOTAL_BYTES = 2 * 1024 * 1024
-MAX_ALIAS_VALUES = 20_000  # what aliases add when expanded: a few hundred bytes can stand for billions
-MAX_DEPTH = 64  # a rule file nests a handful of levels; thousands would exhaust the stack
-MAX_DIGITS = 18  # a number in a rule file is a priority, an amount or a quantity, never longer
 
 
 def checked_size(path: Path, folder: Path | None = None) -> int:
@@ -154,42 +152,6 @@ def checked_size(path: Path, folder: Path | None = None) -> int:
     if info.st_size > MAX_FILE_BYTES:
         raise ProblemsFound([Problem(name, 1, f"{info.st_size} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit")])
     return info.st_size
-
-
-def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
-    """Nodes counted as if every alias were copied out, in time linear in the file."""
-    if id(node) in memo:
-        return memo[id(node)]
-    memo[id(node)] = 1  # a cycle counts once while being measured
-    size = 1
-    if isinstance(node, yaml.MappingNode):
-        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
-    elif isinstance(node, yaml.SequenceNode):
-        size += sum(_expanded_size(item, memo) for item in node.value)
-    memo[id(node)] = size
-    return size
-
-
-def _shape_problem(root: yaml.Node, path: str) -> Problem | None:
-    """Too deep, or a number too long to be one: found walking the tree without recursion, each
-    node once (an alias shares its anchor's node: walking every use could take ages)."""
-    stack, seen = [(root, 1)], set()
-    while stack:
-        node, depth = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        line = node.start_mark.line + 1
-        if depth > MAX_DEPTH:
-            return Problem(path, line, f"nested deeper than {MAX_DEPTH} levels: rules are a few levels deep")
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag == "tag:yaml.org,2002:int" and len(node.value) > MAX_DIGITS:
-                return Problem(path, line, f"a number of {len(node.value)} digits: out of range")
-        elif isinstance(node, yaml.MappingNode):
-            stack += [(child, depth + 1) for pair in node.value for child in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            stack += [(child, depth + 1) for child in node.value]
-    return None
 
 
 def read(path: Path, folder: Path | None = None) -> Document:
@@ -218,24 +180,14 @@ def read(path: Path, folder: Path | None = None) -> Document:
         raise ProblemsFound([Problem(name, 1, f"invalid YAML: {exc}")]) from None
     if root is None:
         return Document(name, None, None)
-    shape = _shape_problem(root, name)
-    if shape is not None:
-        raise ProblemsFound([shape])
-    memo: dict[int, int] = {}
     try:
-        added = _expanded_size(root, memo) - len(memo)
-        if added > MAX_ALIAS_VALUES:
-            message = f"aliases expand to over {MAX_ALIAS_VALUES} more values: write the rules out plainly"
-            raise ProblemsFound([Problem(name, 1, message)])
-        duplicates = _duplicate_keys(root, name)  # walks what aliases expand to: bounded just above
-    except RecursionError:
-        raise ProblemsFound([Problem(name, 1, "aliases nest too deep: write the rules out plainly")]) from None
-    if duplicates:
-        raise ProblemsFound(duplicates)
-    try:
-        data = Loader("").construct_document(root)
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        data, duplicates = yamltree.build(root, Loader(""))
+    except yamltree.Refused as refused:
+        raise ProblemsFound([Problem(name, refused.line, refused.message)]) from None
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
         raise ProblemsFound([Problem(name, 1, f"invalid value: {exc}")]) from None
+    if duplicates:
+        raise ProblemsFound([Problem(name, line, message) for line, message in duplicates])
     return Document(name, data, root)
 
 

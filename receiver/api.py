@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from receiver import auth
+from receiver import auth, waiting
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
 from worker import events, keys
@@ -61,6 +61,7 @@ class Api:
         self.stream = stream
         self.dodo = api
         self.lane = DodoLane()
+        self.waiters = waiting.Waiters()
         self.display_dodo = api.with_options(timeout=DISPLAY_TIMEOUT_SECONDS)  # reads never wait long on Dodo
         self.tokens = tuple(t.encode() for t in tokens)
         self.rules_dir = rules_dir
@@ -141,6 +142,11 @@ class Api:
                 first = found.problems[0] if found.problems else "see `dodo-upsell rules check`"
                 error = {"error": f"the rule files are unusable: {first}"}
                 return JSONResponse(error, status_code=503)
+            except waiting.BadWait as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            except waiting.TooManyWaiters:
+                error = {"error": "too many requests waiting, retry shortly", "code": "waiters_busy"}
+                return JSONResponse(error, status_code=503, headers={"retry-after": "1"})
             except DodoBusy:
                 error = {"error": "too many Dodo calls in flight, retry shortly", "code": "dodo_busy"}
                 return JSONResponse(error, status_code=503, headers={"retry-after": "1"})
@@ -162,8 +168,14 @@ class Api:
         return JSONResponse({"items": items, "next_cursor": next_cursor})
 
     async def customer_offers(self, request: Request) -> JSONResponse:
+        """`?wait=2s`: as soon as the customer has a pending offer, or with what there is at the end."""
         customer_id = request.path_params["customer_id"]
-        found = await run_in_threadpool(store.for_customer, self.client, customer_id)
+        wait = waiting.parse(request.query_params.get("wait"))
+        found = await self.waiters.until(
+            wait,
+            lambda: run_in_threadpool(store.for_customer, self.client, customer_id),
+            lambda offers: any(o.state == "pending" for o in offers),
+        )
         return JSONResponse({"customer_id": customer_id, "offers": [await self._shown(o) for o in found]})
 
     async def _shown(self, offer: Offer) -> dict[str, Any]:
@@ -202,6 +214,7 @@ class Api:
         """202 once charging; again later or concurrently: 202 with the state, never a second charge.
         A plan change whose quote is older than 10 minutes is quoted again first: if it went up,
         nothing is charged and the new quote is answered (409) for the customer to see."""
+        wait = waiting.parse(request.query_params.get("wait"))  # a bad one is 400 before anything moves
         offer = await run_in_threadpool(self._visible, request)
         if offer is None:
             return not_found()
@@ -219,6 +232,15 @@ class Api:
             also=charge.schedule_charge,
         )
         assert offer is not None
+        if (moved or offer.state in ("charging", "converted")) and wait > 0:
+            offer_id = offer.offer_id
+            settled = await self.waiters.until(
+                wait,
+                lambda: run_in_threadpool(store.get, self.client, offer_id),
+                lambda o: o is not None and o.state in ("converted", "failed"),
+            )
+            if settled is not None and settled.state in ("converted", "failed"):
+                return JSONResponse(settled.view(), status_code=200)  # settled within the wait
         if moved or offer.state in ("charging", "converted"):
             return JSONResponse(offer.view(), status_code=202)
         return JSONResponse({"error": REFUSED[offer.state], "offer": offer.view()}, status_code=409)

@@ -241,3 +241,22 @@ def test_a_charge_that_never_starts_is_claimed_by_the_reconcile_and_never_runs(
     failed = offer_state(stack, pending["offer_id"], "failed", 30)
     assert failed["error_code"] == "charge_never_attempted" and failed["checkout_url"]
     assert charges(stack) == []
+
+
+def test_answers_that_wait_for_the_offer_and_for_the_charge(money: Stack, client: redis.Redis) -> None:
+    """`GET .../offers?wait=` answers once a pending offer exists; `accept?wait=` with the settled offer."""
+    bought = purchase()  # the demo customer, whose saved card pays
+    path = f"/api/customers/{CUSTOMER}/offers"
+    assert money.api("GET", path, params={"wait": "31s"}).status_code == 400
+    assert money.api("GET", path, params={"wait": "soon"}).status_code == 400
+    assert money.post(bought).json()["status"] == "queued"
+    started = time.monotonic()
+    offers = money.api("GET", path, params={"wait": "10s"}).json()["offers"]
+    assert [o["state"] for o in offers] == ["pending"] and time.monotonic() - started < 5
+    offer_id = offers[0]["offer_id"]
+    assert money.api("POST", f"/api/offers/{offer_id}/accept", params={"wait": "bad"}).status_code == 400
+    assert money.api("GET", f"/api/offers/{offer_id}").json()["state"] == "pending", "a bad wait moves nothing"
+    settled = money.api("POST", f"/api/offers/{offer_id}/accept", params={"wait": "10s"})
+    assert settled.status_code == 200 and settled.json()["state"] == "converted"
+    nobody = money.api("GET", "/api/customers/cus_nobody/offers", params={"wait": "300ms"})
+    assert nobody.status_code == 200 and nobody.json()["offers"] == []

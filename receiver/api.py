@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from receiver import auth, waiting
+from receiver import auth, openapi, waiting
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
 from worker import events, keys
@@ -295,5 +295,6 @@ class Api:
             ("/api/subscriptions/{subscription_id}/change-preview", self.change_preview, ["GET"]),
             ("/api/customers/{customer_id}/eligibility", self.eligibility, ["GET"]),
             ("/api/customers/{customer_id}/events", self.app_event, ["POST"]),
+            ("/api/openapi.json", lambda request: JSONResponse(openapi.document()), ["GET"]),
         ]
         return [Route(path, self.guarded(handler), methods=methods) for path, handler, methods in table]

@@ -13,8 +13,12 @@ from tests.test_offers import ADDON, deliver, offer_rule, purchase, rules_file
 
 
 def scrape(url: str) -> dict[str, float]:
-    """Every sample on the page, keyed by name{labels} as Prometheus prints it."""
-    text = httpx.get(url, timeout=5).text
+    """Every sample on the page, keyed by name{labels} as Prometheus prints it; none while the
+    exporter is not listening yet (a worker just started)."""
+    try:
+        text = httpx.get(url, timeout=5).text
+    except httpx.TransportError:
+        return {}
     samples = {}
     for line in text.splitlines():
         match = re.match(r"^([a-z_]+(?:\{[^}]*\})?) ([-0-9.e+]+|NaN)$", line)

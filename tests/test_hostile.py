@@ -231,3 +231,21 @@ def test_a_client_that_stops_mid_request_is_cut_without_slowing_anyone(stack: St
         assert raw.recv(1024) == b"", "closed by the server"
         raw.close()
     assert time.monotonic() - started < 8
+
+
+def test_a_taken_metrics_port_is_one_line_and_the_worker_runs_on(stack: Stack, client: redis.Redis) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        stack.extra_env.update(
+            UPSELL_WORKER_METRICS="on", dramatiq_prom_host="127.0.0.1", dramatiq_prom_port=str(taken.getsockname()[1])
+        )
+        stack.web()
+        worker = stack.worker()
+        wait_until(lambda: "metrics_port_unavailable" in worker.output(), 20, what="the one line")
+        body = json.loads((ROOT / "tests" / "fixtures" / "dodo" / "payment.succeeded.json").read_text())
+        assert stack.post(body).json()["status"] == "queued"
+        wait_until(lambda: client.xlen("upsell:events") > 0, 20, what="the webhook processed all the same")
+    assert "Traceback" not in worker.output()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import dramatiq
+import orjson
 import redis
 from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
@@ -67,6 +70,36 @@ class RecoveringRedisBroker(RedisBroker):
         return self.__dict__.setdefault("_consuming_queues", set())
 
 
+def _serve_metrics() -> int:
+    """Dramatiq's metrics exporter (a forked process); a taken port is one JSON line, not a traceback."""
+    from dramatiq.middleware import prometheus
+
+    try:
+        return int(prometheus._run_exposition_server())
+    except OSError as exc:
+        where = f"{prometheus.HTTP_HOST}:{prometheus.HTTP_PORT}"
+        line = {
+            "event": "metrics_port_unavailable",
+            "level": "error",
+            "address": where,
+            "error": exc.strerror,
+            "hint": "set dramatiq_prom_port (and dramatiq_prom_host) to a free one; the worker runs without metrics",
+        }
+        sys.stderr.write(orjson.dumps(line).decode() + "\n")
+        return 1
+
+
+def _prometheus() -> dramatiq.Middleware:
+    from dramatiq.middleware.prometheus import Prometheus
+
+    class Exporter(Prometheus):
+        @property
+        def forks(self) -> list[Any]:
+            return [_serve_metrics]
+
+    return Exporter()
+
+
 def build(redis_url: str, *, prometheus: bool, extra: Sequence[dramatiq.Middleware] = ()) -> RedisBroker:
     # `extra` goes first: Dramatiq runs after-hooks in reverse order, so these see Retries' verdict.
     middleware = [
@@ -80,9 +113,7 @@ def build(redis_url: str, *, prometheus: bool, extra: Sequence[dramatiq.Middlewa
         CurrentMessage(),
     ]
     if prometheus:
-        from dramatiq.middleware.prometheus import Prometheus
-
-        middleware.insert(0, Prometheus())
+        middleware.insert(0, _prometheus())
     broker = RecoveringRedisBroker(
         client=redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10),
         namespace=keys.NAMESPACE,

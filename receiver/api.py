@@ -21,7 +21,6 @@ from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
 from worker import events, keys
 from worker.access import grants
-from worker.access.config import AccessConfig
 from worker.offers import app_events, charge, display, dodo, eligibility, planchange, store
 from worker.offers.model import Offer
 from worker.queue import messages
@@ -75,10 +74,6 @@ class Api:
             self._book.start()
         return self._book
 
-    def _access_config(self) -> AccessConfig:
-        """access.yaml as in force; the first load failing raises ProblemsFound (answered 503)."""
-        return self.book().get().access
-
     def stats(self, request: Request) -> JSONResponse:
         """What each rule and variant earned over a window (default the last 7 days), from counters."""
         params = request.query_params
@@ -115,8 +110,9 @@ class Api:
         customer_id, product_id = request.path_params["customer_id"], request.query_params.get("product_id")
         if not product_id:
             return JSONResponse({"error": "need ?product_id="}, status_code=400)
-        window = self._access_config().policy.suppress_offers_after_refund
-        state = await run_in_threadpool(grants.read, self.client, self._access_config(), customer_id)
+        access = self.book().get().access  # a broken first load raises ProblemsFound: 503 naming the file
+        window = access.policy.suppress_offers_after_refund
+        state = await run_in_threadpool(grants.read, self.client, access, customer_id)
         try:
             await self.lane.call(display.product_info, self.display_dodo, product_id)
             answer = await self.lane.call(eligibility.check, self.dodo, customer_id, state, product_id, window)
@@ -156,7 +152,7 @@ class Api:
     def access(self, request: Request) -> JSONResponse:
         customer_id = request.path_params["customer_id"]
         stored = self.client.get(keys.access(customer_id))
-        return JSONResponse(grants.view(self._access_config(), stored, customer_id))
+        return JSONResponse(grants.view(self.book().get().access, stored, customer_id))
 
     def access_page(self, request: Request) -> JSONResponse:
         """Every customer's access, a page at a time, for a consumer bootstrapping before it follows events."""
@@ -164,7 +160,7 @@ class Api:
         if not re.fullmatch(r"[0-9]{1,4}", limit) or not 1 <= int(limit) <= 1000:
             return JSONResponse({"error": "limit must be 1..1000"}, status_code=400)
         cursor = request.query_params.get("cursor", "")
-        items, next_cursor = grants.page(self.client, self._access_config(), cursor, int(limit))
+        items, next_cursor = grants.page(self.client, self.book().get().access, cursor, int(limit))
         return JSONResponse({"items": items, "next_cursor": next_cursor})
 
     async def customer_offers(self, request: Request) -> JSONResponse:

@@ -186,11 +186,8 @@ class Replay:
         window = self.book.access.policy.suppress_offers_after_refund
         if eligibility.access_blocker(self.state(offer.customer_id), offer.product_id, window, at):
             return
-        sub = self.subscriptions.get(offer.subscription_id or "")
-        if offer.is_plan_change and (
-            sub is None or sub != (offer.customer_id, True, sub[2]) or sub[2] == offer.product_id
-        ):
-            return  # live asks Dodo: this customer's, active, not on the product; here the archive says
+        if offer.is_plan_change and not self._changeable(offer):
+            return
         limit = (rule.id, offer.customer_id)
         if offer.offer_id in self.offers or (rule.limit.once_per_customer and limit in self.once):
             return

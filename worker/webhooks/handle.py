@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
-import orjson
 import structlog
 from dodopayments import DodoPaymentsError
 from dodopayments.types import Payment
@@ -25,8 +25,12 @@ log = structlog.get_logger("worker")
 
 def outcome_of(config: AccessConfig, lookup: Lookup, event_type: str, webhook_id: str, body: str) -> Outcome:
     """What the event means under the policy in force; shared by the worker and `rules explain`."""
+    return effect_of(config, lookup, event_type, webhook_id, parse(event_type, body))
+
+
+def effect_of(config: AccessConfig, lookup: Lookup, event_type: str, webhook_id: str, event: Any) -> Outcome:
     hook = catalog.BY_TYPE[event_type]
-    return EFFECTS[hook.effect](lookup, config, hook, webhook_id, parse(event_type, body))
+    return EFFECTS[hook.effect](lookup, config, hook, webhook_id, event)
 
 
 def payment_lookup(ctx: Context) -> Lookup:
@@ -65,11 +69,6 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
     log.info("offer_settled_by_payment" if moved else "offer_already_settled", state=offer.state)
 
 
-def _timestamp(body: str) -> datetime:
-    """The envelope's time (the SDK model parsed it too, but the outcome does not carry it)."""
-    return datetime.fromisoformat(str(orjson.loads(body)["timestamp"]).replace("Z", "+00:00"))
-
-
 def count_refund(ctx: Context, body: str) -> None:
     """A refund of a payment that converted an offer counts against that offer's rule: once per
     refund id, partial refunds adding up to at most the payment's amount."""
@@ -90,7 +89,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     from the webhook-id), so a redelivered message re-runs safely; the processed mark is for
     operators and tests, and costs no extra write on the hot path."""
     book = ctx.book.get()
-    outcome = outcome_of(book.access, payment_lookup(ctx), event_type, webhook_id, body)
+    event = parse(event_type, body)
+    outcome = effect_of(book.access, payment_lookup(ctx), event_type, webhook_id, event)
     structlog.contextvars.bind_contextvars(customer_id=outcome.customer_id)
     index = payments.index_entry(outcome.payment) if outcome.payment is not None else None
     if index is not None and outcome.update is None:
@@ -99,13 +99,10 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     payment = outcome.payment
     settles_offer = payment is not None and "upsell_offer_id" in (payment.metadata or {})
     follows = settles_offer or outcome.suppresses or bool(book.index.candidates(outcome.facts))
-    at = (outcome.update.at if outcome.update else _timestamp(body)) if follows else None  # offer events' time
+    at: datetime = event.timestamp  # offer events occur at their cause's time
+    cause = at.isoformat() if follows else None  # only rules and offers read it
     trigger = making.Trigger(
-        outcome.facts,
-        webhook_id,
-        subscription_id=outcome.subscription_id,
-        payment_id=paid,
-        at=at.isoformat() if at else None,
+        outcome.facts, webhook_id, subscription_id=outcome.subscription_id, payment_id=paid, at=cause
     )
     state, emitted, finished = None, None, False
     if outcome.update is not None:
@@ -116,7 +113,6 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         finish = None if follows else keys.processed(webhook_id)
         emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish, index)
     if settles_offer and payment is not None:
-        assert at is not None
         close_offer(ctx, webhook_id, payment, event_type == "payment.succeeded", at)
     if event_type == "refund.succeeded":
         count_refund(ctx, body)

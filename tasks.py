@@ -1,5 +1,6 @@
 """Set-up with nothing but Python: `python3 tasks.py dev` runs it, `python3 tasks.py test` tests it,
-`python3 tasks.py lint` runs ruff and mypy as CI does, `python3 tasks.py install` only makes .venv.
+`python3 tasks.py lint` runs ruff, mypy and the layers contract (import-linter) as CI does,
+`python3 tasks.py install` only makes .venv.
 
 Creates .venv, installs the project (with test extras) into it when pyproject.toml changed, then
 runs the command inside it. Extra arguments pass through (e.g. `python3 tasks.py test -k access`).
@@ -41,7 +42,7 @@ def main() -> None:
     command, rest = sys.argv[1], sys.argv[2:]
     os.chdir(ROOT)
     if command == "lint":
-        for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
+        for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"], ["lint-imports"]):
             subprocess.run([str(BIN / tool[0]), *tool[1:]], check=True)
         return
     if command == "dev":

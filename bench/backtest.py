@@ -15,10 +15,9 @@ import time
 import redis
 
 from bench import harness
-from worker import keys, redis_scripts
+from worker import book, keys, redis_scripts
 from worker.queue import messages
-from worker.rules import book
-from worker.stats import backtest
+from worker.replay import backtest
 from worker.webhooks.parse import parse
 
 SUBSCRIPTION = json.loads((harness.ROOT / "emulator" / "templates" / "subscription.active.json").read_text())

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from worker.cli.send import signed_headers
+from worker.signing import signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-bench-secret-32byte").decode()

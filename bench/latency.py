@@ -29,7 +29,7 @@ import redis
 
 from bench import harness
 from worker import keys
-from worker.cli.send import signed_headers
+from worker.signing import signed_headers
 
 PATHS = ("access.granted", "offer.created", "accept -> charge")
 IDLE_SECONDS = 60

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from worker.rules import book
+from worker import book
 
 RULE = (
     "  - id: r{n}\n    on: payment.succeeded\n    when: {{product: [pdt_e9mUw084cWnu0tz], lacks: [pro]}}\n"

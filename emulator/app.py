@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from emulator import lifecycle, shapes
 from emulator.state import Fault, State
-from worker.cli.send import signed_headers
+from worker.signing import signed_headers
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -19,14 +19,14 @@ from starlette.routing import Route
 from receiver import auth, openapi, waiting
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
-from worker import events, keys
+from worker import dodo, events, keys
 from worker.access import grants
-from worker.offers import app_events, charge, display, dodo, eligibility, planchange, store
+from worker.book import LiveBook
+from worker.folder import yamlsource
+from worker.offers import app_events, charge, display, eligibility, planchange, store
 from worker.offers.model import Offer
 from worker.queue import messages
 from worker.queue.intake import Intake
-from worker.rules import yamlsource
-from worker.rules.book import LiveBook
 from worker.rules.model import PRORATION_MODES
 from worker.stats import report
 

@@ -15,10 +15,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.api import Api
-from receiver.webhooks import Verifier, WebhookEndpoint, WebhookFirst
+from receiver.webhooks import WebhookEndpoint, WebhookFirst
 from worker.config import Settings
-from worker.offers.dodo import make_client
+from worker.dodo import make_client
 from worker.queue.intake import Intake
+from worker.signing import Verifier
 
 
 def tune_gc() -> None:

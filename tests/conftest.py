@@ -22,7 +22,7 @@ import pytest
 import redis
 
 from worker import keys
-from worker.cli.send import new_webhook_id, signed_headers
+from worker.signing import new_webhook_id, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "dodo"

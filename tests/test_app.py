@@ -145,7 +145,9 @@ def test_when_fields_match_and_mismatch(change: dict[str, Any], reason: str | No
 
 
 def test_fields_need_an_app_trigger_and_explain_shows_app_events(tmp_path: Path) -> None:
-    from worker.rules import book, explain, yamlsource
+    from worker import book
+    from worker.folder import yamlsource
+    from worker.replay import explain
 
     (tmp_path / "access.yaml").write_text((ROOT / "rules" / "access.yaml").read_text())
     (tmp_path / "r.yaml").write_text(

@@ -18,8 +18,7 @@ from standardwebhooks import Webhook
 from tests.conftest import Stack, drained, free_port, read_events, wait_until
 from tests.test_access import _cli as cli
 from tests.test_offers import ADDON, BASIC, COURSE, purchase
-from worker import keys
-from worker.rules import book
+from worker import book, keys
 
 SECRET = "whsec_" + "ZW50aXRsZW1lbnRzLXNlY3JldC1mb3ItdGVzdHMtb25seQ=="
 

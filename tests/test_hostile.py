@@ -17,11 +17,11 @@ import pytest
 import redis
 
 from tests.conftest import ROOT, TOKEN, Stack, drained, wait_until
-from worker import metrics
-from worker.cli.send import new_webhook_id, signed_headers
+from worker import book, metrics
 from worker.delivery import send
 from worker.delivery.endpoints import Endpoint
-from worker.rules import book, yamlsource
+from worker.folder import yamlsource
+from worker.signing import new_webhook_id, signed_headers
 
 RULE = "  - id: r{n}\n    on: payment.succeeded\n    offer: {{type: one_click, product: pdt_ADDON0priority7Kq}}\n"
 HOSTILE_RULES = {

@@ -9,9 +9,9 @@ import pytest
 from worker.access.config import AccessConfig, describe_change, summarize
 from worker.access.grants import Change, Update, merge
 from worker.access.state import AccessState
+from worker.folder.yamlsource import parse_duration
 from worker.rules.match import Facts, Index, evaluate, mismatches
 from worker.rules.model import Rule
-from worker.rules.yamlsource import parse_duration
 
 CONFIG = AccessConfig.model_validate(
     {

@@ -16,7 +16,7 @@ import redis
 
 from tests.conftest import SECRET, TOKEN, Stack, drained, fixture, read_events, wait_until
 from worker import keys
-from worker.cli.send import signed_headers
+from worker.signing import signed_headers
 
 OTHER_SECRET = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").decode()
 

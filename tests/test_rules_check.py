@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
-from worker.rules import book, yamlsource
+from worker import book
+from worker.folder import yamlsource
 from worker.rules import match as engine
 from worker.rules import model as rules
 from worker.rules.model import Rule

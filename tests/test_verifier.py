@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
 
-from receiver.webhooks import Verifier
 from tests.conftest import SECRET
+from worker.signing import Verifier
 
 OTHER = "whsec_" + "b3RoZXItc2VjcmV0LW9mLTMyLWJ5dGVzLWxvbmchIQ=="
 

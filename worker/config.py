@@ -84,7 +84,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
     stream = env.get("UPSELL_EVENTS_STREAM", "upsell:events").strip()
     if not stream:
         raise ConfigError("UPSELL_EVENTS_STREAM is empty: unset it for the default upsell:events")
-    from worker.rules.yamlsource import parse_duration, parse_span
+    from worker.folder.yamlsource import parse_duration, parse_span
 
     try:
         retention = parse_duration(env.get("UPSELL_EVENTS_RETENTION", "").strip() or "30d")

@@ -10,9 +10,8 @@ import redis
 import structlog
 from dodopayments import DodoPayments
 
-from worker import config, events
-from worker.offers import dodo
-from worker.rules.book import LiveBook
+from worker import config, dodo, events
+from worker.book import LiveBook
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class Bootstrap(dramatiq.Middleware):
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         from worker import metrics
-        from worker.rules import yamlsource
+        from worker.folder import yamlsource
 
         metrics.forget_dead_processes()
         try:

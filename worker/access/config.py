@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from worker.access.state import Grant
-from worker.rules import yamlsource
-from worker.rules.yamlsource import Duration, Span
+from worker.folder import yamlsource
+from worker.folder.yamlsource import Duration, Span
 
 
 class ProductAccess(BaseModel):

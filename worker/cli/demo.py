@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from worker import signing
+
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 20) -> Any:
     deadline = time.monotonic() + timeout
@@ -29,7 +31,7 @@ def run(web_port: int = 8010, dodo_port: int = 8787) -> None:
     """On `dev`'s wiring, with fresh values and a throwaway Valkey, whatever the environment says."""
     from emulator.demo_data import CUSTOMER
     from emulator.shapes import template
-    from worker.cli import dev, project, send
+    from worker.cli import dev, project
 
     for name in ("REDIS_URL", "DODO_PAYMENTS_BASE_URL", "DODO_PAYMENTS_WEBHOOK_KEY", "UPSELL_API_TOKENS"):
         os.environ.pop(name, None)
@@ -44,19 +46,17 @@ def run(web_port: int = 8010, dodo_port: int = 8787) -> None:
     web = f"http://127.0.0.1:{web_port}"
     api = httpx.Client(base_url=web, headers={"authorization": f"Bearer {values.token}"}, timeout=10)
     try:
-        _walk(api, send, template, CUSTOMER, web, values.secret)
+        _walk(api, template, CUSTOMER, web, values.secret)
         _cancel(api, f"http://127.0.0.1:{dodo_port}", CUSTOMER)
     finally:
         local.stop()
 
 
-def _walk(
-    api: httpx.Client, send: Any, template: Callable[[str], dict[str, Any]], customer: str, web: str, secret: str
-) -> None:
+def _walk(api: httpx.Client, template: Callable[[str], dict[str, Any]], customer: str, web: str, secret: str) -> None:
     print(f"1. Dodo delivers payment.succeeded: {customer} bought the Rust course")
     body = json.dumps(template("payment.succeeded")).encode()
     answer = httpx.post(
-        web + "/webhooks/dodo", content=body, headers=send.signed_headers(secret, send.new_webhook_id(), body)
+        web + "/webhooks/dodo", content=body, headers=signing.signed_headers(secret, signing.new_webhook_id(), body)
     )
     print(f"   receiver: {answer.status_code} {answer.text}")
 

@@ -169,7 +169,7 @@ def charges_via(base_url: str | None, emulator_port: int) -> str:
 
 def startup_block(values: project.DevValues, host: str) -> str:
     from worker import config, context
-    from worker.rules import explain
+    from worker.replay import explain
 
     settings = config.load()
     command = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "dodo-upsell" else "dodo-upsell"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import structlog
 
+from emulator import command as emulator_command
 from worker import config, testclock
 from worker.cli import project, records
 
@@ -38,18 +39,6 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from worker.cli import demo
 
     demo.run(args.port, args.dodo_port)
-
-
-def cmd_emulator(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from emulator.app import create_app
-    from emulator.demo_data import DEMO
-
-    seed = json.loads(records.read_text(args.seed, "--seed")) if args.seed else DEMO
-    print(f"Dodo API emulator on http://{args.host}:{args.port} (webhooks to {args.webhook_url or 'nowhere'})")
-    secret = args.secret or os.environ.get("DODO_PAYMENTS_WEBHOOK_KEY", "").split(",")[0].strip() or None
-    uvicorn.run(create_app(args.webhook_url, secret, seed), host=args.host, port=args.port, log_level="warning")
 
 
 def cmd_web(args: argparse.Namespace) -> None:
@@ -138,9 +127,10 @@ def cmd_deliveries(args: argparse.Namespace) -> None:
 
 
 def cmd_rules(args: argparse.Namespace) -> None:
+    from worker import book as rulebook
+    from worker.folder import yamlsource
     from worker.queue.errors import PermanentError
-    from worker.rules import book as rulebook
-    from worker.rules import explain, yamlsource
+    from worker.replay import explain
 
     try:
         directory = Path(args.dir).resolve() if args.dir else project.rules_dir()
@@ -192,13 +182,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--dodo-port", type=int, default=8787, help="Dodo emulator port")
     demo.set_defaults(func=cmd_demo)
 
-    emulator = command("emulator", "the local Dodo API emulator alone (point DODO_PAYMENTS_BASE_URL at it)")
-    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    emulator.add_argument("--port", type=int, default=8787, help="port to listen on")
-    emulator.add_argument("--webhook-url", help="the receiver's /webhooks/dodo, where it delivers signed webhooks")
-    emulator.add_argument("--secret", help="whsec_... to sign its webhooks (default: DODO_PAYMENTS_WEBHOOK_KEY)")
-    emulator.add_argument("--seed", help="JSON file of customers, products, subscriptions (default: demo data)")
-    emulator.set_defaults(func=cmd_emulator)
+    emulator_command.add_arguments(command("emulator", emulator_command.SUMMARY))
 
     web = command("web", "the receiver alone, for production (needs REDIS_URL and DODO_PAYMENTS_WEBHOOK_KEY)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for all)")

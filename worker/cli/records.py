@@ -12,8 +12,8 @@ from typing import Any
 import redis
 
 from worker import config, keys
+from worker.book import Book
 from worker.cli import project
-from worker.rules.book import Book
 
 
 def events_stream() -> str:
@@ -37,7 +37,7 @@ def access(customer_id: str) -> None:
     """As the access API answers: what counts now, under the project's access.yaml."""
     from worker.access import config as access_config
     from worker.access import grants
-    from worker.rules import yamlsource
+    from worker.folder import yamlsource
 
     directory = project.rules_dir()
     try:
@@ -122,8 +122,8 @@ def deliveries_replay(record_id: str | None, endpoint_id: str | None, everything
 
 
 def backtest(book: Book, directory: Path, since: str, until: str, as_json: bool) -> None:
-    from worker.stats import backtest as replay
-    from worker.stats import backtest_report
+    from worker.replay import backtest as replay
+    from worker.replay import backtest_report
 
     try:
         start, end = replay.parse_moment(since), replay.parse_moment(until)
@@ -145,7 +145,7 @@ def stats(since: str, until: str, rule: str | None, as_json: bool) -> None:
 
 def schedule(customer_id: str | None, due_within: str | None, as_json: bool) -> None:
     from worker.cli import jobs
-    from worker.rules.yamlsource import parse_duration
+    from worker.folder.yamlsource import parse_duration
 
     try:
         within = min(parse_duration(due_within), 1000 * 365 * 86400) if due_within else None

@@ -2,27 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import UTC, datetime
-
 import httpx
-from standardwebhooks import Webhook
 
-
-def signed_headers(secret: str, webhook_id: str, body: bytes, at: datetime | None = None) -> dict[str, str]:
-    """Standard Webhooks headers over the raw bytes, as Dodo sends them."""
-    at = at or datetime.now(UTC)
-    signature = Webhook(secret).sign(webhook_id, at, body.decode("utf-8"))
-    return {
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": signature,
-        "content-type": "application/json",
-    }
-
-
-def new_webhook_id() -> str:
-    return "msg_" + secrets.token_urlsafe(18)
+from worker.signing import new_webhook_id, signed_headers
 
 
 def send(body: bytes, url: str, secret: str, webhook_id: str | None = None) -> httpx.Response:

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from worker import config
-from worker.rules import yamlsource
+from worker.folder import yamlsource
 
 FILE = "endpoints.yaml"
 

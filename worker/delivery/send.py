@@ -4,12 +4,12 @@ the event id (receivers deduplicate on it), bounded in time and in what we read 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
-from standardwebhooks import Webhook
 
+from worker import signing
 from worker.delivery.endpoints import Endpoint
 
 CONNECT_SECONDS = 5.0
@@ -25,15 +25,8 @@ _client = httpx.Client(
 
 
 def signed(endpoint: Endpoint, event: dict[str, Any], at: datetime | None = None) -> tuple[bytes, dict[str, str]]:
-    payload = json.dumps(event, separators=(",", ":"), sort_keys=True)
-    at = at or datetime.now(UTC)
-    headers = {
-        "webhook-id": event["id"],
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(endpoint.secret).sign(event["id"], at, payload),
-        "content-type": "application/json",
-    }
-    return payload.encode(), headers
+    payload = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
+    return payload, signing.signed_headers(endpoint.secret, event["id"], payload, at)
 
 
 def post(endpoint: Endpoint, event: dict[str, Any]) -> str:

@@ -15,10 +15,10 @@ import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 from redis.client import Pipeline
 
-from worker import keys, metrics
+from worker import dodo, keys, metrics
 from worker.access import grants
 from worker.access.config import AccessConfig
-from worker.offers import dodo, eligibility, outcome, planchange, reconcile, store
+from worker.offers import eligibility, outcome, planchange, reconcile, store
 from worker.offers.model import Offer
 from worker.queue import messages
 

@@ -15,16 +15,16 @@ from typing import Any
 import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 
-from worker import catalog, events, keys
+from worker import catalog, dodo, events, keys
 from worker.access import grants
 from worker.access.state import AccessState
+from worker.book import Book
 from worker.context import Context
-from worker.offers import app_events, display, dodo, eligibility, planchange, store
+from worker.offers import app_events, display, eligibility, planchange, store
 from worker.offers.model import Offer
 from worker.queue import schedule
 from worker.queue.errors import PermanentError
 from worker.rules import match
-from worker.rules.book import Book
 from worker.rules.match import Facts
 from worker.rules.model import Rule
 from worker.stats import counters

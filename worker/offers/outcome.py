@@ -10,8 +10,8 @@ import redis
 import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 
-from worker import config
-from worker.offers import dodo, store
+from worker import config, dodo
+from worker.offers import store
 from worker.offers.model import Offer
 from worker.stats import counters
 

@@ -19,8 +19,8 @@ import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 from redis.client import Pipeline
 
-from worker import keys
-from worker.offers import dodo, outcome, store
+from worker import dodo, keys
+from worker.offers import outcome, store
 from worker.offers.model import Offer
 from worker.queue import schedule
 

@@ -10,8 +10,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from worker import catalog
 from worker.access.config import AccessConfig
-from worker.rules import yamlsource
-from worker.rules.yamlsource import Duration
+from worker.folder import yamlsource
+from worker.folder.yamlsource import Duration
 
 OFFER_TRIGGERS = tuple(catalog.OFFER_TRIGGERS)
 MAX_AMOUNT = 10**12  # minor units: far above any one payment

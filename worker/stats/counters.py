@@ -7,12 +7,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 import redis
 from redis.client import Pipeline
 
 from worker import keys
-from worker.offers.model import Offer
+
+
+class Offer(Protocol):
+    """What a counter reads of an offer (offers sit above stats and pass theirs in)."""
+
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def variant(self) -> str: ...
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def offer_id(self) -> str: ...
+
 
 SEP = "\x1f"  # between rule id, variant and metric in a field name: no rule id holds it
 KEEP_SECONDS = 400 * keys.DAY

@@ -12,10 +12,10 @@ from worker.access import grants
 from worker.access.config import summarize
 from worker.access.payments import PaymentRecord
 from worker.access.state import AccessState, Grant
+from worker.book import Book
 from worker.offers import app_events, making
 from worker.queue.errors import PermanentError
 from worker.rules import match
-from worker.rules.book import Book
 from worker.webhooks import handle
 
 

@@ -12,7 +12,8 @@ import structlog
 from worker import metrics
 from worker.access import config as access_config
 from worker.delivery import endpoints as outbound
-from worker.rules import match, model, yamlsource
+from worker.folder import yamlsource
+from worker.rules import match, model
 
 log = structlog.get_logger("rules")
 

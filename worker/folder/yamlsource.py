@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 import yaml
 from pydantic import BaseModel, BeforeValidator, PlainSerializer, ValidationError, WithJsonSchema
 
-from worker.rules import yamltree
+from worker.folder import yamltree
 
 M = TypeVar("M", bound=BaseModel)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

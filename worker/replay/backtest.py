@@ -27,15 +27,15 @@ from worker import catalog, events, keys
 from worker.access import grants, payments
 from worker.access.config import summarize
 from worker.access.state import AccessState
+from worker.book import Book
+from worker.folder.yamlsource import parse_duration
 from worker.offers import app_events, eligibility
 from worker.offers.making import Trigger, new_offer, offer_trigger
 from worker.offers.model import Offer
 from worker.queue.errors import PermanentError
+from worker.replay import backtest_report
 from worker.rules import match
-from worker.rules.book import Book
 from worker.rules.model import Rule
-from worker.rules.yamlsource import parse_duration
-from worker.stats import backtest_report
 from worker.webhooks.effects import Outcome
 from worker.webhooks.handle import outcome_of
 

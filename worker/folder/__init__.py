@@ -1,0 +1,1 @@
+"""Reading the operator's folder: strict YAML with file:line errors, sizes, durations."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from emulator import shapes
+from worker import catalog
 
 DISPUTE_STATUS = {
     "opened": "dispute_opened",
@@ -56,7 +57,7 @@ def event(
 ) -> dict[str, Any]:
     """The webhook for `kind` (e.g. subscription.cancelled, refund.succeeded, dispute.won)."""
     group, _, what = kind.partition(".")
-    out = shapes.template(kind if group != "subscription" else "subscription.active")
+    out = shapes.template(kind if group != "subscription" else catalog.SUBSCRIPTION_ACTIVE.name)
     out["type"], out["timestamp"] = kind, body.get("timestamp") or shapes.now()
     if group == "subscription":
         if subscription is None:

@@ -9,6 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from worker import catalog
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -27,7 +29,7 @@ def template(name: str) -> dict[str, Any]:
 
 def customer(customer_id: str) -> dict[str, Any]:
     return {
-        **template("payment.succeeded")["data"]["customer"],
+        **template(catalog.PAYMENT_SUCCEEDED.name)["data"]["customer"],
         "customer_id": customer_id,
         "email": f"{customer_id}@example.com",
     }
@@ -64,7 +66,7 @@ def product(product_id: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def subscription(subscription_id: str, sub: dict[str, Any], price: int, currency: str) -> dict[str, Any]:
-    data = template("subscription.active")["data"]
+    data = template(catalog.SUBSCRIPTION_ACTIVE.name)["data"]
     data.pop("payload_type")
     data.update(
         subscription_id=subscription_id,
@@ -116,7 +118,7 @@ def payment_event(
 
 
 def plan_changed_event(subscription_data: dict[str, Any]) -> dict[str, Any]:
-    event = template("subscription.plan_changed")
+    event = template(catalog.SUBSCRIPTION_PLAN_CHANGED.name)
     event["timestamp"] = now()
     event["data"] = {"payload_type": "Subscription", **subscription_data}
     return event

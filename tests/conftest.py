@@ -25,7 +25,7 @@ from worker import keys
 from worker.signing import new_webhook_id, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).parent / "fixtures" / "dodo"
+FIXTURES = Path(__file__).parents[1] / "emulator" / "templates"  # the one set of Dodo samples
 SECRET = "whsec_" + base64.b64encode(b"dodo-upsell-test-secret-32-bytes").decode()
 TOKEN = "test-token-0123456789"
 SCHEMA = json.loads((ROOT / "worker" / "schemas" / "event.schema.json").read_text())

@@ -55,3 +55,61 @@ def test_each_fixture_parses_with_its_catalog_model(path: Path) -> None:
     body = json.loads(path.read_text())
     if body["type"] in catalog.BY_TYPE:
         catalog.BY_TYPE[body["type"]].model.model_validate(body)
+
+
+def test_every_webhook_type_has_an_effect_function() -> None:
+    from worker.webhooks.effects import EFFECTS
+
+    assert set(EFFECTS) == set(catalog.WEBHOOKS)
+    assert all(callable(effect) for effect in EFFECTS.values())
+
+
+def test_the_catalog_is_the_only_code_naming_a_webhook_type() -> None:
+    """A type's name as a string literal anywhere else in the product is a second place to change."""
+    import ast
+
+    names = set(catalog.BY_TYPE)
+    found = []
+    for package in ("worker", "receiver", "emulator"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "worker" / "catalog.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    hit = node.value in names or any(node.value.startswith(f"{n}.") for n in names)
+                    if hit:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}")
+    assert not found, found
+
+
+def test_importing_the_actors_does_no_work_beyond_the_broker() -> None:
+    """`import worker.actors` (what `dramatiq worker.actors` and the tools do) configures no logging,
+    sets no variable, shifts no clock, imports no metrics storage and connects to nothing: all of
+    that waits for a worker process's boot (actors.ProcessSetup, context.Bootstrap)."""
+    import subprocess
+    import sys
+
+    probe = """
+import os, sys, time, logging, structlog
+before = dict(os.environ)
+import worker.actors
+assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())
+assert not structlog.is_configured(), "logging configured at import"
+assert logging.getLogger().handlers == [], "stdlib logging configured at import"
+assert abs(time.time() - float(sys.argv[1])) < 3600, "clock shifted at import"
+assert "prometheus_client" not in sys.modules, "metrics storage chosen at import"
+print(type(worker.actors.BROKER).__name__)
+"""
+    import time
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "REDIS_URL": "redis://127.0.0.1:9/0",  # nothing listens: a connection at import would fail it
+        "UPSELL_TEST_CLOCK_SHIFT": "31d",
+        "UPSELL_WORKER_METRICS": "on",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(time.time())], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "RecoveringRedisBroker"

@@ -166,13 +166,13 @@ def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProce
 MISTAKES = {
     "send a missing file": (["send", "nope.json", "--secret", "whsec_" + "A" * 40], "payload file nope.json"),
     "send to nowhere": (
-        ["send", str(ROOT / "tests/fixtures/dodo/payment.succeeded.json"), "--url", "http://127.0.0.1:9/x"]
+        ["send", str(ROOT / "emulator/templates/payment.succeeded.json"), "--url", "http://127.0.0.1:9/x"]
         + ["--secret", "whsec_" + "A" * 40],
         "cannot reach http://127.0.0.1:9/x",
     ),
     "send with no secret anywhere": (["send", "x.json"], "no webhook secret"),
     "explain with a missing access file": (
-        ["rules", "explain", str(ROOT / "tests/fixtures/dodo/payment.succeeded.json"), "--customer-access", "no.json"],
+        ["rules", "explain", str(ROOT / "emulator/templates/payment.succeeded.json"), "--customer-access", "no.json"],
         "--customer-access no.json",
     ),
     "dead letters with Redis down": (["dead-letters", "list"], "cannot reach Redis at redis://127.0.0.1:9"),
@@ -205,7 +205,7 @@ def test_send_from_another_folder_signs_with_devs_secret_and_creates_nothing(pro
     """No dev ever ran: send refuses in one line rather than inventing a secret the receiver lacks."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    done = cli("send", str(ROOT / "tests/fixtures/dodo/payment.succeeded.json"), cwd=elsewhere, env=user_env(project))
+    done = cli("send", str(ROOT / "emulator/templates/payment.succeeded.json"), cwd=elsewhere, env=user_env(project))
     assert done.returncode == 1 and "no webhook secret" in done.stderr
     assert list(elsewhere.iterdir()) == [] and not (project / ".dodo-upsell").exists()
 

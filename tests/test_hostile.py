@@ -245,7 +245,7 @@ def test_a_taken_metrics_port_is_one_line_and_the_worker_runs_on(stack: Stack, c
         stack.web()
         worker = stack.worker()
         wait_until(lambda: "metrics_port_unavailable" in worker.output(), 20, what="the one line")
-        body = json.loads((ROOT / "tests" / "fixtures" / "dodo" / "payment.succeeded.json").read_text())
+        body = json.loads((ROOT / "emulator" / "templates" / "payment.succeeded.json").read_text())
         assert stack.post(body).json()["status"] == "queued"
         wait_until(lambda: client.xlen("upsell:events") > 0, 20, what="the webhook processed all the same")
     assert "Traceback" not in worker.output()

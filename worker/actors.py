@@ -1,22 +1,11 @@
 """Dramatiq actors, each calling one function. `dramatiq worker.actors` imports this module: it
-builds the broker (no connection yet); `context.Bootstrap` loads rules and clients at process boot."""
+reads the settings once and builds the broker (no connection yet), the one thing Dramatiq needs
+before actors can be declared. Everything else a process needs happens when it boots:
+`ProcessSetup` (clock, metrics folder, logging), then `context.Bootstrap` (rules and clients)."""
 
 from __future__ import annotations
 
 import os
-
-from dramatiq.middleware import prometheus as dramatiq_prometheus
-
-from worker import testclock
-
-testclock.install_from_env()
-
-if os.environ.get("UPSELL_WORKER_METRICS", "on") != "off":
-    # Before prometheus_client is first imported: our metrics then live in the folder that
-    # Dramatiq's exporter reads, beside its own, and `dramatiq_prom_port` serves them all.
-    # Set, not defaulted: an inherited value would split our metrics from Dramatiq's exporter.
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = dramatiq_prometheus.DB_PATH
-
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +14,7 @@ import dramatiq
 import redis
 import structlog
 
-from worker import catalog, config, context, keys, logs
+from worker import catalog, config, context, keys, logs, testclock
 from worker.access import grants
 from worker.delivery.deliver import step as deliver_step
 from worker.offers import charge, making, reconcile, store
@@ -34,20 +23,40 @@ from worker.queue import deadletters, schedule
 from worker.queue.errors import PermanentError
 from worker.webhooks import handle
 
-logs.configure(pretty=os.environ.get("UPSELL_LOG_PRETTY") == "1")
 log = structlog.get_logger("worker")
 
+
+class ProcessSetup(dramatiq.Middleware):
+    """First at a worker process's boot (Dramatiq runs after-hooks last-added first): the test-only
+    clock shift, the multiprocess metrics folder before prometheus_client is first imported (our
+    metrics then sit beside Dramatiq's, served by its exporter), then JSON logging."""
+
+    def __init__(self, settings: config.Settings) -> None:
+        self.settings = settings
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        testclock.install_from_env()
+        if self.settings.worker_metrics:
+            from dramatiq.middleware import prometheus
+
+            # Set, not defaulted: an inherited value would split our metrics from Dramatiq's exporter.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus.DB_PATH
+        logs.configure(pretty=self.settings.log_pretty)
+
+
 try:
-    _REDIS_URL = config.load(need_webhook_key=False).redis_url
+    SETTINGS = config.load(need_webhook_key=False)
 except config.ConfigError as exc:
     sys.exit(f"config error: {exc}")
 
-_STATE = context.redis_client(_REDIS_URL)
+_STATE = context.redis_client(SETTINGS.redis_url)  # connects on first use
 BROKER = broker_setup.build(
-    _REDIS_URL,
-    prometheus=os.environ.get("UPSELL_WORKER_METRICS", "on") != "off",
-    extra=[deadletters.DeadLetters(_STATE), schedule.Poller(_STATE), context.Bootstrap()],
+    SETTINGS.redis_url,
+    prometheus=SETTINGS.worker_metrics,
+    extra=[deadletters.DeadLetters(_STATE), schedule.Poller(_STATE), context.Bootstrap(SETTINGS)],
+    wake_on_enqueue=SETTINGS.wake_on_enqueue,
 )
+BROKER.add_middleware(ProcessSetup(SETTINGS))
 REDIS_WAIT_SECONDS = 10.0  # under the 15 s heartbeat and the time limit
 
 

@@ -30,6 +30,9 @@ class Settings:
     dodo_api_key: str | None
     dodo_environment: str
     dodo_base_url: str | None
+    worker_metrics: bool = True  # UPSELL_WORKER_METRICS=off: no exporter, metrics in-process
+    log_pretty: bool = False  # UPSELL_LOG_PRETTY=1: coloured lines for a terminal, not JSON
+    wake_on_enqueue: bool = True  # UPSELL_WAKE_ON_ENQUEUE=off: Dramatiq's sleep (bench.latency's baseline)
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -116,6 +119,9 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         dodo_api_key=env.get("DODO_PAYMENTS_API_KEY", "").strip() or None,
         dodo_environment=environment,
         dodo_base_url=base_url,
+        worker_metrics=env.get("UPSELL_WORKER_METRICS", "on").strip() != "off",
+        log_pretty=env.get("UPSELL_LOG_PRETTY", "").strip() == "1",
+        wake_on_enqueue=env.get("UPSELL_WAKE_ON_ENQUEUE", "on").strip() != "off",
     )
 
 

@@ -66,13 +66,16 @@ class Bootstrap(dramatiq.Middleware):
     """Builds the context when a worker process boots, so a broken rule folder stops it at once
     with the file:line errors, before any message is taken."""
 
+    def __init__(self, settings: config.Settings) -> None:
+        self.settings = settings  # read once, when the broker was built
+
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         from worker import metrics
         from worker.folder import yamlsource
 
         metrics.forget_dead_processes()
         try:
-            ctx = bootstrap()
+            ctx = bootstrap(self.settings)
             start_background(ctx)
         except config.ConfigError as exc:
             raise SystemExit(f"config error: {exc}") from None

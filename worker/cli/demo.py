@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from worker import signing
+from worker import catalog, signing
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 20) -> Any:
@@ -54,7 +54,7 @@ def run(web_port: int = 8010, dodo_port: int = 8787) -> None:
 
 def _walk(api: httpx.Client, template: Callable[[str], dict[str, Any]], customer: str, web: str, secret: str) -> None:
     print(f"1. Dodo delivers payment.succeeded: {customer} bought the Rust course")
-    body = json.dumps(template("payment.succeeded")).encode()
+    body = json.dumps(template(catalog.PAYMENT_SUCCEEDED.name)).encode()
     answer = httpx.post(
         web + "/webhooks/dodo", content=body, headers=signing.signed_headers(secret, signing.new_webhook_id(), body)
     )
@@ -90,11 +90,13 @@ def _cancel(api: httpx.Client, dodo: str, customer: str) -> None:
     from datetime import datetime, timedelta
 
     subscription = "sub_7EeHq2ewQuadropD2ra"
-    httpx.post(f"{dodo}/_emulator/lifecycle", json={"type": "subscription.active", "subscription_id": subscription})
+    httpx.post(
+        f"{dodo}/_emulator/lifecycle", json={"type": catalog.SUBSCRIPTION_ACTIVE.name, "subscription_id": subscription}
+    )
     _wait("subscription grant", lambda: api.get(f"/api/customers/{customer}/access").json()["tier"] == "basic")
     print("7. Dodo delivers subscription.active: tier basic; the customer then cancels, period ending in 3 s")
     ends = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
-    body = {"type": "subscription.cancelled", "subscription_id": subscription, "next_billing_date": ends}
+    body = {"type": catalog.SUBSCRIPTION_CANCELLED.name, "subscription_id": subscription, "next_billing_date": ends}
     httpx.post(f"{dodo}/_emulator/lifecycle", json=body)
 
     def ending() -> dict[str, Any] | None:

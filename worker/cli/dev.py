@@ -129,9 +129,10 @@ def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int 
     from emulator.app import create_app as create_emulator
     from emulator.demo_data import DEMO
     from receiver.app import create_app
-    from worker import actors, config, context
+    from worker import actors, context, logs
 
-    settings = config.load()
+    settings = actors.SETTINGS  # read once, when the broker was built
+    logs.configure(pretty=settings.log_pretty)
     emulator = None
     if with_emulator:
         emulator = serve(
@@ -168,14 +169,15 @@ def charges_via(base_url: str | None, emulator_port: int) -> str:
 
 
 def startup_block(values: project.DevValues, host: str) -> str:
-    from worker import config, context
+    from emulator import shapes
+    from worker import catalog, config, context
     from worker.replay import explain
 
     settings = config.load()
     command = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "dodo-upsell" else "dodo-upsell"
     base = f"http://{host}:{values.web_port}"
     customer = "cus_8VbC6JDZzPEqfBPUdpj0K"
-    fixture = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "dodo" / "payment.succeeded.json"
+    fixture = shapes.TEMPLATES / f"{catalog.PAYMENT_SUCCEEDED.name}.json"
     token = settings.api_tokens[0]
     book = context.current().book.get()
     endpoints = [f"deliveries:     {e.id} -> {e.url} ({', '.join(e.events)})" for e in book.endpoints.values()]

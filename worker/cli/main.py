@@ -195,7 +195,7 @@ def parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     send = command("send", "sign a JSON payload as Dodo does and POST it to a receiver")
-    send.add_argument("file", help="the webhook payload, e.g. tests/fixtures/dodo/payment.succeeded.json")
+    send.add_argument("file", help="the webhook payload, e.g. emulator/templates/payment.succeeded.json")
     send.add_argument("--url", help="receiver URL (default: this project's dev receiver, else 127.0.0.1:8000)")
     send.add_argument("--secret", help="whsec_... (default: DODO_PAYMENTS_WEBHOOK_KEY, else dev's secret)")
     send.add_argument("--id", help="webhook-id (default: a new one; reuse one to see deduplication)")

@@ -49,6 +49,7 @@ class RecoveringRedisBroker(RedisBroker):
     """
 
     consumer_class = wake.WakingConsumer
+    wake_on_enqueue = True  # False: consumers sleep between empty fetches as Dramatiq's do
 
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
         """Dramatiq's enqueue (retries, `actor.send`), then a wake-up token for a waiting worker."""
@@ -100,7 +101,9 @@ def _prometheus() -> dramatiq.Middleware:
     return Exporter()
 
 
-def build(redis_url: str, *, prometheus: bool, extra: Sequence[dramatiq.Middleware] = ()) -> RedisBroker:
+def build(
+    redis_url: str, *, prometheus: bool, extra: Sequence[dramatiq.Middleware] = (), wake_on_enqueue: bool = True
+) -> RedisBroker:
     # `extra` goes first: Dramatiq runs after-hooks in reverse order, so these see Retries' verdict.
     middleware = [
         *extra,
@@ -121,5 +124,6 @@ def build(redis_url: str, *, prometheus: bool, extra: Sequence[dramatiq.Middlewa
         maintenance_chance=MAINTENANCE_CHANCE,
         middleware=middleware,
     )
+    broker.wake_on_enqueue = wake_on_enqueue
     dramatiq.set_broker(broker)
     return broker

@@ -10,7 +10,6 @@ out as the sleep did), so idle workers write to Redis exactly as often as before
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -22,7 +21,6 @@ from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
 MAX_TOKENS = 64  # more waiting workers than this per queue gain nothing from more tokens
-ENABLED = os.environ.get("UPSELL_WAKE_ON_ENQUEUE", "on") != "off"  # off: Dramatiq's sleep, for bench.latency
 
 
 def key(queue_list: str) -> str:
@@ -64,7 +62,7 @@ class WakingConsumer(_RedisConsumer):
     def _wait(self, seconds: float, idle: bool) -> None:
         """Block on the wake-up list when this consumer could take a message; a consumer whose
         prefetch is full sleeps, leaving the tokens to workers that can use them."""
-        if not ENABLED or not idle or self.queue_name.endswith(".DQ"):
+        if not getattr(self.broker, "wake_on_enqueue", True) or not idle or self.queue_name.endswith(".DQ"):
             time.sleep(seconds)
             return
         self.broker.client.blpop([key(f"{self.broker.namespace}:{self.queue_name}")], timeout=max(seconds, 0.01))

@@ -59,9 +59,6 @@ def parse_moment(text: str, now: float | None = None) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-ACTIVE = ("subscription.active", "subscription.renewed", "subscription.unpaused", "subscription.plan_changed")
-
-
 @dataclass
 class Replay:
     """The simulated world: customers' access, payments seen, offers the draft made, jobs due."""
@@ -134,11 +131,11 @@ class Replay:
             offer_id = str((payment.metadata or {}).get("upsell_offer_id", ""))
             offer = self.offers.get(offer_id)
             if offer is not None:  # its live twin (same rule, same cause) was paid for, or the charge failed
-                offer.state = "converted" if event_type == "payment.succeeded" else "failed"
+                offer.state = "converted" if outcome.paid else "failed"
                 if offer.state == "failed":
                     self.run(offer_trigger(offer, "offer.failed"), at)
-        if outcome.subscription_id and event_type.startswith("subscription.") and outcome.facts.products:
-            active = event_type in ACTIVE or (event_type == "subscription.updated" and outcome.update is not None)
+        active = outcome.subscription_active
+        if outcome.subscription_id and active is not None and outcome.facts.products:
             product = outcome.facts.products[0]
             self.subscriptions[outcome.subscription_id] = (outcome.customer_id, active, product)
         if outcome.update is not None:

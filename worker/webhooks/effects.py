@@ -28,6 +28,9 @@ class Outcome:
     subscription_id: str | None = None
     suppresses: bool = False  # a refund or an open dispute: pending offers expire
     payment: Payment | None = field(default=None, repr=False)
+    paid: bool | None = None  # a payment event: did the money move (an offer's charge converts or fails)
+    refund: Refund | None = field(default=None, repr=False)  # a refund: counted against its offer's rule
+    subscription_active: bool | None = None  # a subscription event: is it active after it
 
 
 Lookup = Callable[[str], payments.PaymentRecord]  # payment id -> its record (index, else Dodo)
@@ -44,7 +47,9 @@ def _payment_facts(hook: catalog.Webhook, payment: Payment) -> Facts:
     return Facts(hook.name, customer, products, str(payment.currency), payment.total_amount, _metadata(payment))
 
 
-def _subscription_outcome(hook: catalog.Webhook, sub: Subscription, update: Update | None) -> Outcome:
+def _subscription_outcome(
+    hook: catalog.Webhook, sub: Subscription, update: Update | None, active: bool = False
+) -> Outcome:
     facts = Facts(
         hook.name,
         sub.customer.customer_id,
@@ -53,7 +58,7 @@ def _subscription_outcome(hook: catalog.Webhook, sub: Subscription, update: Upda
         sub.recurring_pre_tax_amount,
         _metadata(sub),
     )
-    return Outcome(sub.customer.customer_id, facts, update, sub.subscription_id)
+    return Outcome(sub.customer.customer_id, facts, update, sub.subscription_id, subscription_active=active)
 
 
 def _update(
@@ -75,7 +80,7 @@ def purchase(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhoo
     record = payments.record_of(payment)
     facts = _payment_facts(hook, payment)
     if payment.subscription_id or not record.grant_keys:
-        return Outcome(record.customer_id, facts, None, payment.subscription_id, payment=payment)
+        return Outcome(record.customer_id, facts, None, payment.subscription_id, payment=payment, paid=True)
     stamp = event.timestamp.timestamp()
     changes = []
     for key, product in zip(record.grant_keys, record.products, strict=True):
@@ -83,22 +88,30 @@ def purchase(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhoo
         ends = stamp + spec.duration if spec and spec.duration else None
         changes.append(Change(key, "grant", payment.payment_id, product, ends))
     update = _update(hook, webhook_id, event, record.customer_id, changes, "access.granted")
-    return Outcome(record.customer_id, facts, update, payment=payment)
+    return Outcome(record.customer_id, facts, update, payment=payment, paid=True)
 
 
 def nothing(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
     payment: Payment = event.data
-    return Outcome(
-        payment.customer.customer_id, _payment_facts(hook, payment), None, payment.subscription_id, payment=payment
-    )
+    customer, facts = payment.customer.customer_id, _payment_facts(hook, payment)
+    return Outcome(customer, facts, None, payment.subscription_id, payment=payment, paid=False)
+
+
+def activate(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """A subscription starts: its grant is its product (`access.granted`)."""
+    return _granting(hook, webhook_id, event, "access.granted")
 
 
 def subscribe(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
-    """Active, renewed, unpaused, a new plan: the subscription's grant is (again) its product, in one step."""
+    """Renewed, unpaused, a new plan: the subscription's grant is again its product, in one step."""
+    return _granting(hook, webhook_id, event, "access.changed")
+
+
+def _granting(hook: catalog.Webhook, webhook_id: str, event: Any, kind: str) -> Outcome:
     sub: Subscription = event.data
     change = Change(sub.subscription_id, "grant", sub.subscription_id, sub.product_id)
-    kind = "access.granted" if hook.name == "subscription.active" else "access.changed"
-    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change], kind))
+    update = _update(hook, webhook_id, event, sub.customer.customer_id, [change], kind)
+    return _subscription_outcome(hook, sub, update, active=True)
 
 
 def subscription_updated(
@@ -155,7 +168,8 @@ def refund(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
         _metadata(data),
     )
     update = _update(hook, webhook_id, event, data.customer.customer_id, changes, refunded=True)
-    return Outcome(data.customer.customer_id, facts, update, record.subscription_id, suppresses=True)
+    customer = data.customer.customer_id
+    return Outcome(customer, facts, update, record.subscription_id, suppresses=True, refund=data)
 
 
 def _dispute(
@@ -187,19 +201,26 @@ def dispute_revoke(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, 
     return _dispute(lookup, hook, webhook_id, event, False, False, True)
 
 
-EFFECTS: dict[str, Effect] = {
-    fn.__name__: fn
-    for fn in (
-        purchase,
-        nothing,
-        subscribe,
-        subscription_updated,
-        hold,
-        cancel,
-        end,
-        refund,
-        dispute_open,
-        dispute_restore,
-        dispute_revoke,
-    )
+EFFECTS: dict[catalog.Webhook, Effect] = {
+    catalog.PAYMENT_SUCCEEDED: purchase,
+    catalog.PAYMENT_FAILED: nothing,
+    catalog.SUBSCRIPTION_ACTIVE: activate,
+    catalog.SUBSCRIPTION_PLAN_CHANGED: subscribe,
+    catalog.SUBSCRIPTION_RENEWED: subscribe,
+    catalog.SUBSCRIPTION_UNPAUSED: subscribe,
+    catalog.SUBSCRIPTION_UPDATED: subscription_updated,
+    catalog.SUBSCRIPTION_ON_HOLD: hold,
+    catalog.SUBSCRIPTION_PAST_DUE: hold,
+    catalog.SUBSCRIPTION_CANCELLED: cancel,
+    catalog.SUBSCRIPTION_EXPIRED: end,
+    catalog.SUBSCRIPTION_FAILED: end,
+    catalog.SUBSCRIPTION_PAUSED: end,
+    catalog.REFUND_SUCCEEDED: refund,
+    catalog.DISPUTE_OPENED: dispute_open,
+    catalog.DISPUTE_CHALLENGED: dispute_open,
+    catalog.DISPUTE_WON: dispute_restore,
+    catalog.DISPUTE_CANCELLED: dispute_restore,
+    catalog.DISPUTE_LOST: dispute_revoke,
+    catalog.DISPUTE_ACCEPTED: dispute_revoke,
+    catalog.DISPUTE_EXPIRED: dispute_revoke,
 }

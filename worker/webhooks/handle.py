@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import structlog
 from dodopayments import DodoPaymentsError
-from dodopayments.types import Payment
+from dodopayments.types import Payment, Refund
 
 from worker import catalog, keys
 from worker.access import grants, payments
@@ -30,7 +29,7 @@ def outcome_of(config: AccessConfig, lookup: Lookup, event_type: str, webhook_id
 
 def effect_of(config: AccessConfig, lookup: Lookup, event_type: str, webhook_id: str, event: Any) -> Outcome:
     hook = catalog.BY_TYPE[event_type]
-    return EFFECTS[hook.effect](lookup, config, hook, webhook_id, event)
+    return EFFECTS[hook](lookup, config, hook, webhook_id, event)
 
 
 def payment_lookup(ctx: Context) -> Lookup:
@@ -69,18 +68,16 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
     log.info("offer_settled_by_payment" if moved else "offer_already_settled", state=offer.state)
 
 
-def count_refund(ctx: Context, body: str) -> None:
+def count_refund(ctx: Context, refund: Refund) -> None:
     """A refund of a payment that converted an offer counts against that offer's rule: once per
     refund id, partial refunds adding up to at most the payment's amount."""
-    data = json.loads(body)["data"]
-    record = payment_lookup(ctx)(data["payment_id"])
+    record = payment_lookup(ctx)(refund.payment_id)
     offer = store.get(ctx.client, record.offer_id) if record.offer_id else None
     if offer is None:
         return
-    amount, currency = int(data["amount"]), str(data["currency"])
-    counted = counters.refund(
-        ctx.client, str(data["refund_id"]), data["payment_id"], offer, amount, currency, record.amount
-    )
+    amount = refund.amount if refund.amount is not None else record.amount or 0  # none given: the whole payment
+    currency = str(refund.currency or "")
+    counted = counters.refund(ctx.client, refund.refund_id, refund.payment_id, offer, amount, currency, record.amount)
     log.info("refund_counted", offer_id=offer.offer_id, rule_id=offer.rule_id, amount=counted)
 
 
@@ -113,9 +110,9 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         finish = None if follows else keys.processed(webhook_id)
         emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish, index)
     if settles_offer and payment is not None:
-        close_offer(ctx, webhook_id, payment, event_type == "payment.succeeded", at)
-    if event_type == "refund.succeeded":
-        count_refund(ctx, body)
+        close_offer(ctx, webhook_id, payment, bool(outcome.paid), at)
+    if outcome.refund is not None:
+        count_refund(ctx, outcome.refund)
     if outcome.suppresses:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id, at)
         if expired:

@@ -1,7 +1,8 @@
 """The emulator's HTTP API: Dodo's endpoints the worker uses, plus `/_emulator/*` to seed and steer it.
 
 It records every request, can fail (status) or stall (delay) on demand before or after doing the
-work, and after a confirmed checkout or plan change delivers signed webhooks, as Dodo does.
+work, and after a confirmed checkout or plan change delivers signed webhooks, as Dodo does
+(emulator/outbound.py).
 """
 
 from __future__ import annotations
@@ -12,84 +13,48 @@ import json
 import secrets
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator import lifecycle, shapes
+from emulator.outbound import Outbound
 from emulator.state import Fault, State
-from worker.signing import signed_headers
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"code": "EMULATOR_ERROR", "message": message}, status_code=status)
 
 
-def create_app(
-    webhook_url: str | None = None, secret: str | None = None, seed: dict[str, Any] | None = None
-) -> Starlette:
-    state = State(webhook_url, secret)
-    for name in ("customers", "products", "subscriptions"):
-        getattr(state, name).update(copy.deepcopy((seed or {}).get(name, {})))
-    state.payments.update({pid: lifecycle.payment(pid, spec) for pid, spec in (seed or {}).get("payments", {}).items()})
-    tasks: set[asyncio.Task[None]] = set()
+class Emulator:
+    """Dodo's side of every call the worker makes, over one State; each handler a method."""
 
-    async def deliver(event: dict[str, Any]) -> None:
-        """POST a signed webhook, retrying like Dodo (shortened) until it gets a 2xx."""
-        if not state.webhook_url or not state.secret:
-            return
-        state.remember_payment(event)
-        body = json.dumps(event).encode()
-        webhook_id = "msg_" + secrets.token_hex(12)
-        record = {"webhook_id": webhook_id, "type": event["type"], "statuses": []}
-        state.deliveries.append(record)
-        async with httpx.AsyncClient(timeout=15) as client:
-            for wait in (0.1, 0.5, 1, 2, 5, 10):
-                await asyncio.sleep(wait)
-                try:
-                    answer = await client.post(
-                        state.webhook_url, content=body, headers=signed_headers(state.secret, webhook_id, body)
-                    )
-                    record["statuses"].append(answer.status_code)
-                    if answer.is_success:
-                        return
-                except httpx.HTTPError as exc:
-                    record["statuses"].append(type(exc).__name__)
+    def __init__(self, webhook_url: str | None, secret: str | None, seed: dict[str, Any] | None) -> None:
+        self.state = State(webhook_url, secret)
+        for name in ("customers", "products", "subscriptions"):
+            getattr(self.state, name).update(copy.deepcopy((seed or {}).get(name, {})))
+        payments = (seed or {}).get("payments", {})
+        self.state.payments.update({pid: lifecycle.payment(pid, spec) for pid, spec in payments.items()})
+        self.outbound = Outbound(self.state)
 
-    def settle(*events: dict[str, Any]) -> None:
-        """Dodo's records hold a payment as soon as it is made, whether or not its webhook arrives."""
-        for event in events:
-            state.remember_payment(event)
-        send_later(*events)
-
-    def send_later(*events: dict[str, Any]) -> None:
-        async def run() -> None:
-            for event in events:
-                await deliver(event)
-
-        task = asyncio.create_task(run())
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    def price_of(product_id: str) -> tuple[int, str]:
-        spec = state.products[product_id]
+    def price_of(self, product_id: str) -> tuple[int, str]:
+        spec = self.state.products[product_id]
         return spec["price"], spec["currency"]
 
-    async def guarded(request: Request, work: Any) -> Response:
+    async def guarded(self, request: Request, work: Any) -> Response:
         """Record, apply any fault, then do the work (sync function of the parsed body)."""
         raw = await request.body()
         body = json.loads(raw) if raw else None
         path = request.url.path
-        state.requests.append(
+        self.state.requests.append(
             {"method": request.method, "path": path, "body": body, "query": dict(request.query_params)}
         )
         if not request.headers.get("authorization", "").startswith("Bearer "):
             return _error(401, "missing bearer token")
-        fault = state.fault_for(request.method, path)
-        state.in_flight += 1
-        state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        fault = self.state.fault_for(request.method, path)
+        self.state.in_flight += 1
+        self.state.max_in_flight = max(self.state.max_in_flight, self.state.in_flight)
         try:
             if fault and not fault.after:
                 await asyncio.sleep(fault.delay)
@@ -100,30 +65,30 @@ def create_app(
                 return _error(fault.status, "injected fault after the work was done")
             return response
         finally:
-            state.in_flight -= 1
+            self.state.in_flight -= 1
 
-    def payment_methods(request: Request, body: Any) -> Response:
-        customer = state.customers.get(request.path_params["customer_id"])
+    def payment_methods(self, request: Request, body: Any) -> Response:
+        customer = self.state.customers.get(request.path_params["customer_id"])
         if customer is None:
             return _error(404, "customer not found")
         items = [{k: v for k, v in m.items() if k != "decline_code"} for m in customer.get("payment_methods", [])]
         return JSONResponse({"items": items})
 
-    def product(request: Request, body: Any) -> Response:
+    def product(self, request: Request, body: Any) -> Response:
         product_id = request.path_params["product_id"]
-        if product_id not in state.products:
+        if product_id not in self.state.products:
             return _error(404, "product not found")
-        return JSONResponse(shapes.product(product_id, state.products[product_id]))
+        return JSONResponse(shapes.product(product_id, self.state.products[product_id]))
 
-    def create_checkout(request: Request, body: Any) -> Response:
+    def create_checkout(self, request: Request, body: Any) -> Response:
         session_id = "cks_" + secrets.token_hex(10)
         customer_id = str((body.get("customer") or {}).get("customer_id") or "")
         cart = [{"product_id": i["product_id"], "quantity": i.get("quantity", 1)} for i in body["product_cart"]]
         for item in cart:
-            if item["product_id"] not in state.products:
+            if item["product_id"] not in self.state.products:
                 return _error(404, f"product {item['product_id']} not found")
-        amount = sum(price_of(i["product_id"])[0] * i["quantity"] for i in cart)
-        currency = price_of(cart[0]["product_id"])[1]
+        amount = sum(self.price_of(i["product_id"])[0] * i["quantity"] for i in cart)
+        currency = self.price_of(cart[0]["product_id"])[1]
         session: dict[str, Any] = {
             "session_id": session_id,
             "customer_id": customer_id,
@@ -132,20 +97,21 @@ def create_app(
             "payment_id": None,
             "payment_status": None,
         }
-        state.sessions[session_id] = session
+        self.state.sessions[session_id] = session
         method_id = body.get("payment_method_id")
         if not (method_id and body.get("confirm")):
             return JSONResponse(
                 {"session_id": session_id, "checkout_url": f"https://checkout.emulator.local/{session_id}"}
             )
         methods = {
-            m["payment_method_id"]: m for m in state.customers.get(customer_id or "", {}).get("payment_methods", [])
+            m["payment_method_id"]: m
+            for m in self.state.customers.get(customer_id or "", {}).get("payment_methods", [])
         }
         if method_id not in methods:
             return _error(422, "payment method does not belong to the customer")
         decline = methods[method_id].get("decline_code")
         session.update(payment_id="pay_" + secrets.token_hex(10), payment_status="failed" if decline else "succeeded")
-        settle(
+        self.outbound.settle(
             shapes.payment_event(
                 "failed" if decline else "succeeded",
                 payment_id=session["payment_id"],
@@ -161,8 +127,8 @@ def create_app(
         )
         return JSONResponse({"session_id": session_id, "payment_id": session["payment_id"]})
 
-    def checkout_status(request: Request, body: Any) -> Response:
-        session = state.sessions.get(request.path_params["session_id"])
+    def checkout_status(self, request: Request, body: Any) -> Response:
+        session = self.state.sessions.get(request.path_params["session_id"])
         if session is None:
             return _error(404, "session not found")
         return JSONResponse(
@@ -174,41 +140,41 @@ def create_app(
             }
         )
 
-    def subscription_data(subscription_id: str) -> dict[str, Any] | None:
-        sub = state.subscriptions.get(subscription_id)
+    def subscription_data(self, subscription_id: str) -> dict[str, Any] | None:
+        sub = self.state.subscriptions.get(subscription_id)
         if sub is None:
             return None
-        price, currency = price_of(sub["product_id"])
+        price, currency = self.price_of(sub["product_id"])
         return shapes.subscription(subscription_id, sub, price, currency)
 
-    def subscription(request: Request, body: Any) -> Response:
-        data = subscription_data(request.path_params["subscription_id"])
+    def subscription(self, request: Request, body: Any) -> Response:
+        data = self.subscription_data(request.path_params["subscription_id"])
         return JSONResponse(data) if data else _error(404, "subscription not found")
 
-    def charge_for_change(sub: dict[str, Any], body: dict[str, Any]) -> int:
-        new = price_of(body["product_id"])[0] * body["quantity"]
-        difference = max(new - price_of(sub["product_id"])[0] * sub.get("quantity", 1), 0)
+    def charge_for_change(self, sub: dict[str, Any], body: dict[str, Any]) -> int:
+        new = self.price_of(body["product_id"])[0] * body["quantity"]
+        difference = max(new - self.price_of(sub["product_id"])[0] * sub.get("quantity", 1), 0)
         return {"full_immediately": new, "difference_immediately": difference, "do_not_bill": 0}.get(
             body["proration_billing_mode"], difference // 2
         )
 
-    def preview_change(request: Request, body: Any) -> Response:
+    def preview_change(self, request: Request, body: Any) -> Response:
         subscription_id = request.path_params["subscription_id"]
-        data = subscription_data(subscription_id)
-        if data is None or body["product_id"] not in state.products:
+        data = self.subscription_data(subscription_id)
+        if data is None or body["product_id"] not in self.state.products:
             return _error(404, "subscription or product not found")
-        price, currency = price_of(body["product_id"])
-        charge = charge_for_change(state.subscriptions[subscription_id], body)
+        price, currency = self.price_of(body["product_id"])
+        charge = self.charge_for_change(self.state.subscriptions[subscription_id], body)
         return JSONResponse(shapes.preview(data, body["product_id"], body["quantity"], price, currency, charge))
 
-    def change_plan(request: Request, body: Any) -> Response:
+    def change_plan(self, request: Request, body: Any) -> Response:
         subscription_id = request.path_params["subscription_id"]
-        sub = state.subscriptions.get(subscription_id)
-        if sub is None or body["product_id"] not in state.products:
+        sub = self.state.subscriptions.get(subscription_id)
+        if sub is None or body["product_id"] not in self.state.products:
             return _error(404, "subscription or product not found")
-        charge = charge_for_change(sub, body)
+        charge = self.charge_for_change(sub, body)
         sub.update(product_id=body["product_id"], quantity=body["quantity"], addons=body.get("addons") or [])
-        data = subscription_data(subscription_id)
+        data = self.subscription_data(subscription_id)
         assert data is not None
         events = [shapes.plan_changed_event(data)]
         payment_id = None
@@ -221,75 +187,87 @@ def create_app(
                     customer_id=sub["customer_id"],
                     cart=[{"product_id": body["product_id"], "quantity": body["quantity"]}],
                     amount=charge,
-                    currency=price_of(body["product_id"])[1],
+                    currency=self.price_of(body["product_id"])[1],
                     metadata=body.get("metadata") or {},
                     payment_method_id=None,
                     session_id=None,
                     subscription_id=subscription_id,
                 )
             )
-        settle(*events)
+        self.outbound.settle(*events)
         return JSONResponse({"payment_id": payment_id})
 
-    def api(method: str, path: str, work: Any) -> Route:
+    def api(self, method: str, path: str, work: Any) -> Route:
         async def endpoint(request: Request) -> Response:
-            return await guarded(request, work)
+            return await self.guarded(request, work)
 
         return Route(path, endpoint, methods=[method])
 
-    async def seed_state(request: Request) -> Response:
+    async def seed_state(self, request: Request) -> Response:
         body = await request.json()
         for name in ("customers", "products", "subscriptions"):
-            getattr(state, name).update(body.get(name, {}))
-        state.payments.update({pid: lifecycle.payment(pid, spec) for pid, spec in body.get("payments", {}).items()})
+            getattr(self.state, name).update(body.get(name, {}))
+        self.state.payments.update(
+            {pid: lifecycle.payment(pid, spec) for pid, spec in body.get("payments", {}).items()}
+        )
         if "webhook_url" in body:
-            state.webhook_url = body["webhook_url"]
+            self.state.webhook_url = body["webhook_url"]
         if "secret" in body:
-            state.secret = body["secret"]
+            self.state.secret = body["secret"]
         return JSONResponse({"status": "seeded"})
 
-    def payments(request: Request, body: Any) -> Response:
+    def payments(self, request: Request, body: Any) -> Response:
         query = request.query_params
         size, number = int(query.get("page_size", "10")), int(query.get("page_number", "0"))
-        found = state.payments_of(query.get("customer_id"), query.get("created_at_gte"))
+        found = self.state.payments_of(query.get("customer_id"), query.get("created_at_gte"))
         return JSONResponse({"items": found[number * size : (number + 1) * size]})
 
-    def payment(request: Request, body: Any) -> Response:
-        found = state.payments.get(request.path_params["payment_id"])
+    def payment(self, request: Request, body: Any) -> Response:
+        found = self.state.payments.get(request.path_params["payment_id"])
         return JSONResponse(found) if found else _error(404, "payment not found")
 
-    async def lifecycle_event(request: Request) -> Response:
+    async def lifecycle_event(self, request: Request) -> Response:
         """Send a subscription, refund or dispute webhook, as Dodo would after that change."""
         body = await request.json()
-        sub = subscription_data(body.get("subscription_id", ""))
+        sub = self.subscription_data(body.get("subscription_id", ""))
         try:
-            event = lifecycle.event(body["type"], body, sub, state.payments.get(body.get("payment_id", "")))
+            event = lifecycle.event(body["type"], body, sub, self.state.payments.get(body.get("payment_id", "")))
         except KeyError as exc:
             return _error(400, f"cannot build {body.get('type')!r}: {exc}")
-        send_later(event)
+        self.outbound.send_later(event)
         return JSONResponse({"status": "sent", "type": event["type"]})
 
-    async def faults(request: Request) -> Response:
-        state.faults.append(Fault(**await request.json()))
-        return JSONResponse({"faults": len(state.faults)})
+    async def faults(self, request: Request) -> Response:
+        self.state.faults.append(Fault(**await request.json()))
+        return JSONResponse({"faults": len(self.state.faults)})
 
-    async def recorded(request: Request) -> Response:
-        recorded = {"requests": state.requests, "deliveries": state.deliveries, "max_in_flight": state.max_in_flight}
+    async def recorded(self, request: Request) -> Response:
+        recorded = {
+            "requests": self.state.requests,
+            "deliveries": self.state.deliveries,
+            "max_in_flight": self.state.max_in_flight,
+        }
         return JSONResponse(recorded)
 
-    routes = [
-        api("GET", "/customers/{customer_id}/payment-methods", payment_methods),
-        api("GET", "/products/{product_id}", product),
-        api("POST", "/checkouts", create_checkout),
-        api("GET", "/checkouts/{session_id}", checkout_status),
-        api("GET", "/subscriptions/{subscription_id}", subscription),
-        api("POST", "/subscriptions/{subscription_id}/change-plan/preview", preview_change),
-        api("POST", "/subscriptions/{subscription_id}/change-plan", change_plan),
-        Route("/_emulator/seed", seed_state, methods=["POST"]),
-        api("GET", "/payments/{payment_id}", payment),
-        api("GET", "/payments", payments),
-        Route("/_emulator/lifecycle", lifecycle_event, methods=["POST"]),
-        Route("/_emulator/faults", faults, methods=["POST"]),
-        Route("/_emulator/requests", recorded, methods=["GET"]),
-    ]
-    return Starlette(routes=routes)
+    def routes(self) -> list[Route]:
+        return [
+            self.api("GET", "/customers/{customer_id}/payment-methods", self.payment_methods),
+            self.api("GET", "/products/{product_id}", self.product),
+            self.api("POST", "/checkouts", self.create_checkout),
+            self.api("GET", "/checkouts/{session_id}", self.checkout_status),
+            self.api("GET", "/subscriptions/{subscription_id}", self.subscription),
+            self.api("POST", "/subscriptions/{subscription_id}/change-plan/preview", self.preview_change),
+            self.api("POST", "/subscriptions/{subscription_id}/change-plan", self.change_plan),
+            Route("/_emulator/seed", self.seed_state, methods=["POST"]),
+            self.api("GET", "/payments/{payment_id}", self.payment),
+            self.api("GET", "/payments", self.payments),
+            Route("/_emulator/lifecycle", self.lifecycle_event, methods=["POST"]),
+            Route("/_emulator/faults", self.faults, methods=["POST"]),
+            Route("/_emulator/requests", self.recorded, methods=["GET"]),
+        ]
+
+
+def create_app(
+    webhook_url: str | None = None, secret: str | None = None, seed: dict[str, Any] | None = None
+) -> Starlette:
+    return Starlette(routes=Emulator(webhook_url, secret, seed).routes())

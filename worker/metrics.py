@@ -27,81 +27,106 @@ if TYPE_CHECKING:
     BACKGROUND_ERRORS: Counter
 
 
-def _make() -> dict[str, Any]:
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-    # Metrics only a worker has: off the receiver's own /metrics (where `upsell_rules_valid 0` would lie).
-    # A worker's exporter reads the multiprocess folder, whatever registry a metric is in.
-    WORKER_ONLY = CollectorRegistry()
-    RULES_VALID = Gauge(
+# name: (kind, metric, help, labels, multiprocess mode of a gauge, worker only). Worker-only metrics
+# stay off the receiver's own /metrics (where `upsell_rules_valid 0` would lie); a worker's exporter
+# reads the multiprocess folder, whatever registry a metric is in.
+_SPECS: dict[str, tuple[str, str, str, tuple[str, ...], str, bool]] = {
+    "RULES_VALID": (
+        "gauge",
         "upsell_rules_valid",
         "1 when the rule files on disk are the ones in force, 0 when a broken edit is ignored",
-        multiprocess_mode="livemin",
-        registry=WORKER_ONLY,
-    )
-    RULES_RELOAD_ERRORS = Counter(
-        "upsell_rules_reload_errors_total", "Rule file reloads rejected for errors", registry=WORKER_ONLY
-    )
-    RULES_LOAD_SECONDS = Histogram(
-        "upsell_rules_load_seconds", "Time to load and validate the rule folder", registry=WORKER_ONLY
-    )
-    OFFERS = Counter(
+        (),
+        "livemin",
+        True,
+    ),
+    "RULES_RELOAD_ERRORS": (
+        "counter",
+        "upsell_rules_reload_errors_total",
+        "Rule file reloads rejected for errors",
+        (),
+        "",
+        True,
+    ),
+    "RULES_LOAD_SECONDS": (
+        "histogram",
+        "upsell_rules_load_seconds",
+        "Time to load and validate the rule folder",
+        (),
+        "",
+        True,
+    ),
+    "OFFERS": (
+        "counter",
         "upsell_offers_total",
         "Offer events by rule: created, accepted, converted, declined, expired, failed",
-        ["rule", "event"],
-    )
-    CHARGES = Counter(
+        ("rule", "event"),
+        "",
+        False,
+    ),
+    "CHARGES": (
+        "counter",
         "upsell_charges_total",
         "One-click charge attempts by rule and result: sent, call_failed, fallback",
-        ["rule", "result"],
-        registry=WORKER_ONLY,
-    )
-    DELIVERIES = Counter(
+        ("rule", "result"),
+        "",
+        True,
+    ),
+    "DELIVERIES": (
+        "counter",
         "upsell_deliveries_total",
         "Outbound webhook attempts by endpoint and outcome: delivered, failed_attempt, dead",
-        ["endpoint", "outcome"],
-        registry=WORKER_ONLY,
-    )
-    DELIVERY_PENDING = Gauge(
+        ("endpoint", "outcome"),
+        "",
+        True,
+    ),
+    "DELIVERY_PENDING": (
+        "gauge",
         "upsell_delivery_pending",
         "Events waiting for delivery, by endpoint",
-        ["endpoint"],
-        multiprocess_mode="livemax",
-        registry=WORKER_ONLY,
-    )
-    DELIVERY_OLDEST = Gauge(
+        ("endpoint",),
+        "livemax",
+        True,
+    ),
+    "DELIVERY_OLDEST": (
+        "gauge",
         "upsell_delivery_oldest_pending_seconds",
         "Age of the oldest event waiting for delivery, by endpoint",
-        ["endpoint"],
-        multiprocess_mode="livemax",
-        registry=WORKER_ONLY,
-    )
-    SCHEDULE_LAG = Gauge(
+        ("endpoint",),
+        "livemax",
+        True,
+    ),
+    "SCHEDULE_LAG": (
+        "gauge",
         "upsell_schedule_lag_seconds",
         "How late the oldest due job was when the schedule was last polled (0 when none was due)",
-        multiprocess_mode="livemax",
-        registry=WORKER_ONLY,
-    )
-
-    BACKGROUND_ERRORS = Counter(
+        (),
+        "livemax",
+        True,
+    ),
+    "BACKGROUND_ERRORS": (
+        "counter",
         "upsell_background_errors_total",
         "Unexpected errors in a background loop (rules reload, schedule, delivery dispatch, events trim);"
         " it kept running",
-        ["loop"],
-    )
-    return {
-        "WORKER_ONLY": WORKER_ONLY,
-        "RULES_VALID": RULES_VALID,
-        "RULES_RELOAD_ERRORS": RULES_RELOAD_ERRORS,
-        "RULES_LOAD_SECONDS": RULES_LOAD_SECONDS,
-        "OFFERS": OFFERS,
-        "CHARGES": CHARGES,
-        "DELIVERIES": DELIVERIES,
-        "DELIVERY_PENDING": DELIVERY_PENDING,
-        "DELIVERY_OLDEST": DELIVERY_OLDEST,
-        "SCHEDULE_LAG": SCHEDULE_LAG,
-        "BACKGROUND_ERRORS": BACKGROUND_ERRORS,
-    }
+        ("loop",),
+        "",
+        False,
+    ),
+}
+
+
+def _make() -> dict[str, Any]:
+    from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+    worker_only = CollectorRegistry()
+    made: dict[str, Any] = {"WORKER_ONLY": worker_only}
+    for name, (kind, metric, doc, labels, mode, own) in _SPECS.items():
+        registry = worker_only if own else REGISTRY
+        if kind == "gauge":
+            made[name] = Gauge(metric, doc, labels, multiprocess_mode=mode, registry=registry)  # type: ignore[arg-type]
+        else:
+            made[name] = (Counter if kind == "counter" else Histogram)(metric, doc, labels, registry=registry)
+    return made
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -168,6 +169,13 @@ def parser() -> argparse.ArgumentParser:
     def command(name: str, summary: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=summary, description=summary, formatter_class=_Help)
 
+    for group in (_running, _reading, _repairing):
+        group(command)
+    return top
+
+
+def _running(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """Commands that run something: locally, in production, or once (send)."""
     dev = command(
         "dev",
         "receiver, worker, Dodo emulator and Valkey in one process for local work; secret, token and ports "
@@ -201,6 +209,9 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--id", help="webhook-id (default: a new one; reuse one to see deduplication)")
     send.set_defaults(func=cmd_send)
 
+
+def _reading(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """Commands that read state and change nothing."""
     access = command("access", "a customer's current access as JSON (REDIS_URL, else dev's Redis)")
     access.add_argument("customer_id", help="Dodo customer id, cus_...")
     access.set_defaults(func=cmd_access)
@@ -211,6 +222,22 @@ def parser() -> argparse.ArgumentParser:
     tail.add_argument("--from-start", action="store_true", help="print the entries already there first")
     events.set_defaults(func=cmd_events)
 
+    stats = command("stats", "what each rule and variant earned, net of refunds (REDIS_URL, else dev's Redis)")
+    stats.add_argument("--since", default="7d", help="7d (days back) or an ISO 8601 date")
+    stats.add_argument("--until", default="0d", help="last day included (0d: today)")
+    stats.add_argument("--rule", help="only this rule id")
+    stats.add_argument("--json", action="store_true", help="the same figures as JSON")
+    stats.set_defaults(func=cmd_stats)
+
+    jobs = command("schedule", "jobs due later: revocations, expiries, follow-ups, retries (REDIS_URL, else dev's)")
+    jobs.add_argument("--customer", help="only this customer's jobs")
+    jobs.add_argument("--due-within", help="only jobs due within this long, e.g. 7d or 2h (default: all)")
+    jobs.add_argument("--json", action="store_true", help="a JSON array, one object per job")
+    jobs.set_defaults(func=cmd_schedule)
+
+
+def _repairing(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """Commands that check rules or put failed work back."""
     rules = command("rules", "check the rule files, explain what they would do with an event, or backtest them")
     rules_sub = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = rules_sub.add_parser(
@@ -242,19 +269,6 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one (webhooks)")
     dead.set_defaults(func=cmd_dead_letters)
 
-    stats = command("stats", "what each rule and variant earned, net of refunds (REDIS_URL, else dev's Redis)")
-    stats.add_argument("--since", default="7d", help="7d (days back) or an ISO 8601 date")
-    stats.add_argument("--until", default="0d", help="last day included (0d: today)")
-    stats.add_argument("--rule", help="only this rule id")
-    stats.add_argument("--json", action="store_true", help="the same figures as JSON")
-    stats.set_defaults(func=cmd_stats)
-
-    jobs = command("schedule", "jobs due later: revocations, expiries, follow-ups, retries (REDIS_URL, else dev's)")
-    jobs.add_argument("--customer", help="only this customer's jobs")
-    jobs.add_argument("--due-within", help="only jobs due within this long, e.g. 7d or 2h (default: all)")
-    jobs.add_argument("--json", action="store_true", help="a JSON array, one object per job")
-    jobs.set_defaults(func=cmd_schedule)
-
     deliveries = command("deliveries", "outbound webhooks that failed for good (REDIS_URL, else dev's Redis)")
     deliveries_sub = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = deliveries_sub.add_parser("list", help="one JSON line per dead delivery", formatter_class=_Help)
@@ -266,7 +280,6 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument("--endpoint", help="with --all: every dead delivery of this endpoint")
     again.add_argument("--all", action="store_true", help="replay all of --endpoint's dead deliveries")
     deliveries.set_defaults(func=cmd_deliveries)
-    return top
 
 
 def main(argv: list[str] | None = None) -> None:

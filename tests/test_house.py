@@ -1,0 +1,40 @@
+"""The house rules docs/architecture.md states: small modules and functions, nothing pointing outside
+the repository, a short README. The layers contract itself runs in `tasks.py lint` (import-linter)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+
+from tests.conftest import ROOT
+
+PACKAGES = ("worker", "receiver", "emulator")
+
+
+def _sources() -> list:
+    return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
+
+
+def test_modules_at_most_300_lines_and_functions_at_most_60() -> None:
+    too_long = []
+    for path in _sources():
+        text = path.read_text()
+        if len(text.splitlines()) > 300:
+            too_long.append(f"{path.relative_to(ROOT)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    too_long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, too_long
+
+
+def test_nothing_in_the_repository_points_outside_it() -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    outside = "../" + "shared"
+    pointing = [name for name in tracked if (ROOT / name).is_file() and outside in (ROOT / name).read_text(errors="replace")]
+    assert not pointing, pointing
+
+
+def test_the_readme_is_short() -> None:
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200

@@ -32,7 +32,9 @@ def test_modules_at_most_300_lines_and_functions_at_most_60() -> None:
 def test_nothing_in_the_repository_points_outside_it() -> None:
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     outside = "../" + "shared"
-    pointing = [name for name in tracked if (ROOT / name).is_file() and outside in (ROOT / name).read_text(errors="replace")]
+    pointing = [
+        name for name in tracked if (ROOT / name).is_file() and outside in (ROOT / name).read_text(errors="replace")
+    ]
     assert not pointing, pointing
 
 

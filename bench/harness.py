@@ -96,9 +96,9 @@ def receiver(port: int, environment: dict[str, str]) -> Any:
     )
 
 
-def worker(environment: dict[str, str], module: str = "worker.actors", threads: int = 8) -> Any:
+def worker(environment: dict[str, str], module: str = "worker.actors", threads: int = 8, processes: int = 1) -> Any:
     return process(
-        [sys.executable, "-m", "dramatiq", module, "--processes", "1", "--threads", str(threads)],
+        [sys.executable, "-m", "dramatiq", module, "--processes", str(processes), "--threads", str(threads)],
         environment,
         ready_text="ready for action",
     )

@@ -1,6 +1,6 @@
 """How long a webhook takes to become access and an offer, with workers idle between purchases.
 
-    .venv/bin/python -m bench.latency [purchases]
+    .venv/bin/python -m bench.latency [purchases] [worker processes, default 1]
 
 For each mode, in the same run: a fresh Valkey, the Dodo emulator, `dodo-upsell web` and one worker
 process (4 threads); purchases posted one at a time with random gaps of 50-400 ms (the worker idle
@@ -111,7 +111,7 @@ def steady(client: redis.Redis, port: int, mode: str, found: dict[str, list[floa
     thread.join(30)
 
 
-def run(mode: str, purchases: int) -> dict[str, list[float]]:
+def run(mode: str, purchases: int, processes: int) -> dict[str, list[float]]:
     found: dict[str, list[float]] = {path: [] for path in (*PATHS, "steady offer.created")}
     with harness.valkey() as url:
         environment = harness.env(url) | {"UPSELL_WAKE_ON_ENQUEUE": "off" if mode == "sleep" else "on"}
@@ -122,7 +122,7 @@ def run(mode: str, purchases: int) -> dict[str, list[float]]:
         with (
             harness.process(emulator, environment, ready_url=f"{dodo}/_emulator/requests"),
             harness.receiver(web_port, environment),
-            harness.worker(environment, threads=4),
+            harness.worker(environment, threads=4, processes=processes),
         ):
             client = redis.Redis.from_url(url, decode_responses=True)
             idle_purchases(client, web_port, mode, purchases, found)
@@ -136,8 +136,10 @@ def run(mode: str, purchases: int) -> dict[str, list[float]]:
 
 def main() -> None:
     purchases = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-    results = {mode: run(mode, purchases) for mode in ("sleep", "wake")}
-    print(f"{purchases} purchases idle (random 50-400 ms gaps), then {STEADY_RATE}/s for {STEADY_SECONDS} s; ms:")
+    processes = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    results = {mode: run(mode, purchases, processes) for mode in ("sleep", "wake")}
+    print(f"{purchases} purchases idle (random 50-400 ms gaps), then {STEADY_RATE}/s for {STEADY_SECONDS} s;")
+    print(f"worker: {processes} process(es) of 4 threads; ms:")
     for path in (*PATHS, "steady offer.created"):
         for mode, found in results.items():
             values = found[path]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 import redis
@@ -20,15 +19,6 @@ from worker.config import Settings
 from worker.dodo import make_client
 from worker.queue.intake import Intake
 from worker.signing import Verifier
-
-
-def tune_gc() -> None:
-    """Keep the cycle collector off the request path: objects alive at start-up are frozen out of
-    its scans, and it runs every 20,000 allocations instead of 700. Requests make few cycles
-    (RSS stays flat, bench.memory), but at 700 its passes were the receiver's p99: under wrk,
-    31 ms against 12 ms with this (bench.ingest)."""
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
 
 
 def create_app(settings: Settings) -> WebhookFirst:

@@ -10,7 +10,7 @@ import redis
 import structlog
 from dodopayments import DodoPayments
 
-from worker import config, dodo, events
+from worker import config, dodo, events, gctune
 from worker.book import LiveBook
 
 
@@ -77,6 +77,7 @@ class Bootstrap(dramatiq.Middleware):
         try:
             ctx = bootstrap(self.settings)
             start_background(ctx)
+            gctune.after_start_up()
         except config.ConfigError as exc:
             raise SystemExit(f"config error: {exc}") from None
         except yamlsource.ProblemsFound as exc:

@@ -45,15 +45,15 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_web(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from receiver.app import create_app, tune_gc
-    from worker import logs
+    from receiver.app import create_app
+    from worker import gctune, logs
 
     settings = _settings()
     logs.configure()
     config.warn_if_no_dodo_key(settings)
     listening = project.bound_socket(args.host, args.port)  # exits with one line if the port is taken
     app = create_app(settings)
-    tune_gc()
+    gctune.after_start_up()
     from receiver.slowclients import DeadlineProtocol
 
     options = {"log_level": "warning", "access_log": False, "log_config": None, "http": DeadlineProtocol}

@@ -116,7 +116,10 @@ def run(mode: str, purchases: int, processes: int) -> dict[str, list[float]]:
     with harness.valkey() as url:
         environment = harness.env(url) | {"UPSELL_WAKE_ON_ENQUEUE": "off" if mode == "sleep" else "on"}
         dodo_port, web_port = harness.free_port(), harness.free_port()
+        # Dodo's webhooks reach the receiver, so accepted offers convert and no reconcile runs in the idle minute.
+        receiver_url = f"http://127.0.0.1:{web_port}/webhooks/dodo"
         emulator = [sys.executable, "-m", "emulator", "--port", str(dodo_port), "--secret", harness.SECRET]
+        emulator += ["--webhook-url", receiver_url]
         dodo = f"http://127.0.0.1:{dodo_port}"
         environment |= {"DODO_PAYMENTS_BASE_URL": dodo, "DODO_PAYMENTS_API_KEY": "bench"}
         with (

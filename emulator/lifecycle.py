@@ -1,5 +1,6 @@
 """What happens to a purchase after checkout, as Dodo reports it: payments to look up, and the
-subscription, refund and dispute webhooks the control API (`POST /_emulator/lifecycle`) sends."""
+subscription, refund and dispute webhooks, and every other type from its sample, that the control
+API (`POST /_emulator/lifecycle`) sends."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ SUBSCRIPTION_STATUS = {
     "cancelled": "cancelled",
     "expired": "expired",
     "failed": "failed",
+    "update_payment_method": "active",
 }
 
 
@@ -55,7 +57,8 @@ def payment(payment_id: str, spec: dict[str, Any]) -> dict[str, Any]:
 def event(
     kind: str, body: dict[str, Any], subscription: dict[str, Any] | None, paid: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """The webhook for `kind` (e.g. subscription.cancelled, refund.succeeded, dispute.won)."""
+    """The webhook for `kind` (e.g. subscription.cancelled, refund.succeeded, dispute.won); any
+    other type is its sample with `data` overriding the sample's fields (e.g. dunning.started)."""
     group, _, what = kind.partition(".")
     out = shapes.template(kind if group != "subscription" else catalog.SUBSCRIPTION_ACTIVE.name)
     out["type"], out["timestamp"] = kind, body.get("timestamp") or shapes.now()
@@ -81,7 +84,7 @@ def event(
             refund_id="ref_" + secrets.token_hex(8),
             created_at=out["timestamp"],
         )
-    else:
+    elif group == "dispute":
         payment_id = body.get("payment_id")
         if not payment_id:
             raise KeyError("payment_id: required")
@@ -91,4 +94,6 @@ def event(
             created_at=out["timestamp"],
             dispute_id=body.get("dispute_id", "dsp_" + payment_id[-8:]),
         )
+    else:  # dunning, abandoned checkouts, credits, entitlement grants, license keys, payment states
+        out["data"].update(body.get("data") or {})
     return out

@@ -177,7 +177,7 @@ class Api:
     async def _shown(self, offer: Offer) -> dict[str, Any]:
         """The offer with its display brought up to date, if Dodo answers quickly; as stored if not."""
         try:
-            return await self.lane.call(display.for_app, self.display_dodo, offer)
+            return await self.lane.call(display.for_app, self.display_dodo, offer, self.client)
         except DodoBusy:
             return offer.view()
 

@@ -58,7 +58,7 @@ def test_each_fixture_parses_with_its_catalog_model(path: Path) -> None:
 
 
 def test_every_webhook_type_has_an_effect_function() -> None:
-    from worker.webhooks.effects import EFFECTS
+    from worker.webhooks.table import EFFECTS
 
     assert set(EFFECTS) == set(catalog.WEBHOOKS)
     assert all(callable(effect) for effect in EFFECTS.values())
@@ -113,3 +113,13 @@ print(type(worker.actors.BROKER).__name__)
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "RecoveringRedisBroker"
+
+
+def test_every_sdk_webhook_type_is_handled_or_ignored_with_a_reason() -> None:
+    """Fails when the pinned SDK gains a type the catalog does not place."""
+    from dodopayments.types import WebhookEventType
+
+    sdk = set(typing.get_args(WebhookEventType))
+    assert sdk == set(catalog.BY_TYPE) | set(catalog.IGNORED), sdk ^ (set(catalog.BY_TYPE) | set(catalog.IGNORED))
+    assert not set(catalog.BY_TYPE) & set(catalog.IGNORED)
+    assert all(len(reason) > 10 for reason in catalog.IGNORED.values())

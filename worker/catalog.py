@@ -3,7 +3,8 @@ JSON Schema all derive from these tables (tests/test_catalog.py fails if any of 
 
 This is the only place a webhook type's name is written in code. Adding a webhook type is one row
 here (its SDK model and the `reason` its access events carry) and its effect, a function, in
-webhooks/effects.py's EFFECTS (tests/test_catalog.py fails while a row has none)."""
+webhooks/table.py's EFFECTS (tests/test_catalog.py fails while a row has none); the SDK's
+other types are in IGNORED with the reason."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Webhook:
     name: str
     model: type[BaseModel]
     reason: str = ""  # `change.reason` on the access events it causes
+    fields: tuple[str, ...] = ()  # its data fields a rule's `when.fields` may test (never secrets)
 
     @property
     def actor(self) -> str:
@@ -48,6 +50,48 @@ DISPUTE_LOST = Webhook("dispute.lost", t.DisputeLostWebhookEvent, "dispute_lost"
 DISPUTE_ACCEPTED = Webhook("dispute.accepted", t.DisputeAcceptedWebhookEvent, "dispute_lost")
 # The response window closed without the merchant winning: the funds stay with the customer.
 DISPUTE_EXPIRED = Webhook("dispute.expired", t.DisputeExpiredWebhookEvent, "dispute_lost")
+# Rule triggers (and, where noted in webhooks/effects.py, their own small effects).
+PAYMENT_PROCESSING = Webhook("payment.processing", t.PaymentProcessingWebhookEvent, fields=("status",))
+PAYMENT_CANCELLED = Webhook("payment.cancelled", t.PaymentCancelledWebhookEvent, fields=("status",))
+REFUND_FAILED = Webhook("refund.failed", t.RefundFailedWebhookEvent, fields=("status", "is_partial"))
+SUBSCRIPTION_UPDATE_PAYMENT_METHOD = Webhook(
+    "subscription.update_payment_method", t.SubscriptionUpdatePaymentMethodWebhookEvent, fields=("status",)
+)
+LICENSE_KEY_CREATED = Webhook("license_key.created", t.LicenseKeyCreatedWebhookEvent, fields=("status", "source"))
+_DUNNING = ("trigger_state", "status")
+DUNNING_STARTED = Webhook("dunning.started", t.DunningStartedWebhookEvent, fields=_DUNNING)
+DUNNING_RECOVERED = Webhook("dunning.recovered", t.DunningRecoveredWebhookEvent, fields=_DUNNING)
+_CHECKOUT = ("abandonment_reason", "status")
+ABANDONED_CHECKOUT_DETECTED = Webhook(
+    "abandoned_checkout.detected", t.AbandonedCheckoutDetectedWebhookEvent, fields=_CHECKOUT
+)
+ABANDONED_CHECKOUT_RECOVERED = Webhook(
+    "abandoned_checkout.recovered", t.AbandonedCheckoutRecoveredWebhookEvent, fields=_CHECKOUT
+)
+CREDIT_BALANCE_LOW = Webhook(
+    "credit.balance_low",
+    t.CreditBalanceLowWebhookEvent,
+    fields=("threshold_percent", "credit_entitlement_name", "credit_entitlement_id", "available_balance"),
+)
+_LEDGER = ("credit_entitlement_id", "transaction_type", "amount", "balance_after", "is_credit")
+CREDIT_ADDED = Webhook("credit.added", t.CreditAddedWebhookEvent, fields=_LEDGER)
+CREDIT_DEDUCTED = Webhook("credit.deducted", t.CreditDeductedWebhookEvent, fields=_LEDGER)
+CREDIT_EXPIRED = Webhook("credit.expired", t.CreditExpiredWebhookEvent, fields=_LEDGER)
+CREDIT_ROLLED_OVER = Webhook("credit.rolled_over", t.CreditRolledOverWebhookEvent, fields=_LEDGER)
+CREDIT_ROLLOVER_FORFEITED = Webhook("credit.rollover_forfeited", t.CreditRolloverForfeitedWebhookEvent, fields=_LEDGER)
+CREDIT_OVERAGE_CHARGED = Webhook("credit.overage_charged", t.CreditOverageChargedWebhookEvent, fields=_LEDGER)
+CREDIT_OVERAGE_RESET = Webhook("credit.overage_reset", t.CreditOverageResetWebhookEvent, fields=_LEDGER)
+CREDIT_MANUAL_ADJUSTMENT = Webhook("credit.manual_adjustment", t.CreditManualAdjustmentWebhookEvent, fields=_LEDGER)
+_GRANT = ("entitlement_id", "status")
+ENTITLEMENT_GRANT_CREATED = Webhook("entitlement_grant.created", t.EntitlementGrantCreatedWebhookEvent, fields=_GRANT)
+ENTITLEMENT_GRANT_DELIVERED = Webhook(
+    "entitlement_grant.delivered", t.EntitlementGrantDeliveredWebhookEvent, "entitlement_delivered", _GRANT
+)
+ENTITLEMENT_GRANT_FAILED = Webhook("entitlement_grant.failed", t.EntitlementGrantFailedWebhookEvent, fields=_GRANT)
+ENTITLEMENT_GRANT_REVOKED = Webhook(
+    "entitlement_grant.revoked", t.EntitlementGrantRevokedWebhookEvent, "entitlement_revoked", _GRANT
+)
+
 WEBHOOKS: tuple[Webhook, ...] = (
     PAYMENT_SUCCEEDED,
     PAYMENT_FAILED,
@@ -70,8 +114,40 @@ WEBHOOKS: tuple[Webhook, ...] = (
     DISPUTE_LOST,
     DISPUTE_ACCEPTED,
     DISPUTE_EXPIRED,
+    PAYMENT_PROCESSING,
+    PAYMENT_CANCELLED,
+    REFUND_FAILED,
+    SUBSCRIPTION_UPDATE_PAYMENT_METHOD,
+    LICENSE_KEY_CREATED,
+    DUNNING_STARTED,
+    DUNNING_RECOVERED,
+    ABANDONED_CHECKOUT_DETECTED,
+    ABANDONED_CHECKOUT_RECOVERED,
+    CREDIT_BALANCE_LOW,
+    CREDIT_ADDED,
+    CREDIT_DEDUCTED,
+    CREDIT_EXPIRED,
+    CREDIT_ROLLED_OVER,
+    CREDIT_ROLLOVER_FORFEITED,
+    CREDIT_OVERAGE_CHARGED,
+    CREDIT_OVERAGE_RESET,
+    CREDIT_MANUAL_ADJUSTMENT,
+    ENTITLEMENT_GRANT_CREATED,
+    ENTITLEMENT_GRANT_DELIVERED,
+    ENTITLEMENT_GRANT_FAILED,
+    ENTITLEMENT_GRANT_REVOKED,
 )
 BY_TYPE: dict[str, Webhook] = {hook.name: hook for hook in WEBHOOKS}
+
+# The pinned SDK's other types, answered `ignored` (200, so Dodo does not retry), each with why.
+_PAYOUTS = "the merchant's own payouts: no customer's access or offers depend on them"
+IGNORED: dict[str, str] = {
+    "payout.created": _PAYOUTS,
+    "payout.on_hold": _PAYOUTS,
+    "payout.in_progress": _PAYOUTS,
+    "payout.failed": _PAYOUTS,
+    "payout.success": _PAYOUTS,
+}
 
 # Offer events rules may trigger on, and the state the triggering offer must still be in when they act.
 OFFER_TRIGGERS: dict[str, str] = {"offer.created": "pending", "offer.declined": "declined", "offer.failed": "failed"}

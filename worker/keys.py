@@ -68,6 +68,15 @@ def once(rule_id: str, customer_id: str) -> str:
     return f"upsell:once:{rule_id}:{customer_id}"
 
 
+METHODS_CHANGED_TTL = DAY  # longer than any cached one-click answer lives
+
+
+def methods_changed(customer_id: str) -> str:
+    """When the customer last changed a card (subscription.update_payment_method): older cached
+    one-click answers are stale."""
+    return f"upsell:methods-changed:{customer_id}"
+
+
 def cooldown(rule_id: str, customer_id: str) -> str:
     return f"upsell:cooldown:{rule_id}:{customer_id}"
 

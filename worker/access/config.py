@@ -25,10 +25,22 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     on_cancel: Literal["period_end", "immediately"] = "period_end"
-    grace: Span = 3 * 86400
+    grace: Literal["dodo"] | Span = 3 * 86400  # dodo: Dodo's `past_due_ends_at`, else 3 days
     on_refund: Literal["full", "any", "never"] = "full"
     on_dispute: Literal["suspend", "ignore"] = "suspend"
     suppress_offers_after_refund: Span = 30 * 86400
+
+    @property
+    def grace_from_dodo(self) -> bool:
+        return self.grace == "dodo"
+
+    @property
+    def grace_seconds(self) -> int:
+        """The fixed grace: the configured one, or 3 days where `dodo` has no deadline to go by."""
+        return self.grace if isinstance(self.grace, int) else DODO_GRACE_FALLBACK
+
+
+DODO_GRACE_FALLBACK = 3 * 86400
 
 
 class AccessConfig(BaseModel):
@@ -37,6 +49,7 @@ class AccessConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tiers: list[str] = Field(default_factory=list)
     products: dict[str, ProductAccess] = Field(default_factory=dict)
+    entitlements: dict[str, ProductAccess] = Field(default_factory=dict)  # Dodo entitlement id -> access
     policy: Policy = Field(default_factory=Policy)
 
     def rank(self, tier: str | None) -> int:
@@ -44,7 +57,7 @@ class AccessConfig(BaseModel):
 
     def grant(self, source: str, product_id: str) -> Grant | None:
         """The grant a product gives, or None for a product this file does not know."""
-        product = self.products.get(product_id)
+        product = self.products.get(product_id) or self.entitlements.get(product_id)
         if product is None:
             return None
         return Grant(source=source, product_id=product_id, tier=product.tier, features=sorted(set(product.features)))
@@ -61,14 +74,15 @@ def load(path: Path, folder: Path | None = None) -> AccessConfig:
     doc = yamlsource.read(path, folder)
     config = yamlsource.validate(doc, AccessConfig)
     problems = []
-    for product_id, product in config.products.items():
-        if product.tier is not None and product.tier not in config.tiers:
-            problems.append(
-                doc.problem(
-                    ("products", product_id, "tier"),
-                    f"product {product_id!r}: tier {product.tier!r} is not one of tiers {config.tiers}",
+    for section in ("products", "entitlements"):
+        for product_id, product in getattr(config, section).items():
+            if product.tier is not None and product.tier not in config.tiers:
+                problems.append(
+                    doc.problem(
+                        (section, product_id, "tier"),
+                        f"{section[:-1]} {product_id!r}: tier {product.tier!r} is not one of tiers {config.tiers}",
+                    )
                 )
-            )
     if len(set(config.tiers)) != len(config.tiers):
         problems.append(doc.problem(("tiers",), "tiers lists a tier twice"))
     if problems:

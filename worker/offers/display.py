@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import redis
 from dodopayments import DodoPayments, DodoPaymentsError
 
+from worker import keys
 from worker.offers import eligibility
 from worker.offers.model import Offer
 
@@ -28,18 +30,21 @@ class TtlCache:
 
     def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds, self.size = seconds, size
-        self._values: dict[str, tuple[float, Any]] = {}
+        self._values: dict[str, tuple[float, float, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: str, load: Callable[[], T]) -> T:
+    def get(self, key: str, load: Callable[[], T], changed_at: float | None = None) -> T:
+        """The cached value, unless older than `seconds` or loaded before `changed_at` (wall clock)."""
         with self._lock:
             hit = self._values.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self.seconds:
-            return hit[1]
+        fresh = hit is not None and time.monotonic() - hit[0] < self.seconds
+        if hit is not None and fresh and (changed_at is None or hit[1] >= changed_at):
+            return hit[2]
+        loaded_at = time.time()
         value = load()
         with self._lock:
             self._values.pop(key, None)
-            self._values[key] = (time.monotonic(), value)  # dicts keep insertion order: oldest first
+            self._values[key] = (time.monotonic(), loaded_at, value)  # dicts keep insertion order: oldest first
             while len(self._values) > self.size:
                 del self._values[next(iter(self._values))]
         return value
@@ -76,10 +81,12 @@ def for_offer(api: DodoPayments, offer: Offer) -> dict[str, Any]:
     return shown | {"complete": True}
 
 
-def one_click(api: DodoPayments, customer_id: str) -> dict[str, Any]:
-    """Whether accepting will charge a saved card now, and which one (for the app to show)."""
+def one_click(api: DodoPayments, customer_id: str, changed_at: float | None = None) -> dict[str, Any]:
+    """Whether accepting will charge a saved card now, and which one (for the app to show); an
+    answer cached before the customer last changed a card (`changed_at`) is asked again."""
     try:
-        method, reason = _methods.get(customer_id, lambda: eligibility.saved_method(api, customer_id))
+        load = lambda: eligibility.saved_method(api, customer_id)  # noqa: E731
+        method, reason = _methods.get(customer_id, load, changed_at)
     except (DodoPaymentsError, ValueError, TypeError, AttributeError):
         return {"one_click": None, "one_click_reason": "dodo_unavailable"}
     if method is None:
@@ -92,7 +99,7 @@ def one_click(api: DodoPayments, customer_id: str) -> dict[str, Any]:
     }
 
 
-def for_app(api: DodoPayments, offer: Offer) -> dict[str, Any]:
+def for_app(api: DodoPayments, offer: Offer, client: redis.Redis) -> dict[str, Any]:
     """The offer as the app reads it: display filled in if it was not, and the one-click answer
     for offers still open (plan changes charge the subscription's own method: no card shown)."""
     view = offer.view()
@@ -100,5 +107,6 @@ def for_app(api: DodoPayments, offer: Offer) -> dict[str, Any]:
     if offer.is_plan_change and offer.quote:
         shown = {**shown, "amount_now": offer.quote["total_amount"]}
     if offer.state == "pending" and not offer.is_plan_change:
-        shown = {**shown, **one_click(api, offer.customer_id)}
+        changed: Any = client.get(keys.methods_changed(offer.customer_id))
+        shown = {**shown, **one_click(api, offer.customer_id, float(changed) if changed else None)}
     return {**view, "display": shown}

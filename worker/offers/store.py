@@ -178,12 +178,18 @@ def notify_once(client: redis.Redis, stream: str, event_type: str, offer: Offer,
 
 
 def expire_pending(
-    client: redis.Redis, stream: str, customer_id: str, source: str, at: datetime | None = None
+    client: redis.Redis,
+    stream: str,
+    customer_id: str,
+    source: str,
+    at: datetime | None = None,
+    made_by: str | None = None,
 ) -> list[str]:
-    """Expire every pending offer of a customer who must see no offers now (refund, open dispute)."""
+    """Expire every pending offer of a customer who must see no offers now (refund, open dispute),
+    or only those a trigger made (`made_by`) once what they offered for has happened anyway."""
     expired = []
     for offer in for_customer(client, customer_id):
-        if offer.state == "pending":
+        if offer.state == "pending" and made_by in (None, offer.trigger):
             moved, _ = transition(
                 client, stream, offer.offer_id, "expired", event_type="offer.expired", source=source, at=at
             )

@@ -130,7 +130,7 @@ class Replay:
             self.paid[payment.payment_id] = payments.record_of(payment)
             offer_id = str((payment.metadata or {}).get("upsell_offer_id", ""))
             offer = self.offers.get(offer_id)
-            if offer is not None:  # its live twin (same rule, same cause) was paid for, or the charge failed
+            if offer is not None and outcome.paid is not None:  # its live twin was paid for, or the charge failed
                 offer.state = "converted" if outcome.paid else "failed"
                 if offer.state == "failed":
                     self.run(offer_trigger(offer, "offer.failed"), at)
@@ -140,9 +140,10 @@ class Replay:
             self.subscriptions[outcome.subscription_id] = (outcome.customer_id, active, product)
         if outcome.update is not None:
             self.apply(outcome.update, at)
-        if outcome.suppresses:
+        if outcome.suppresses or outcome.moots_offers_of:  # as store.expire_pending does live
             for offer in self.offers.values():
-                if offer.customer_id == outcome.customer_id and offer.state == "pending":
+                mine = offer.customer_id == outcome.customer_id and offer.state == "pending"
+                if mine and outcome.moots_offers_of in (None, offer.trigger):
                     offer.state = "expired"
         paid = payment.payment_id if payment is not None else None
         return Trigger(outcome.facts, webhook_id, subscription_id=outcome.subscription_id, payment_id=paid)

@@ -87,7 +87,7 @@ class When(Strict):
     lacks: Names | None = None
     metadata: dict[str, Names] | None = None
     offer_rule: Names | None = None
-    fields: Fields | None = None  # app.* triggers only
+    fields: Fields | None = None  # app.* data, or the fields the catalog lists for a Dodo trigger
 
 
 class Offer(Strict):
@@ -109,6 +109,18 @@ class Variant(Strict):
 class Limit(Strict):
     once_per_customer: bool = False
     cooldown_after_decline: Duration | None = None
+
+
+def _check_fields(trigger: str, fields: dict[str, Any]) -> None:
+    """`when.fields` on a Dodo trigger names only the data fields the catalog lists for it."""
+    hook = catalog.BY_TYPE.get(trigger)
+    allowed = hook.fields if hook else ()
+    if not allowed:
+        raise ValueError(f"`when.fields` tests an event's data; {trigger} has none to test (app.<name> events do)")
+    for key in fields:
+        name = key[4:] if key.startswith(("min_", "max_")) else key
+        if name not in allowed:
+            raise ValueError(f"when.fields.{key}: {trigger} has no field {name!r}; it has {', '.join(allowed)}")
 
 
 class Rule(Strict):
@@ -135,7 +147,7 @@ class Rule(Strict):
         if self.when.offer_rule and self.on not in OFFER_TRIGGERS:
             raise ValueError(f"`when.offer_rule` needs an offer trigger ({', '.join(OFFER_TRIGGERS)})")
         if self.when.fields is not None and not self.on.startswith("app."):
-            raise ValueError("`when.fields` tests an app event's data, so `on` must be app.<name>")
+            _check_fields(self.on, self.when.fields)
         if self.variants and self.offer is None:
             raise ValueError("`variants` override the rule's `offer`, which is missing")
         return self

@@ -31,20 +31,23 @@ class Outcome:
     paid: bool | None = None  # a payment event: did the money move (an offer's charge converts or fails)
     refund: Refund | None = field(default=None, repr=False)  # a refund: counted against its offer's rule
     subscription_active: bool | None = None  # a subscription event: is it active after it
+    methods_changed: bool = False  # the customer changed a card: a cached one-click answer is stale
+    moots_offers_of: str | None = None  # pending offers this trigger made are moot now (a recovery happened)
 
 
 Lookup = Callable[[str], payments.PaymentRecord]  # payment id -> its record (index, else Dodo)
 Effect = Callable[[Lookup, AccessConfig, catalog.Webhook, str, Any], Outcome]
 
 
-def _metadata(data: Any) -> dict[str, str]:
+def metadata_of(data: Any) -> dict[str, str]:
     return {k: str(v) for k, v in (getattr(data, "metadata", None) or {}).items()}
 
 
-def _payment_facts(hook: catalog.Webhook, payment: Payment) -> Facts:
+def payment_facts(hook: catalog.Webhook, payment: Payment, fields: dict[str, Any] | None = None) -> Facts:
     products = tuple(item.product_id for item in payment.product_cart or [])
     customer = payment.customer.customer_id
-    return Facts(hook.name, customer, products, str(payment.currency), payment.total_amount, _metadata(payment))
+    amount, currency = payment.total_amount, str(payment.currency)
+    return Facts(hook.name, customer, products, currency, amount, metadata_of(payment), fields=fields or {})
 
 
 def _subscription_outcome(
@@ -56,12 +59,12 @@ def _subscription_outcome(
         (sub.product_id,),
         str(sub.currency),
         sub.recurring_pre_tax_amount,
-        _metadata(sub),
+        metadata_of(sub),
     )
     return Outcome(sub.customer.customer_id, facts, update, sub.subscription_id, subscription_active=active)
 
 
-def _update(
+def update_for(
     hook: catalog.Webhook,
     webhook_id: str,
     event: Any,
@@ -78,7 +81,7 @@ def purchase(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhoo
     a subscription's payment grants nothing itself: its subscription events do."""
     payment: Payment = event.data
     record = payments.record_of(payment)
-    facts = _payment_facts(hook, payment)
+    facts = payment_facts(hook, payment)
     if payment.subscription_id or not record.grant_keys:
         return Outcome(record.customer_id, facts, None, payment.subscription_id, payment=payment, paid=True)
     stamp = event.timestamp.timestamp()
@@ -87,13 +90,13 @@ def purchase(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhoo
         spec = config.products.get(product)
         ends = stamp + spec.duration if spec and spec.duration else None
         changes.append(Change(key, "grant", payment.payment_id, product, ends))
-    update = _update(hook, webhook_id, event, record.customer_id, changes, "access.granted")
+    update = update_for(hook, webhook_id, event, record.customer_id, changes, "access.granted")
     return Outcome(record.customer_id, facts, update, payment=payment, paid=True)
 
 
 def nothing(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
     payment: Payment = event.data
-    customer, facts = payment.customer.customer_id, _payment_facts(hook, payment)
+    customer, facts = payment.customer.customer_id, payment_facts(hook, payment)
     return Outcome(customer, facts, None, payment.subscription_id, payment=payment, paid=False)
 
 
@@ -110,7 +113,7 @@ def subscribe(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webho
 def _granting(hook: catalog.Webhook, webhook_id: str, event: Any, kind: str) -> Outcome:
     sub: Subscription = event.data
     change = Change(sub.subscription_id, "grant", sub.subscription_id, sub.product_id)
-    update = _update(hook, webhook_id, event, sub.customer.customer_id, [change], kind)
+    update = update_for(hook, webhook_id, event, sub.customer.customer_id, [change], kind)
     return _subscription_outcome(hook, sub, update, active=True)
 
 
@@ -125,11 +128,16 @@ def subscription_updated(
 
 
 def hold(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
-    """On hold or past due: access stays for `grace` from the event, then goes unless re-activated."""
+    """On hold or past due: access stays for `grace` from the event, then goes unless re-activated;
+    `grace: dodo` keeps it until Dodo's own deadline (`past_due_ends_at`) when the event has one."""
     sub: Subscription = event.data
-    ends = event.timestamp.timestamp() + config.policy.grace
+    deadline = getattr(sub, "past_due_ends_at", None)
+    if config.policy.grace_from_dodo and deadline is not None:
+        ends = deadline.timestamp()
+    else:
+        ends = event.timestamp.timestamp() + config.policy.grace_seconds
     change = Change(sub.subscription_id, "end_at", sub.subscription_id, sub.product_id, ends)
-    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
+    return _subscription_outcome(hook, sub, update_for(hook, webhook_id, event, sub.customer.customer_id, [change]))
 
 
 def cancel(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
@@ -140,14 +148,14 @@ def cancel(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
     else:
         ends = sub.next_billing_date.timestamp()
         change = Change(sub.subscription_id, "end_at", sub.subscription_id, sub.product_id, ends)
-    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
+    return _subscription_outcome(hook, sub, update_for(hook, webhook_id, event, sub.customer.customer_id, [change]))
 
 
 def end(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
     """Expired, failed, paused: the grant goes now."""
     sub: Subscription = event.data
     change = Change(sub.subscription_id, "revoke")
-    return _subscription_outcome(hook, sub, _update(hook, webhook_id, event, sub.customer.customer_id, [change]))
+    return _subscription_outcome(hook, sub, update_for(hook, webhook_id, event, sub.customer.customer_id, [change]))
 
 
 def refund(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
@@ -165,9 +173,9 @@ def refund(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
         tuple(record.products),
         str(data.currency or ""),
         data.amount,
-        _metadata(data),
+        metadata_of(data),
     )
-    update = _update(hook, webhook_id, event, data.customer.customer_id, changes, refunded=True)
+    update = update_for(hook, webhook_id, event, data.customer.customer_id, changes, refunded=True)
     customer = data.customer.customer_id
     return Outcome(customer, facts, update, record.subscription_id, suppresses=True, refund=data)
 
@@ -183,7 +191,7 @@ def _dispute(
     facts = Facts(hook.name, record.customer_id, tuple(record.products), data.currency, amount)
     suspends = tuple(record.grant_keys) if suspend else ()
     dispute = (data.payment_id, now_open, suspends)
-    update = _update(hook, webhook_id, event, record.customer_id, changes, dispute=dispute)
+    update = update_for(hook, webhook_id, event, record.customer_id, changes, dispute=dispute)
     return Outcome(record.customer_id, facts, update, record.subscription_id, suppresses=now_open)
 
 
@@ -201,7 +209,7 @@ def dispute_revoke(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, 
     return _dispute(lookup, hook, webhook_id, event, False, False, True)
 
 
-EFFECTS: dict[catalog.Webhook, Effect] = {
+ACCESS: dict[catalog.Webhook, Effect] = {
     catalog.PAYMENT_SUCCEEDED: purchase,
     catalog.PAYMENT_FAILED: nothing,
     catalog.SUBSCRIPTION_ACTIVE: activate,

@@ -16,8 +16,9 @@ from worker.context import Context
 from worker.offers import making, outcome, store
 from worker.queue.errors import PermanentError
 from worker.stats import counters
-from worker.webhooks.effects import EFFECTS, Lookup, Outcome
+from worker.webhooks.effects import Lookup, Outcome
 from worker.webhooks.parse import parse
+from worker.webhooks.table import EFFECTS
 
 log = structlog.get_logger("worker")
 
@@ -95,7 +96,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     paid = outcome.payment.payment_id if outcome.payment is not None else None
     payment = outcome.payment
     settles_offer = payment is not None and "upsell_offer_id" in (payment.metadata or {})
-    follows = settles_offer or outcome.suppresses or bool(book.index.candidates(outcome.facts))
+    moot = outcome.moots_offers_of
+    follows = settles_offer or outcome.suppresses or bool(moot) or bool(book.index.candidates(outcome.facts))
     at: datetime = event.timestamp  # offer events occur at their cause's time
     cause = at.isoformat() if follows else None  # only rules and offers read it
     trigger = making.Trigger(
@@ -104,19 +106,25 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     state, emitted, finished = None, None, False
     if outcome.update is not None:
         products = [c.product_id for c in outcome.update.changes if c.product_id]
-        unknown = [product for product in products if product not in book.access.products]
+        unknown = [product for product in products if book.access.grant("", product) is None]
         if unknown:
             log.info("products_grant_nothing", products=unknown, hint="add them to access.yaml to grant access")
         finish = None if follows else keys.processed(webhook_id)
         emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish, index)
-    if settles_offer and payment is not None:
-        close_offer(ctx, webhook_id, payment, bool(outcome.paid), at)
+    if settles_offer and payment is not None and outcome.paid is not None:  # processing: still charging
+        close_offer(ctx, webhook_id, payment, outcome.paid, at)
+    if outcome.methods_changed:
+        ctx.client.set(keys.methods_changed(outcome.customer_id), at.timestamp(), ex=keys.METHODS_CHANGED_TTL)
     if outcome.refund is not None:
         count_refund(ctx, outcome.refund)
     if outcome.suppresses:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id, at)
         if expired:
             log.info("pending_offers_expired", offers=expired, reason="refund or open dispute")
+    if moot:
+        expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id, at, made_by=moot)
+        if expired:
+            log.info("pending_offers_expired", offers=expired, reason=f"what {moot} offered for happened")
     outcomes = making.run(ctx.client, ctx.stream, book, trigger, state, ctx.dodo) if follows else []
     if not finished:
         ctx.client.set(keys.processed(webhook_id), "1", ex=keys.DONE_TTL)

@@ -1,0 +1,131 @@
+"""Dodo's webhook types that start rules rather than change access by themselves: dunning, abandoned
+checkouts, credits, card updates, license keys, a payment still processing or cancelled, a failed
+refund; and Dodo's own entitlement grants, which access.yaml may map to features."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from worker import catalog
+from worker.access.config import AccessConfig
+from worker.access.grants import Change
+from worker.rules.match import Facts
+from worker.webhooks.effects import Effect, Lookup, Outcome, metadata_of, payment_facts, update_for
+
+NUMERIC = frozenset({"amount", "balance_after", "available_balance", "threshold_percent"})
+
+
+def rule_fields(hook: catalog.Webhook, data: Any) -> dict[str, Any]:
+    """The data fields the catalog lets rules test, as plain values (decimal strings as numbers)."""
+    found: dict[str, Any] = {}
+    for name in hook.fields:
+        value = getattr(data, name, None)
+        if name in NUMERIC and isinstance(value, str):
+            value = _number(value)
+        found[name] = value if value is None or isinstance(value, bool | int | float) else str(value)
+    return found
+
+
+def _number(text: str) -> int | float | str:
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _facts(hook: catalog.Webhook, data: Any, customer_id: str, products: tuple[str, ...] = ()) -> Facts:
+    return Facts(hook.name, customer_id, products, None, None, metadata_of(data), fields=rule_fields(hook, data))
+
+
+def signal(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """Dunning, abandoned checkouts, credits, entitlement grants Dodo made or could not deliver:
+    rules on the type may act; access does not change."""
+    data = event.data
+    subscription = getattr(data, "subscription_id", None)
+    products = tuple(p for p in (getattr(data, "entitlement_id", None),) if p)
+    moot = catalog.ABANDONED_CHECKOUT_DETECTED.name if hook is catalog.ABANDONED_CHECKOUT_RECOVERED else None
+    facts = _facts(hook, data, data.customer_id, products)
+    return Outcome(data.customer_id, facts, None, subscription, moots_offers_of=moot)
+
+
+def payment_state(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """Still processing: an offer's charge stays charging. Cancelled: the money did not move, so the
+    offer's charge fails (and its fallback is offered) as on payment.failed."""
+    payment = event.data
+    facts = payment_facts(hook, payment, fields=rule_fields(hook, payment))
+    paid = None if hook is catalog.PAYMENT_PROCESSING else False
+    customer = payment.customer.customer_id
+    return Outcome(customer, facts, None, payment.subscription_id, payment=payment, paid=paid)
+
+
+def refund_failed(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    data = event.data
+    customer = data.customer.customer_id
+    currency, fields = str(data.currency or ""), rule_fields(hook, data)
+    facts = Facts(hook.name, customer, (), currency, data.amount, metadata_of(data), fields=fields)
+    return Outcome(customer, facts, None)
+
+
+def card_updated(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """The customer changed the card on a subscription: one-click may be possible again, so the
+    cached answer for this customer is dropped (handle.py marks it)."""
+    sub = event.data
+    customer = sub.customer.customer_id
+    facts = _facts(hook, sub, customer, (sub.product_id,))
+    return Outcome(customer, facts, None, sub.subscription_id, methods_changed=True)
+
+
+def license_key(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """Never the key itself: only its product, status and source reach rules, offers and logs."""
+    data = event.data
+    return Outcome(
+        data.customer_id, _facts(hook, data, data.customer_id, (data.product_id,)), None, data.subscription_id
+    )
+
+
+def entitlement_grant(
+    lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any
+) -> Outcome:
+    """Dodo delivered or revoked one of its own entitlements: access.yaml's `entitlements` maps an
+    entitlement id to a tier and features, granted under the grant's id until it is revoked."""
+    grant = event.data
+    if grant.entitlement_id not in config.entitlements:
+        return signal(lookup, config, hook, webhook_id, event)
+    if hook is catalog.ENTITLEMENT_GRANT_DELIVERED:
+        change = Change(grant.id, "grant", grant.id, grant.entitlement_id)
+    else:
+        change = Change(grant.id, "revoke")
+    kind = "access.granted" if hook is catalog.ENTITLEMENT_GRANT_DELIVERED else "access.changed"
+    update = update_for(hook, webhook_id, event, grant.customer_id, [change], kind)
+    facts = _facts(hook, grant, grant.customer_id, (grant.entitlement_id,))
+    return Outcome(grant.customer_id, facts, update, grant.subscription_id)
+
+
+TRIGGERS: dict[catalog.Webhook, Effect] = {
+    catalog.PAYMENT_PROCESSING: payment_state,
+    catalog.PAYMENT_CANCELLED: payment_state,
+    catalog.REFUND_FAILED: refund_failed,
+    catalog.SUBSCRIPTION_UPDATE_PAYMENT_METHOD: card_updated,
+    catalog.LICENSE_KEY_CREATED: license_key,
+    catalog.DUNNING_STARTED: signal,
+    catalog.DUNNING_RECOVERED: signal,
+    catalog.ABANDONED_CHECKOUT_DETECTED: signal,
+    catalog.ABANDONED_CHECKOUT_RECOVERED: signal,
+    catalog.CREDIT_BALANCE_LOW: signal,
+    catalog.CREDIT_ADDED: signal,
+    catalog.CREDIT_DEDUCTED: signal,
+    catalog.CREDIT_EXPIRED: signal,
+    catalog.CREDIT_ROLLED_OVER: signal,
+    catalog.CREDIT_ROLLOVER_FORFEITED: signal,
+    catalog.CREDIT_OVERAGE_CHARGED: signal,
+    catalog.CREDIT_OVERAGE_RESET: signal,
+    catalog.CREDIT_MANUAL_ADJUSTMENT: signal,
+    catalog.ENTITLEMENT_GRANT_CREATED: signal,
+    catalog.ENTITLEMENT_GRANT_DELIVERED: entitlement_grant,
+    catalog.ENTITLEMENT_GRANT_FAILED: signal,
+    catalog.ENTITLEMENT_GRANT_REVOKED: entitlement_grant,
+}

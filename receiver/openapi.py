@@ -27,6 +27,12 @@ class GrantView(BaseModel):
     features: list[str]
     suspended: bool
     ends_at: str | None = Field(description="ISO 8601; when its revocation is due")
+    limits: dict[str, int] = Field(description="its product's plan limits (access.yaml)")
+
+
+class CreditView(BaseModel):
+    name: str | None
+    balance: float | None = Field(description="the newest ledger entry's balance_after")
 
 
 class Access(BaseModel):
@@ -35,6 +41,8 @@ class Access(BaseModel):
     tier: str | None
     features: list[str]
     grants: list[GrantView]
+    limits: dict[str, int] = Field(description="each limit: highest over counting grants, or their sum")
+    credits: dict[str, CreditView] = Field(description="credit balances by credit entitlement id")
     ended: list[GrantView] = Field(description="grants whose end passed; their revocation has not run yet")
 
 

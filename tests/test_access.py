@@ -53,6 +53,8 @@ def test_each_fixture_gives_its_access_event(running: Stack, client: redis.Redis
         "features_removed": [],
         "tier_from": None,
         "tier_to": "basic",
+        "limits_changed": {},
+        "credits_changed": {},
         "reason": "activated",
     }
     assert changed["type"] == "access.changed"
@@ -64,6 +66,7 @@ def test_each_fixture_gives_its_access_event(running: Stack, client: redis.Redis
             "features": ["api", "reports", "sso"],
             "suspended": False,
             "ends_at": None,
+            "limits": {},
         }
     ]
     assert changed["data"]["change"] == {
@@ -71,6 +74,8 @@ def test_each_fixture_gives_its_access_event(running: Stack, client: redis.Redis
         "features_removed": [],
         "tier_from": "basic",
         "tier_to": "pro",
+        "limits_changed": {},
+        "credits_changed": {},
         "reason": "plan_changed",
     }
     assert paid["type"] == "access.granted" and paid["data"]["features"] == ["api", "course_rust", "reports", "sso"]
@@ -102,6 +107,8 @@ def test_plan_change_is_one_changed_event_never_revoke_then_grant(running: Stack
         "features_removed": ["api", "sso"],
         "tier_from": "pro",
         "tier_to": "basic",
+        "limits_changed": {},
+        "credits_changed": {},
         "reason": "plan_changed",
     }
     assert [g["product_id"] for g in downgraded["data"]["grants"]] == ["pdt_RUST4raxbl0Rfe4VQi1z"]

@@ -158,7 +158,7 @@ def test_fields_need_an_app_trigger_and_explain_shows_app_events(tmp_path: Path)
     )
     with pytest.raises(yamlsource.ProblemsFound) as found:
         book.load_dir(tmp_path)
-    assert "rule 'bad': `when.fields` tests an app event's data" in str(found.value)
+    assert "rule 'bad': `when.fields` tests an event's data; payment.succeeded has none to test" in str(found.value)
     assert "rule 'bad-min': when.fields: Value error, fields.min_a: a number is needed" in str(found.value) or (
         "fields.min_a: a number is needed" in str(found.value)
     )

@@ -55,6 +55,8 @@ def test_describe_change() -> None:
         "features_removed": [],
         "tier_from": "basic",
         "tier_to": "pro",
+        "limits_changed": {},
+        "credits_changed": {},
         "reason": "plan_changed",
     }
 

@@ -217,3 +217,95 @@ def test_a_one_click_answer_cached_before_a_card_change_is_asked_again() -> None
     assert cache.get("cus", load) == 1
     assert cache.get("cus", load, changed_at=time.time() - 60) == 1, "changed before it was cached"
     assert cache.get("cus", load, changed_at=time.time() + 1) == 2, "changed after: asked again"
+
+
+LIMITS = """limits: {seats: sum}
+"""
+
+
+def _with_limits(stack: Stack) -> None:
+    """The basic plan gives 5 seats and 3 projects, the add-on 2 seats (summed) and 10 projects (highest)."""
+    access = stack.rules_dir / "access.yaml"
+    text = access.read_text()
+    text = text.replace(
+        "{tier: basic, features: [reports]}", "{tier: basic, features: [reports], limits: {seats: 5, projects: 3}}"
+    )
+    text = text.replace(
+        "{features: [priority_support]}", "{features: [priority_support], limits: {seats: 2, projects: 10}}"
+    )
+    access.write_text(LIMITS + text)
+
+
+def test_limits_are_the_highest_or_the_sum_and_a_change_names_them(stack: Stack, client: redis.Redis) -> None:
+    from tests.test_charges import CUSTOMER, purchase
+
+    _with_limits(stack)
+    (stack.rules_dir / "upsell.yaml").write_text(
+        f"rules:\n  - id: seats\n    on: payment.succeeded\n    when: {{limit_below: {{seats: 10}}}}\n"
+        f"    offer: {{type: cross_sell, product: {COURSE}}}\n"
+    )
+    stack.web()
+    stack.worker()
+    stack.post(copy.deepcopy(fixture("subscription.active")))
+    wait_until(
+        lambda: stack.api("GET", f"/api/customers/{CUSTOMER}/access").json()["limits"] == {"projects": 3, "seats": 5}
+    )
+    addon = purchase()
+    addon["data"]["product_cart"] = [{"product_id": ADDON, "quantity": 1}]
+    stack.post(addon)
+    wait_until(
+        lambda: stack.api("GET", f"/api/customers/{CUSTOMER}/access").json()["limits"] == {"projects": 10, "seats": 7}
+    )
+    drained(client)
+    changed = [e for e in read_events(client) if e["customer_id"] == CUSTOMER and e["type"].startswith("access.")][-1]
+    assert changed["type"] == "access.granted", "the add-on's own grant"
+    assert changed["data"]["change"]["limits_changed"] == {
+        "projects": {"from": 3, "to": 10},
+        "seats": {"from": 5, "to": 7},
+    }
+    assert [o["rule_id"] for o in offers_of(stack, CUSTOMER)] == ["seats"], "7 seats is below 10"
+    page = stack.api("GET", "/api/access").json()["items"]
+    assert [i["limits"] for i in page if i["customer_id"] == CUSTOMER] == [{"projects": 10, "seats": 7}]
+
+
+def ledger(who: str, entry: str, at: datetime, balance: str) -> dict[str, Any]:
+    payload = event("credit.deducted", who, id=entry, balance_after=balance, created_at=at.isoformat())
+    return payload
+
+
+def test_a_credit_balance_is_the_newest_entrys_whatever_the_order(triggers: Stack, client: redis.Redis) -> None:
+    who, t0 = customer(), datetime.now(UTC) - timedelta(hours=1)
+    entries = [ledger(who, f"cle_{n}", t0 + timedelta(minutes=n), str(1000 - 100 * n)) for n in range(5)]
+    for payload in [entries[3], entries[0], entries[4], entries[1], entries[4], entries[2]]:
+        assert triggers.post(payload).json()["status"] in ("queued", "duplicate")
+    again = copy.deepcopy(entries[2])
+    triggers.post(again)  # the same entry under another webhook-id changes nothing
+    triggers.post(event("credit.balance_low", who, credit_entitlement_id="cde_ApiCa11sCredits01"))
+    drained(client)
+    access = triggers.api("GET", f"/api/customers/{who}/access").json()
+    assert access["credits"] == {"cde_ApiCa11sCredits01": {"name": "api_calls", "balance": 600}}
+    mine = [e for e in read_events(client) if e["customer_id"] == who and e["type"].startswith("access.")]
+    assert [e["type"] for e in mine] == ["access.changed"] * 3, "700, then 600; older entries change nothing"
+    assert [e["data"]["credits"]["cde_ApiCa11sCredits01"]["balance"] for e in mine] == [700, 600, 600]
+    assert [e["data"]["change"]["credits_changed"] for e in mine] == [
+        {"cde_ApiCa11sCredits01": {"from": None, "to": 700}},
+        {"cde_ApiCa11sCredits01": {"from": 700, "to": 600}},
+        {},  # the name only
+    ]
+
+
+def test_rules_test_credit_balances_by_name(stack: Stack, client: redis.Redis) -> None:
+    (stack.rules_dir / "upsell.yaml").write_text(
+        f"rules:\n  - id: pack\n    on: credit.deducted\n    when: {{credits_below: {{api_calls: 100}}}}\n"
+        f"    offer: {{type: cross_sell, product: {ADDON}}}\n"
+    )
+    stack.web()
+    stack.worker()
+    low, high = customer(), customer()
+    for who, balance in ((low, "50"), (high, "500")):
+        stack.post(event("credit.balance_low", who))
+        drained(client)
+        stack.post(ledger(who, f"cle_{who}", datetime.now(UTC), balance))
+    drained(client)
+    assert [o["rule_id"] for o in offers_of(stack, low)] == ["pack"]
+    assert offers_of(stack, high) == []

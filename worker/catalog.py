@@ -71,17 +71,20 @@ ABANDONED_CHECKOUT_RECOVERED = Webhook(
 CREDIT_BALANCE_LOW = Webhook(
     "credit.balance_low",
     t.CreditBalanceLowWebhookEvent,
+    "credits",
     fields=("threshold_percent", "credit_entitlement_name", "credit_entitlement_id", "available_balance"),
 )
 _LEDGER = ("credit_entitlement_id", "transaction_type", "amount", "balance_after", "is_credit")
-CREDIT_ADDED = Webhook("credit.added", t.CreditAddedWebhookEvent, fields=_LEDGER)
-CREDIT_DEDUCTED = Webhook("credit.deducted", t.CreditDeductedWebhookEvent, fields=_LEDGER)
-CREDIT_EXPIRED = Webhook("credit.expired", t.CreditExpiredWebhookEvent, fields=_LEDGER)
-CREDIT_ROLLED_OVER = Webhook("credit.rolled_over", t.CreditRolledOverWebhookEvent, fields=_LEDGER)
-CREDIT_ROLLOVER_FORFEITED = Webhook("credit.rollover_forfeited", t.CreditRolloverForfeitedWebhookEvent, fields=_LEDGER)
-CREDIT_OVERAGE_CHARGED = Webhook("credit.overage_charged", t.CreditOverageChargedWebhookEvent, fields=_LEDGER)
-CREDIT_OVERAGE_RESET = Webhook("credit.overage_reset", t.CreditOverageResetWebhookEvent, fields=_LEDGER)
-CREDIT_MANUAL_ADJUSTMENT = Webhook("credit.manual_adjustment", t.CreditManualAdjustmentWebhookEvent, fields=_LEDGER)
+CREDIT_ADDED = Webhook("credit.added", t.CreditAddedWebhookEvent, "credits", _LEDGER)
+CREDIT_DEDUCTED = Webhook("credit.deducted", t.CreditDeductedWebhookEvent, "credits", _LEDGER)
+CREDIT_EXPIRED = Webhook("credit.expired", t.CreditExpiredWebhookEvent, "credits", _LEDGER)
+CREDIT_ROLLED_OVER = Webhook("credit.rolled_over", t.CreditRolledOverWebhookEvent, "credits", _LEDGER)
+CREDIT_ROLLOVER_FORFEITED = Webhook(
+    "credit.rollover_forfeited", t.CreditRolloverForfeitedWebhookEvent, "credits", _LEDGER
+)
+CREDIT_OVERAGE_CHARGED = Webhook("credit.overage_charged", t.CreditOverageChargedWebhookEvent, "credits", _LEDGER)
+CREDIT_OVERAGE_RESET = Webhook("credit.overage_reset", t.CreditOverageResetWebhookEvent, "credits", _LEDGER)
+CREDIT_MANUAL_ADJUSTMENT = Webhook("credit.manual_adjustment", t.CreditManualAdjustmentWebhookEvent, "credits", _LEDGER)
 _GRANT = ("entitlement_id", "status")
 ENTITLEMENT_GRANT_CREATED = Webhook("entitlement_grant.created", t.EntitlementGrantCreatedWebhookEvent, fields=_GRANT)
 ENTITLEMENT_GRANT_DELIVERED = Webhook(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,12 +12,15 @@ from worker.access.state import Grant
 from worker.folder import yamlsource
 from worker.folder.yamlsource import Duration, Span
 
+MAX_LIMIT = 10**12
+
 
 class ProductAccess(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tier: str | None = None
     features: list[str] = Field(default_factory=list)
     duration: Duration | None = None  # one-time purchases only: the grant ends this long after the payment
+    limits: dict[str, Annotated[int, Field(ge=0, le=MAX_LIMIT)]] = Field(default_factory=dict)  # {seats: 5}
 
 
 class Policy(BaseModel):
@@ -50,6 +53,7 @@ class AccessConfig(BaseModel):
     tiers: list[str] = Field(default_factory=list)
     products: dict[str, ProductAccess] = Field(default_factory=dict)
     entitlements: dict[str, ProductAccess] = Field(default_factory=dict)  # Dodo entitlement id -> access
+    limits: dict[str, Literal["highest", "sum"]] = Field(default_factory=dict)  # how grants combine; highest
     policy: Policy = Field(default_factory=Policy)
 
     def rank(self, tier: str | None) -> int:
@@ -60,7 +64,8 @@ class AccessConfig(BaseModel):
         product = self.products.get(product_id) or self.entitlements.get(product_id)
         if product is None:
             return None
-        return Grant(source=source, product_id=product_id, tier=product.tier, features=sorted(set(product.features)))
+        features = sorted(set(product.features))
+        return Grant(source=source, product_id=product_id, tier=product.tier, features=features, limits=product.limits)
 
     def holds(self, tier: str | None, features: Iterable[str], name: str) -> bool:
         """A customer has a tier at or above `name`, or the feature `name`."""
@@ -99,9 +104,26 @@ def summarize(config: AccessConfig, grants: Iterable[Grant]) -> tuple[str | None
     return tier, features
 
 
+def limits_of(config: AccessConfig, grants: Iterable[Grant]) -> dict[str, int]:
+    """Each limit is the highest any counting grant gives, or their sum where access.yaml says
+    `limits: {name: sum}` (add-on seats on top of a plan's)."""
+    values: dict[str, list[int]] = {}
+    for grant in grants:
+        if not grant.suspended:
+            for name, value in grant.limits.items():
+                values.setdefault(name, []).append(value)
+    return {n: sum(v) if config.limits.get(n) == "sum" else max(v) for n, v in sorted(values.items())}
+
+
 def describe_change(
-    config: AccessConfig, before: Iterable[Grant], after: Iterable[Grant], reason: str
+    config: AccessConfig,
+    before: Iterable[Grant],
+    after: Iterable[Grant],
+    reason: str,
+    credits: tuple[dict[str, Any], dict[str, Any]] = ({}, {}),
 ) -> dict[str, Any]:
+    """What moved: features, tier, and each limit or credit balance that changed (from, to)."""
+    before, after = list(before), list(after)
     tier_from, features_from = summarize(config, before)
     tier_to, features_to = summarize(config, after)
     return {
@@ -109,5 +131,15 @@ def describe_change(
         "features_removed": sorted(set(features_from) - set(features_to)),
         "tier_from": tier_from,
         "tier_to": tier_to,
+        "limits_changed": _moved(limits_of(config, before), limits_of(config, after)),
+        "credits_changed": _moved(*credits),
         "reason": reason,
+    }
+
+
+def _moved(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        k: {"from": before.get(k), "to": after.get(k)}
+        for k in sorted({*before, *after})
+        if before.get(k) != after.get(k)
     }

@@ -18,7 +18,8 @@ from typing import Any, Literal
 import redis
 
 from worker import events, keys, redis_scripts
-from worker.access.config import AccessConfig, describe_change, summarize
+from worker.access import numbers
+from worker.access.config import AccessConfig, describe_change, limits_of, summarize
 from worker.access.state import AccessState, Grant
 from worker.queue import messages
 
@@ -50,6 +51,7 @@ class Update:
     source: str | None = None  # the cause named on the event, if not `webhook_id`
     refunded: bool = False
     dispute: tuple[str, bool, tuple[str, ...]] | None = None  # (payment id, open now, grant keys it suspends)
+    credit: numbers.CreditEntry | None = None  # a credit ledger entry (or a credit entitlement's name)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ def current(config: AccessConfig, state: AccessState, now: float) -> AccessState
     state = state.model_copy(deep=True)
     state.grants = {k: g for k, g in state.grants.items() if g.ends_at is None or g.ends_at > now}
     state.tier, state.features = summarize(config, state.grants.values())
+    state.limits = limits_of(config, state.grants.values())
     return state
 
 
@@ -129,7 +132,8 @@ def apply(
         if _shown(before) != _shown(state):
             state.version += 1
             state.tier, state.features = summarize(config, state.grants.values())
-            fields = _event(config, update, state, list(before.grants.values()))
+            state.limits = limits_of(config, state.grants.values())
+            fields = _event(config, update, state, before)
         stale = _replaced_jobs(update.customer_id, before, state)
         added = [part for job in jobs for part in (job.job_id, job.due, _job_message(job))]
         flat = [part for item in (fields or {}).items() for part in item]
@@ -169,9 +173,13 @@ def _remember(customer_id: str, raw: str | bytes) -> None:
             _last_written.popitem(last=False)
 
 
-def _shown(state: AccessState) -> dict[str, tuple[object, ...]]:
+def _shown(state: AccessState) -> tuple[object, ...]:
     """What an access event reports; an end date alone changes nothing yet (the revocation will)."""
-    return {k: (g.source, g.product_id, g.tier, tuple(g.features), g.suspended) for k, g in state.grants.items()}
+    grants = {
+        k: (g.source, g.product_id, g.tier, tuple(g.features), g.suspended, tuple(sorted(g.limits.items())))
+        for k, g in state.grants.items()
+    }
+    return grants, state.credits_view()
 
 
 def _replaced_jobs(customer_id: str, before: AccessState, after: AccessState) -> list[str]:
@@ -193,6 +201,8 @@ def merge(config: AccessConfig, state: AccessState, update: Update, now: float) 
     jobs: list[Job] = []
     if update.refunded:
         state.refunded_at = max(state.refunded_at or stamp, stamp)
+    if update.credit is not None:
+        numbers.apply(state, update.credit)
     if update.dispute and _newer(state, f"dispute:{update.dispute[0]}", stamp):
         payment_id, now_open, suspends = update.dispute
         state.open_disputes = sorted(set(state.open_disputes) - {payment_id} | ({payment_id} if now_open else set()))
@@ -232,16 +242,22 @@ def _newer(state: AccessState, clock_key: str, stamp: float) -> bool:
     return True
 
 
-def _event(config: AccessConfig, update: Update, state: AccessState, before: list[Grant]) -> dict[str, str]:
+def _event(config: AccessConfig, update: Update, state: AccessState, before: AccessState) -> dict[str, str]:
     after = state.sorted_grants()
     counting = [g for g in after if not g.suspended]
-    event_type = update.event_type if counting else "access.revoked"
+    event_type = update.event_type if counting or update.credit is not None else "access.revoked"
+    balances = (
+        {k: c.balance for k, c in before.credits.items()},
+        {k: c.balance for k, c in state.credits.items()},
+    )
     data = {
         "version": state.version,
         "tier": state.tier,
         "features": state.features,
         "grants": [g.view() for g in after],
-        "change": describe_change(config, before, after, update.reason),
+        "limits": state.limits,
+        "credits": state.credits_view(),
+        "change": describe_change(config, before.grants.values(), after, update.reason, balances),
     }
     event_id = events.stable_id(update.webhook_id, "access")
     return events.entry(event_id, event_type, update.customer_id, update.at, update.source or update.webhook_id, data)

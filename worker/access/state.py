@@ -20,10 +20,25 @@ class Grant(BaseModel):
     ends_at: float | None = None  # unix time its scheduled revocation is due (cancelled, on hold, duration)
     end_reason: str | None = None  # why it ends then, and what said so: a revocation that finds this
     end_source: str | None = None  # grant ended earlier applies it first, with these (due order)
+    limits: dict[str, int] = Field(default_factory=dict)  # its product's plan limits (access.yaml)
 
     def view(self) -> dict[str, Any]:
         ends = datetime.fromtimestamp(self.ends_at, UTC).isoformat().replace("+00:00", "Z") if self.ends_at else None
         return self.model_dump(exclude={"end_reason", "end_source"}) | {"ends_at": ends}
+
+
+class Credit(BaseModel):
+    """One credit entitlement's balance: the newest ledger entry's `balance_after` (by its time,
+    then id), whatever order the webhooks came in; the name once Dodo has given it."""
+
+    model_config = ConfigDict(extra="forbid")
+    balance: int | float | None = None
+    name: str | None = None
+    at: float | None = None  # the newest applied entry's created_at
+    entry: str | None = None  # and its id
+
+    def view(self) -> dict[str, Any]:
+        return {"name": self.name, "balance": self.balance}
 
 
 class AccessState(BaseModel):
@@ -39,6 +54,8 @@ class AccessState(BaseModel):
     refunded_at: float | None = None  # newest refund: new offers are suppressed for a while after it
     open_disputes: list[str] = Field(default_factory=list)  # payment ids; no new offers while any is open
     suspending: dict[str, list[str]] = Field(default_factory=dict)  # open dispute's payment id -> grant keys
+    limits: dict[str, int] = Field(default_factory=dict)  # the summary of counting grants' limits
+    credits: dict[str, Credit] = Field(default_factory=dict)  # credit entitlement id -> balance
 
     @classmethod
     def loads(cls, raw: str | bytes | None) -> AccessState:
@@ -66,4 +83,19 @@ class AccessState(BaseModel):
             "tier": self.tier,
             "features": self.features,
             "grants": [g.view() for g in self.sorted_grants()],
+            "limits": self.limits,
+            "credits": self.credits_view(),
         }
+
+    def credits_view(self) -> dict[str, dict[str, Any]]:
+        return {key: credit.view() for key, credit in sorted(self.credits.items())}
+
+    def balances(self) -> dict[str, int | float]:
+        """Balances by credit entitlement id and by name, for rules' `credits_below`."""
+        found: dict[str, int | float] = {}
+        for key, credit in self.credits.items():
+            if credit.balance is not None:
+                found[key] = credit.balance
+                if credit.name:
+                    found[credit.name] = credit.balance
+        return found

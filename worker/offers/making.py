@@ -74,7 +74,9 @@ def run(
     if why:
         return [f"no offers: {why}"]
     outcomes = []
-    for verdict in match.evaluate(candidates, trigger.facts, book.access, state.tier, state.features):
+    for verdict in match.evaluate(
+        candidates, trigger.facts, book.access, state.tier, state.features, match.numbers_of(state)
+    ):
         if not verdict.matched:
             continue
         rule = verdict.rule
@@ -98,7 +100,9 @@ def fire(client: Any, stream: str, book: Book, rule_id: str, trigger: Trigger, a
     suppressed = state.suppressed(book.access.policy.suppress_offers_after_refund, time.time())
     if suppressed:
         return f"skipped: {suppressed}"
-    why = match.mismatches(rule, trigger.facts, book.access, state.tier, state.features)
+    why = match.mismatches(
+        rule, trigger.facts, book.access, state.tier, state.features, numbers=match.numbers_of(state)
+    )
     if why:
         return "skipped: " + "; ".join(why)
     return act(client, stream, book, rule, trigger, state, api)

@@ -25,7 +25,7 @@ import redis
 
 from worker import catalog, events, keys
 from worker.access import grants, payments
-from worker.access.config import summarize
+from worker.access.config import limits_of, summarize
 from worker.access.state import AccessState
 from worker.book import Book
 from worker.folder.yamlsource import parse_duration
@@ -104,6 +104,7 @@ class Replay:
         for job in grants.merge(self.book.access, state, update, now):
             self.schedule(job.due, "revoke", *job.args)
         state.tier, state.features = summarize(self.book.access, state.grants.values())
+        state.limits = limits_of(self.book.access, state.grants.values())
         return state
 
     def replay(self, entry_id: str, fields: dict[str, str]) -> None:
@@ -156,7 +157,9 @@ class Replay:
         state = self.state(trigger.facts.customer_id)
         if state.suppressed(self.book.access.policy.suppress_offers_after_refund, at):
             return
-        for verdict in match.evaluate(candidates, trigger.facts, self.book.access, state.tier, state.features):
+        for verdict in match.evaluate(
+            candidates, trigger.facts, self.book.access, state.tier, state.features, match.numbers_of(state)
+        ):
             if verdict.matched and verdict.rule.delay:
                 self.schedule(at + verdict.rule.delay, "fire", verdict.rule.id, trigger)
             elif verdict.matched:
@@ -168,7 +171,9 @@ class Replay:
         state = self.state(trigger.facts.customer_id)
         if state.suppressed(self.book.access.policy.suppress_offers_after_refund, at):
             return
-        if not match.mismatches(rule, trigger.facts, self.book.access, state.tier, state.features):
+        if not match.mismatches(
+            rule, trigger.facts, self.book.access, state.tier, state.features, numbers=match.numbers_of(state)
+        ):
             self.act(rule, trigger, at)
 
     def act(self, rule: Rule, trigger: Trigger, at: float) -> None:

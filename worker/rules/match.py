@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker.access.config import AccessConfig
+from worker.access.state import AccessState
 from worker.rules.model import Rule, Variant
 
 
@@ -62,11 +63,34 @@ class Index:
         return sorted(found.values(), key=lambda r: (-r.priority, self._order[r.id]))
 
 
+@dataclass(frozen=True)
+class Numbers:
+    """What a customer holds in numbers: plan limits, and credit balances by entitlement id and name."""
+
+    limits: dict[str, int] = field(default_factory=dict)
+    credits: dict[str, int | float] = field(default_factory=dict)
+
+
+NO_NUMBERS = Numbers()
+
+
+def numbers_of(state: AccessState) -> Numbers:
+    return Numbers(state.limits, state.balances())
+
+
 def mismatches(
-    rule: Rule, facts: Facts, config: AccessConfig, tier: str | None, features: list[str], *, access: bool = True
+    rule: Rule,
+    facts: Facts,
+    config: AccessConfig,
+    tier: str | None,
+    features: list[str],
+    *,
+    access: bool = True,
+    numbers: Numbers = NO_NUMBERS,
 ) -> list[str]:
-    """Why `when` does not hold (empty: it holds). `access=False` leaves `has`/`lacks` out: a delayed
-    rule tests them when it fires (a win-back waits for the cancelled access to end)."""
+    """Why `when` does not hold (empty: it holds). `access=False` leaves what the customer holds out
+    (`has`, `lacks`, `limit_below`, `credits_below`): a delayed rule tests it when it fires (a
+    win-back waits for the cancelled access to end)."""
     when, why = rule.when, []
     if when.product and not set(when.product) & set(facts.products):
         why.append(f"product: none of {when.product} in {list(facts.products)}")
@@ -83,6 +107,10 @@ def mismatches(
     for name in lacks:
         if config.holds(tier, features, name):
             why.append(f"lacks: customer has {name}")
+    if access:
+        why += _below("limit_below", when.limit_below, numbers.limits) + _below(
+            "credits_below", when.credits_below, numbers.credits
+        )
     for key, allowed in (when.metadata or {}).items():
         if str(facts.metadata.get(key)) not in allowed:
             why.append(f"metadata.{key}: {facts.metadata.get(key)!r} not in {allowed}")
@@ -93,6 +121,15 @@ def mismatches(
         if reason:
             why.append(reason)
     return why
+
+
+def _below(name: str, wanted: dict[str, Any] | None, held: dict[str, Any]) -> list[str]:
+    """Each named number must be under its bound; one the customer does not hold counts as 0."""
+    return [
+        f"{name}.{key}: {held.get(key, 0)} >= {bound}"
+        for key, bound in (wanted or {}).items()
+        if held.get(key, 0) >= bound
+    ]
 
 
 def _field_mismatch(key: str, wanted: Any, data: dict[str, Any]) -> str | None:
@@ -136,13 +173,18 @@ class Verdict:
 
 
 def evaluate(
-    candidates: list[Rule], facts: Facts, config: AccessConfig, tier: str | None, features: list[str]
+    candidates: list[Rule],
+    facts: Facts,
+    config: AccessConfig,
+    tier: str | None,
+    features: list[str],
+    numbers: Numbers = NO_NUMBERS,
 ) -> list[Verdict]:
     """Check `Index.candidates` in priority order; a matching rule with `stop` ends the list. A
     delayed rule is matched here on the event's facts alone and checked in full when it fires."""
     verdicts = []
     for rule in candidates:
-        why = mismatches(rule, facts, config, tier, features, access=not rule.delay)
+        why = mismatches(rule, facts, config, tier, features, access=not rule.delay, numbers=numbers)
         verdicts.append(Verdict(rule, not why, why))
         if not why and rule.stop:
             break

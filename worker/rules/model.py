@@ -88,6 +88,8 @@ class When(Strict):
     metadata: dict[str, Names] | None = None
     offer_rule: Names | None = None
     fields: Fields | None = None  # app.* data, or the fields the catalog lists for a Dodo trigger
+    limit_below: dict[str, Annotated[int, Field(ge=0, le=MAX_AMOUNT)]] | None = None  # {seats: 10}
+    credits_below: dict[str, Annotated[float, Field(ge=0, le=MAX_AMOUNT)]] | None = None  # {api_calls: 100}
 
 
 class Offer(Strict):

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from worker import catalog
+from worker.access import numbers
 from worker.access.config import AccessConfig
 from worker.access.grants import Change
 from worker.rules.match import Facts
@@ -50,6 +51,21 @@ def signal(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
     moot = catalog.ABANDONED_CHECKOUT_DETECTED.name if hook is catalog.ABANDONED_CHECKOUT_RECOVERED else None
     facts = _facts(hook, data, data.customer_id, products)
     return Outcome(data.customer_id, facts, None, subscription, moots_offers_of=moot)
+
+
+def credit(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
+    """A ledger entry sets its credit entitlement's balance (when it is the newest entry); a low
+    balance warning names the entitlement. Either may start rules."""
+    data = event.data
+    if hook is catalog.CREDIT_BALANCE_LOW:
+        entry = numbers.CreditEntry(data.credit_entitlement_id, None, data.credit_entitlement_name)
+    else:
+        balance = _number(data.balance_after)
+        amount = balance if isinstance(balance, int | float) else None
+        entry = numbers.CreditEntry(data.credit_entitlement_id, amount, None, data.created_at.timestamp(), data.id)
+    update = update_for(hook, webhook_id, event, data.customer_id, [], credit=entry)
+    facts = _facts(hook, data, data.customer_id)
+    return Outcome(data.customer_id, facts, update, getattr(data, "subscription_id", None))
 
 
 def payment_state(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
@@ -115,15 +131,15 @@ TRIGGERS: dict[catalog.Webhook, Effect] = {
     catalog.DUNNING_RECOVERED: signal,
     catalog.ABANDONED_CHECKOUT_DETECTED: signal,
     catalog.ABANDONED_CHECKOUT_RECOVERED: signal,
-    catalog.CREDIT_BALANCE_LOW: signal,
-    catalog.CREDIT_ADDED: signal,
-    catalog.CREDIT_DEDUCTED: signal,
-    catalog.CREDIT_EXPIRED: signal,
-    catalog.CREDIT_ROLLED_OVER: signal,
-    catalog.CREDIT_ROLLOVER_FORFEITED: signal,
-    catalog.CREDIT_OVERAGE_CHARGED: signal,
-    catalog.CREDIT_OVERAGE_RESET: signal,
-    catalog.CREDIT_MANUAL_ADJUSTMENT: signal,
+    catalog.CREDIT_BALANCE_LOW: credit,
+    catalog.CREDIT_ADDED: credit,
+    catalog.CREDIT_DEDUCTED: credit,
+    catalog.CREDIT_EXPIRED: credit,
+    catalog.CREDIT_ROLLED_OVER: credit,
+    catalog.CREDIT_ROLLOVER_FORFEITED: credit,
+    catalog.CREDIT_OVERAGE_CHARGED: credit,
+    catalog.CREDIT_OVERAGE_RESET: credit,
+    catalog.CREDIT_MANUAL_ADJUSTMENT: credit,
     catalog.ENTITLEMENT_GRANT_CREATED: signal,
     catalog.ENTITLEMENT_GRANT_DELIVERED: entitlement_grant,
     catalog.ENTITLEMENT_GRANT_FAILED: signal,

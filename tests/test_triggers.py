@@ -309,3 +309,28 @@ def test_rules_test_credit_balances_by_name(stack: Stack, client: redis.Redis) -
     drained(client)
     assert [o["rule_id"] for o in offers_of(stack, low)] == ["pack"]
     assert offers_of(stack, high) == []
+
+
+def test_the_emulator_sends_each_of_the_new_types_and_each_is_processed(stack: Stack, client: redis.Redis) -> None:
+    """Every type the catalog gained, sent by the emulator as Dodo would (signed, from its sample)."""
+    from worker import catalog
+
+    stack.web()
+    stack.emulator()
+    stack.worker()
+    sent = [
+        hook.name
+        for hook in catalog.WEBHOOKS
+        if hook.fields and not hook.name.startswith("subscription.") and not hook.name.startswith("refund.")
+    ]
+    for kind in sent:
+        stack.dodo_control("lifecycle", {"type": kind, "data": {"customer_id": customer()}})
+    wait_until(lambda: len(client.keys("upsell:processed:*")) >= len(sent), 30, what="every delivery processed")
+    delivered = {d["type"]: d["statuses"] for d in stack_deliveries(stack)}
+    assert set(delivered) == set(sent) and all(statuses[-1] == 200 for statuses in delivered.values())
+
+
+def stack_deliveries(stack: Stack) -> list[dict[str, Any]]:
+    import httpx
+
+    return httpx.get(stack.dodo_url + "/_emulator/requests", timeout=5).json()["deliveries"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ class Book:
     files: int
     endpoints: dict[str, outbound.Endpoint] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # endpoints left out (secret missing or malformed)
+
+    @functools.cached_property
+    def holdouts(self) -> bool:
+        """Some rule keeps a holdout: payments then count toward lift (one read each), else not."""
+        return any(rule.holdout for rule in self.rules)
 
 
 def load_dir(directory: Path) -> Book:

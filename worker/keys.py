@@ -68,6 +68,24 @@ def once(rule_id: str, customer_id: str) -> str:
     return f"upsell:once:{rule_id}:{customer_id}"
 
 
+def lift(rule_id: str, customer_id: str) -> str:
+    """A customer's holdout group for a rule and their payments since the match (docs/operators.md)."""
+    return f"upsell:lift:{rule_id}:{customer_id}"
+
+
+def lift_stats(rule_id: str) -> str:
+    """A rule's lift counters: customers, and sums and sums of squares of their revenue, per group."""
+    return f"upsell:lift-stats:{rule_id}"
+
+
+def lift_rules(customer_id: str) -> str:
+    return f"upsell:lift-rules:{customer_id}"
+
+
+def lift_counted(payment_id: str, rule_id: str) -> str:
+    return f"upsell:lift-counted:{payment_id}:{rule_id}"
+
+
 METHODS_CHANGED_TTL = DAY  # longer than any cached one-click answer lives
 
 

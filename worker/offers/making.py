@@ -27,7 +27,7 @@ from worker.queue.errors import PermanentError
 from worker.rules import match
 from worker.rules.match import Facts
 from worker.rules.model import Rule
-from worker.stats import counters
+from worker.stats import counters, lift
 
 log = structlog.get_logger("upsell")
 
@@ -133,6 +133,9 @@ def act(
     blocked = blocked or _subscription_blocker(api, offer)
     if blocked:
         return f"not offered: {blocked}"
+    if rule.holdout and lift.held_out(rule.id, offer.customer_id, rule.holdout):
+        lift.record(client, rule.id, offer.variant, offer.customer_id, "held_out", rule.lift_window)
+        return "held out: no offer (counted toward the rule's lift)"
     if rule.mode == "shadow":
         counted = counters.shadow(client, offer, rule.limit.once_per_customer)
         return f"shadow: would create {offer.offer_id}" if counted else "shadow: counted already (or limited)"
@@ -141,6 +144,8 @@ def act(
     at = datetime.fromisoformat(trigger.at) if trigger.at and not rule.delay else None  # a delay's end is now
     limits = {"once": rule.limit.once_per_customer, "cooldown": rule.limit.cooldown_after_decline is not None}
     result = store.create(client, stream, offer, **limits, at=at)
+    if rule.holdout and result in ("created", "exists"):
+        lift.record(client, rule.id, offer.variant, offer.customer_id, "exposed", rule.lift_window)
     log.info("offer_" + result, offer_id=offer.offer_id, rule_id=rule.id, variant=offer.variant)
     return f"offer {offer.offer_id} {result}"
 

@@ -125,6 +125,22 @@ def _check_fields(trigger: str, fields: dict[str, Any]) -> None:
             raise ValueError(f"when.fields.{key}: {trigger} has no field {name!r}; it has {', '.join(allowed)}")
 
 
+def _percent(value: Any) -> Any:
+    """`10%` (or 10) as the share 0.1; a holdout above 90% leaves too few customers exposed."""
+    text = str(value).strip()
+    number = text[:-1].strip() if text.endswith("%") else text
+    try:
+        share = float(number) / 100
+    except ValueError:
+        raise ValueError(f"a percentage like 10% is needed, not {value!r}") from None
+    if not 0 < share <= 0.9:
+        raise ValueError(f"holdout {value!r}: between 0% and 90% (not 0)")
+    return share
+
+
+Share = Annotated[float, BeforeValidator(_percent), WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?%$"})]
+
+
 class Rule(Strict):
     id: str = Field(min_length=1)
     on: Trigger
@@ -139,6 +155,8 @@ class Rule(Strict):
     limit: Limit = Field(default_factory=Limit)
     return_url: str | None = Field(default=None, pattern=r"^https?://\S+$")  # where a checkout returns
     mode: Literal["live", "shadow"] = "live"  # shadow: evaluated and counted in stats, never offered
+    holdout: Share | None = None  # this share of matched customers (stable per customer) gets no offer
+    lift_window: Duration = 30 * 86400  # how long after a match a customer's payments count toward lift
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:

@@ -30,7 +30,7 @@ class Offer(Protocol):
 
 SEP = "\x1f"  # between rule id, variant and metric in a field name: no rule id holds it
 KEEP_SECONDS = 400 * keys.DAY
-COUNTS = ("would_create", "created", "accepted", "converted", "declined", "expired", "failed")
+COUNTS = ("would_create", "held_out", "created", "accepted", "converted", "declined", "expired", "failed")
 
 
 def day(at: float | None = None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import redis
 
 from worker import keys
-from worker.stats import counters
+from worker.stats import counters, lift
 
 MAX_DAYS = 400
 Z95 = 1.959964
@@ -72,7 +72,10 @@ def report(client: redis.Redis, since: date, until: date, rule: str | None = Non
                 row[money][currency] += value
             else:
                 row[metric] += value
-    return {"since": since.isoformat(), "until": until.isoformat(), "rules": _by_rule(rows)}
+    by_rule = _by_rule(rows)
+    for found in by_rule:  # one hash per rule: the lift since each customer's match (stats/lift.py)
+        found["lift"] = lift.summary(client, found["rule_id"])
+    return {"since": since.isoformat(), "until": until.isoformat(), "rules": by_rule}
 
 
 def _by_rule(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,4 +123,13 @@ def table(result: dict[str, Any]) -> str:
                 f"{low:>6.1%}-{high:<6.1%}  {money or '-'}{shadow}"
             )
         lines.append(f"{'':24} {rule['verdict']}")
+        lines += _lift_lines(rule.get("lift"))
     return "\n".join(lines)
+
+
+def _lift_lines(found: dict[str, Any] | None) -> list[str]:
+    if not found:
+        return []
+    n = found["customers"]
+    head = f"{'':24} lift: {n['exposed']} customers exposed, {n['held_out']} held out"
+    return [head] + [f"{'':24}   {c}: {v['verdict']}" for c, v in found["by_currency"].items()]

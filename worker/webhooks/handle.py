@@ -15,7 +15,7 @@ from worker.access.config import AccessConfig
 from worker.context import Context
 from worker.offers import making, outcome, store
 from worker.queue.errors import PermanentError
-from worker.stats import counters
+from worker.stats import counters, lift
 from worker.webhooks.effects import Lookup, Outcome
 from worker.webhooks.parse import parse
 from worker.webhooks.table import EFFECTS
@@ -82,6 +82,22 @@ def count_refund(ctx: Context, refund: Refund) -> None:
     log.info("refund_counted", offer_id=offer.offer_id, rule_id=offer.rule_id, amount=counted)
 
 
+def count_lift(ctx: Context, outcome: Outcome, at: datetime) -> None:
+    """Every payment of a customer a holdout rule matched counts toward that rule's lift, net of refunds."""
+    payment, refund = outcome.payment, outcome.refund
+    refunds = None
+    if outcome.paid and payment is not None:
+        amount, currency, counted_id = payment.total_amount, str(payment.currency), payment.payment_id
+    elif refund is not None and refund.amount:
+        amount, currency, counted_id = -refund.amount, str(refund.currency or ""), f"refund:{refund.refund_id}"
+        refunds = refund.payment_id
+    else:
+        return
+    rules = lift.payment(ctx.client, outcome.customer_id, counted_id, amount, currency, at.timestamp(), refunds)
+    if rules:
+        log.info("lift_counted", rules=rules, amount=amount, currency=currency)
+
+
 def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     """Each step is idempotent on its own (access by its done mark, offers and jobs by ids derived
     from the webhook-id), so a redelivered message re-runs safely; the processed mark is for
@@ -117,6 +133,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         ctx.client.set(keys.methods_changed(outcome.customer_id), at.timestamp(), ex=keys.METHODS_CHANGED_TTL)
     if outcome.refund is not None:
         count_refund(ctx, outcome.refund)
+    if book.holdouts:
+        count_lift(ctx, outcome, at)
     if outcome.suppresses:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id, at)
         if expired:

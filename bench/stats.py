@@ -1,5 +1,6 @@
-"""Stats: report time with 1,000 and with 1,000,000 offers counted (same rules, same window), and
-their ratio; near 1 because a report reads one counter hash per day, never the offers.
+"""Stats: report time with 1,000 and with 1,000,000 offers counted, and as many holdout matches with
+their payments (same rules, same window), and their ratio; near 1 because a report reads one
+counter hash per day and one lift hash per rule, never the offers or the customers.
 
     .venv/bin/python -m bench.stats
 """
@@ -27,6 +28,10 @@ def record(client: redis.Redis, offers: int) -> None:
             day = (today - timedelta(days=n % DAYS)).isoformat()
             field = counters.SEP.join((f"rule-{n % RULES}", f"v{n % VARIANTS}", METRICS[n % len(METRICS)]))
             pipe.hincrby(keys.stats(day), field, 1)
+            group = "held_out" if n % 10 == 0 else "exposed"  # a match, and its customer's payment
+            pipe.hincrby(keys.lift_stats(f"rule-{n % RULES}"), f"n:{group}", 1)
+            pipe.hincrby(keys.lift_stats(f"rule-{n % RULES}"), f"sum:{group}:USD", 400 + n % 300)
+            pipe.hincrbyfloat(keys.lift_stats(f"rule-{n % RULES}"), f"sq:{group}:USD", (400 + n % 300) ** 2)
             if n % 10_000 == 9_999:
                 pipe.execute()
         pipe.execute()
@@ -49,7 +54,7 @@ def main() -> None:
             client.flushall()
             record(client, offers)
             results[offers] = timed(client)
-            print(f"{offers:>9,} offers counted: report over {DAYS} days {results[offers]:.2f} ms")
+            print(f"{offers:>9,} offers and holdout matches counted: report over {DAYS} days {results[offers]:.2f} ms")
         print(f"ratio 1,000,000 / 1,000: {results[1_000_000] / results[1_000]:.2f}")
 
 

@@ -113,3 +113,14 @@ def _refund_of(paid: dict[str, Any], amount: int) -> dict[str, Any]:
     refund["data"]["customer"]["customer_id"] = paid["data"]["customer"]["customer_id"]
     refund["timestamp"] = datetime.now(UTC).isoformat()
     return refund
+
+
+def test_backtest_shows_the_share_a_draft_would_hold_out(shop: Stack, client: redis.Redis) -> None:
+    from tests.test_backtest import backtest, run_backtest
+
+    groups = seed(shop, client, lambda group, n: 0)
+    found = {r["rule_id"]: r for r in backtest(shop, shop.rules_dir)["rules"]}["addon"]
+    assert (found["would_create"], found["held_out"]) == (len(groups["exposed"]), len(groups["held_out"]))
+    printed = run_backtest(shop, shop.rules_dir).stdout
+    share = len(groups["held_out"]) / 24
+    assert f"would hold out {len(groups['held_out'])} ({share:.0%} of those matched)" in printed

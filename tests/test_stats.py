@@ -125,3 +125,41 @@ def test_report_reads_only_the_days_asked(client: redis.Redis) -> None:
     assert variant["conversion_95"][1] == 1.0
     with pytest.raises(ValueError):
         report.parse_moment("last week")
+
+
+def test_a_dispute_on_a_converted_offer_counts_once_as_its_guardrail(shop: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(shop, client, purchase())
+    shop.api("POST", f"/api/offers/{offer['offer_id']}/accept")
+    converted = offer_state(shop, offer["offer_id"], "converted")
+    dispute = copy.deepcopy(fixture("dispute.opened"))
+    dispute["data"]["payment_id"] = converted["payment_id"]
+    for _ in range(2):  # Dodo's retry under a new webhook-id counts nothing more
+        assert shop.post(dispute).json()["status"] == "queued"
+    drained(client)
+    rails = stats_of(shop, "addon")["guardrails"]
+    assert rails["disputed"]["count"] == 1 and rails["disputed"]["rate"] == 1.0
+    assert rails["refunds"]["count"] == 0
+
+
+class _Offer:
+    def __init__(self, rule_id: str, variant: str, n: int) -> None:
+        self.rule_id, self.variant, self.customer_id, self.offer_id = rule_id, variant, f"cus_{n}", f"off_{variant}_{n}"
+
+
+@pytest.mark.parametrize(("refunded_b", "flagged"), [(12, True), (2, False)])
+def test_a_variant_refunded_beyond_the_others_is_flagged(client: redis.Redis, refunded_b: int, flagged: bool) -> None:
+    """20 conversions per variant; `a` has 1 refund, `b` `refunded_b`: flagged only when the intervals part."""
+    for variant, refunds in (("a", 1), ("b", refunded_b)):
+        for n in range(20):
+            offer = _Offer("guarded", variant, n)
+            with client.pipeline() as pipe:
+                counters.count(pipe, offer, "converted")
+                pipe.execute()
+            if n < refunds:
+                counters.refund(client, f"ref_{variant}_{n}", f"pay_{variant}_{n}", offer, 500, "USD", 900)
+    found = report.report(client, date.today(), date.today(), "guarded")["rules"][0]
+    rates = {v["variant"]: v["guardrails"]["refunds"]["count"] for v in found["variants"]}
+    assert rates == {"a": 1, "b": refunded_b}
+    assert bool(found["flags"]) is flagged, found["flags"]
+    if flagged:
+        assert found["flags"] == ["b: refund rate 60% is worse than the other variants'"]

@@ -36,6 +36,7 @@ from worker.queue.errors import PermanentError
 from worker.replay import backtest_report
 from worker.rules import match
 from worker.rules.model import Rule
+from worker.stats import lift
 from worker.webhooks.effects import Outcome
 from worker.webhooks.handle import outcome_of
 
@@ -74,6 +75,7 @@ class Replay:
     seq: Iterator[int] = field(default_factory=itertools.count)
     counts: Counter[str] = field(default_factory=Counter)
     notified: Counter[str] = field(default_factory=Counter)
+    held_out: Counter[str] = field(default_factory=Counter)  # customers a rule's holdout would keep
     subscriptions: dict[str, tuple[str, bool, str]] = field(default_factory=dict)  # id -> customer, active, product
 
     def state(self, customer_id: str) -> AccessState:
@@ -190,6 +192,9 @@ class Replay:
         if eligibility.access_blocker(self.state(offer.customer_id), offer.product_id, window, at):
             return
         if offer.is_plan_change and not self._changeable(offer):
+            return
+        if rule.holdout and lift.held_out(rule.id, offer.customer_id, rule.holdout):
+            self.held_out[rule.id] += 1
             return
         limit = (rule.id, offer.customer_id)
         if offer.offer_id in self.offers or (rule.limit.once_per_customer and limit in self.once):

@@ -32,6 +32,7 @@ def report(replay: Any, live: Counter[tuple[str, str]], since: float, until: flo
                 "would_create": len(offers),
                 "live_created": sum(n for (r, _), n in live.items() if r == rule_id),
                 "would_notify": replay.notified.get(rule_id, 0),
+                "held_out": replay.held_out.get(rule_id, 0),
                 "variants": [
                     {
                         "variant": v,
@@ -83,6 +84,9 @@ def table(result: dict[str, Any], directory: str) -> str:
             lines.append(
                 f"{name:24} {shown_mode:7} {v['variant']:12} {v['would_create']:>12} {v['live_created']:>12}{note}"
             )
+        if rule["held_out"]:
+            share = rule["held_out"] / (rule["held_out"] + rule["would_create"])
+            lines.append(f"{'':24} {'':7} would hold out {rule['held_out']} ({share:.0%} of those matched)")
         if rule["would_notify"]:
             plural = "" if rule["would_notify"] == 1 else "s"
             lines.append(f"{'':24} {'':7} would emit {rule['would_notify']} notification{plural}")

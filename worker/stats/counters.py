@@ -31,6 +31,7 @@ class Offer(Protocol):
 SEP = "\x1f"  # between rule id, variant and metric in a field name: no rule id holds it
 KEEP_SECONDS = 400 * keys.DAY
 COUNTS = ("would_create", "held_out", "created", "accepted", "converted", "declined", "expired", "failed")
+GUARDRAILS = ("refunds", "disputed", "cancelled_early")  # converted offers refunded, disputed, cancelled in 30 d
 
 
 def day(at: float | None = None) -> str:
@@ -92,10 +93,22 @@ def refund(
                 pipe.set(total_key, so_far + counted, ex=KEEP_SECONDS)
                 if counted:
                     refunded(pipe, offer, counted, currency)
+                if counted and so_far == 0:
+                    count(pipe, offer, "refunds")  # the offer's first refund: the refund rate
                 pipe.execute()
                 return counted
             except redis.WatchError:
                 continue
+
+
+def once(client: redis.Redis, mark_id: str, offer: Offer, metric: str) -> bool:
+    """Count `metric` for the offer's rule and variant once per `mark_id` (a dispute's payment, a
+    cancelled upgrade), whatever delivers it again."""
+
+    def body(pipe: Pipeline) -> None:
+        count(pipe, offer, metric)
+
+    return _once(client, keys.stats_counted(mark_id), [], body)
 
 
 def shadow(client: redis.Redis, offer: Offer, once_per_customer: bool) -> bool:

@@ -58,7 +58,11 @@ def report(client: redis.Redis, since: date, until: date, rule: str | None = Non
             pipe.hgetall(keys.stats((since + timedelta(days=n)).isoformat()))
         hashes = pipe.execute()
     rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(
-        lambda: {**dict.fromkeys(counters.COUNTS, 0), "revenue": defaultdict(int), "refunded": defaultdict(int)}
+        lambda: {
+            **dict.fromkeys(counters.COUNTS + counters.GUARDRAILS, 0),
+            "revenue": defaultdict(int),
+            "refunded": defaultdict(int),
+        }
     )
     for found in hashes:
         for raw_field, raw_value in found.items():
@@ -89,10 +93,38 @@ def _by_rule(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]
         out[rule_id].append(
             {"variant": variant, **figures, "revenue": revenue, "refunded": refunded, "net": net}
             | {"conversion": conversion, "conversion_95": [round(low, 4), round(high, 4)]}
+            | {"guardrails": {name: _rate(row[name], row["converted"]) for name in counters.GUARDRAILS}}
         )
     return [
-        {"rule_id": rule_id, "variants": variants, "verdict": _verdict(variants)} for rule_id, variants in out.items()
+        {"rule_id": rule_id, "variants": variants, "verdict": _verdict(variants), "flags": _flags(variants)}
+        for rule_id, variants in out.items()
     ]
+
+
+def _rate(count: int, converted: int) -> dict[str, Any]:
+    """Of the converted offers, how many came back this way, with a 95% interval."""
+    low, high = wilson(count, converted)
+    rate = count / converted if converted else None
+    return {"count": count, "rate": rate, "rate_95": [round(low, 4), round(high, 4)]}
+
+
+GUARDRAIL_NAMES = {"refunds": "refund rate", "disputed": "dispute rate", "cancelled_early": "cancelled within 30 d"}
+
+
+def _flags(variants: list[dict[str, Any]]) -> list[str]:
+    """A variant whose guardrail rate is worse than every other variant's beyond both intervals."""
+    flags = []
+    for name, said in GUARDRAIL_NAMES.items():
+        for v in variants:
+            others = [o for o in variants if o is not v and o["converted"]]
+            rate = v["guardrails"][name]
+            if (
+                others
+                and v["converted"]
+                and all(rate["rate_95"][0] > o["guardrails"][name]["rate_95"][1] for o in others)
+            ):
+                flags.append(f"{v['variant']}: {said} {rate['rate']:.0%} is worse than the other variants'")
+    return flags
 
 
 def _verdict(variants: list[dict[str, Any]]) -> str:
@@ -123,6 +155,7 @@ def table(result: dict[str, Any]) -> str:
                 f"{low:>6.1%}-{high:<6.1%}  {money or '-'}{shadow}"
             )
         lines.append(f"{'':24} {rule['verdict']}")
+        lines += [f"{'':24} guardrail: {flag}" for flag in rule["flags"]]
         lines += _lift_lines(rule.get("lift"))
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ the worker and `rules explain` share them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ class Outcome:
     subscription_active: bool | None = None  # a subscription event: is it active after it
     methods_changed: bool = False  # the customer changed a card: a cached one-click answer is stale
     moots_offers_of: str | None = None  # pending offers this trigger made are moot now (a recovery happened)
+    disputed: str | None = None  # a dispute opened on this payment (an offer's guardrail)
+    cancelled: bool = False  # the subscription was cancelled (an upgrade's guardrail)
 
 
 Lookup = Callable[[str], payments.PaymentRecord]  # payment id -> its record (index, else Dodo)
@@ -148,7 +151,8 @@ def cancel(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
     else:
         ends = sub.next_billing_date.timestamp()
         change = Change(sub.subscription_id, "end_at", sub.subscription_id, sub.product_id, ends)
-    return _subscription_outcome(hook, sub, update_for(hook, webhook_id, event, sub.customer.customer_id, [change]))
+    outcome = _subscription_outcome(hook, sub, update_for(hook, webhook_id, event, sub.customer.customer_id, [change]))
+    return dataclasses.replace(outcome, cancelled=True)
 
 
 def end(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:
@@ -192,7 +196,8 @@ def _dispute(
     suspends = tuple(record.grant_keys) if suspend else ()
     dispute = (data.payment_id, now_open, suspends)
     update = update_for(hook, webhook_id, event, record.customer_id, changes, dispute=dispute)
-    return Outcome(record.customer_id, facts, update, record.subscription_id, suppresses=now_open)
+    disputed = data.payment_id if now_open else None
+    return Outcome(record.customer_id, facts, update, record.subscription_id, suppresses=now_open, disputed=disputed)
 
 
 def dispute_open(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_id: str, event: Any) -> Outcome:

@@ -16,6 +16,7 @@ from worker.context import Context
 from worker.offers import making, outcome, store
 from worker.queue.errors import PermanentError
 from worker.stats import counters, lift
+from worker.webhooks import guardrails
 from worker.webhooks.effects import Lookup, Outcome
 from worker.webhooks.parse import parse
 from worker.webhooks.table import EFFECTS
@@ -135,6 +136,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         count_refund(ctx, outcome.refund)
     if book.holdouts:
         count_lift(ctx, outcome, at)
+    if outcome.disputed or outcome.cancelled:
+        guardrails.count(ctx, outcome, payment_lookup(ctx), at)
     if outcome.suppresses:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id, at)
         if expired:

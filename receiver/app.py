@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.api import Api
+from receiver.console.pages import Console
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
 from worker.config import Settings
 from worker.dodo import make_client
@@ -53,4 +54,6 @@ def create_app(settings: Settings) -> WebhookFirst:
         Route("/metrics", metrics),
         *api.routes(),
     ]
+    if settings.console_tokens:  # off unless configured: /console is then a 404
+        routes += Console(client, settings.console_tokens, api.book).routes()
     return WebhookFirst(webhook, Starlette(routes=routes, lifespan=lifespan))

@@ -40,8 +40,9 @@ def test_enqueue_once_under_concurrency(client: redis.Redis) -> None:
 
 def commit(client: redis.Redis, read: str, new: str, *event: str, finish: str | None = None) -> object:
     script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS, finish or "", ""]
-    script_keys += [keys.SCHEDULE, keys.JOBS]
-    return redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", "", 0, 0, 0, *event])
+    script_keys += [keys.SCHEDULE, keys.JOBS, keys.timeline("cus")]
+    line = '{"what": "access.granted"}' if event else ""
+    return redis_scripts.run(client, "commit_access", script_keys, [read, new, 60, "cus", "", 0, 0, 0, line, *event])
 
 
 def test_commit_access_compare_and_set(client: redis.Redis) -> None:
@@ -109,16 +110,16 @@ def test_a_wrong_guess_of_the_state_costs_a_round_trip_never_an_update(client: r
 def test_commit_access_writes_a_payments_index_record_whatever_it_finds(client: redis.Redis) -> None:
     client.set(keys.access("cus"), "v1")
     script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS, "", "test:index"]
-    script_keys += [keys.SCHEDULE, keys.JOBS]
-    stale = redis_scripts.run(client, "commit_access", script_keys, ["v0", "v2", 60, "cus", "record", 90, 0, 0])
+    script_keys += [keys.SCHEDULE, keys.JOBS, keys.timeline("cus")]
+    stale = redis_scripts.run(client, "commit_access", script_keys, ["v0", "v2", 60, "cus", "record", 90, 0, 0, ""])
     assert stale == [0, "v1"] and client.get("test:index") == "record" and 0 < client.ttl("test:index") <= 90
     assert client.get(keys.access("cus")) == "v1"
 
 
 def commit_on_own_connection(client: redis.Redis, read: str, new: str, webhook_id: str) -> object:
     script_keys = [keys.access("cus"), keys.access_applied(webhook_id), "test:stream", keys.CUSTOMERS, "", ""]
-    script_keys += [keys.SCHEDULE, keys.JOBS]
-    args = [read, new, 60, "cus", "", 0, 0, 0, "type", webhook_id]
+    script_keys += [keys.SCHEDULE, keys.JOBS, keys.timeline("cus")]
+    args = [read, new, 60, "cus", "", 0, 0, 0, "", "type", webhook_id]
     return redis_scripts.run_on_own_connection(client, "commit_access", script_keys, args)
 
 

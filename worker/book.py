@@ -114,6 +114,7 @@ class LiveBook:
         self.interval = interval
         self._signature = _signature(directory)
         self._book = load_dir(directory)
+        self.rejected: list[str] = []  # the last reload's file:line errors while it is not fixed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         metrics.RULES_VALID.set(1)
@@ -147,6 +148,7 @@ class LiveBook:
         except yamlsource.ProblemsFound as found:
             metrics.RULES_RELOAD_ERRORS.inc()
             metrics.RULES_VALID.set(0)
+            self.rejected = [str(p) for p in found.problems]
             log.error(
                 "rules_reload_rejected",
                 directory=str(self.directory),
@@ -155,6 +157,7 @@ class LiveBook:
             )
             return
         metrics.RULES_VALID.set(1)
+        self.rejected = []
         log.info("rules_reloaded", directory=str(self.directory))
         _report(self._book)
 

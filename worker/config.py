@@ -30,6 +30,7 @@ class Settings:
     dodo_api_key: str | None
     dodo_environment: str
     dodo_base_url: str | None
+    console_tokens: tuple[str, ...] = ()  # UPSELL_CONSOLE_TOKENS: /console is served only when set
     worker_metrics: bool = True  # UPSELL_WORKER_METRICS=off: no exporter, metrics in-process
     log_pretty: bool = False  # UPSELL_LOG_PRETTY=1: coloured lines for a terminal, not JSON
     wake_on_enqueue: bool = True  # UPSELL_WAKE_ON_ENQUEUE=off: Dramatiq's sleep (bench.latency's baseline)
@@ -119,6 +120,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         dodo_api_key=env.get("DODO_PAYMENTS_API_KEY", "").strip() or None,
         dodo_environment=environment,
         dodo_base_url=base_url,
+        console_tokens=_split(env.get("UPSELL_CONSOLE_TOKENS", "")),
         worker_metrics=env.get("UPSELL_WORKER_METRICS", "on").strip() != "off",
         log_pretty=env.get("UPSELL_LOG_PRETTY", "").strip() == "1",
         wake_on_enqueue=env.get("UPSELL_WAKE_ON_ENQUEUE", "on").strip() != "off",

@@ -14,7 +14,7 @@ import redis
 import structlog
 from redis.client import Pipeline
 
-from worker import catalog, metrics
+from worker import catalog, metrics, timeline
 
 _ID_NAMESPACE = uuid.UUID("6f1c2a9e-4b7d-4c1e-9a3f-2d8e5b7c0a11")
 SCHEMA_VERSION = "1"  # worker/schemas/event.schema.json
@@ -51,9 +51,12 @@ def entry(
     }
 
 
-def add(pipe: Pipeline, stream: str, fields: dict[str, str]) -> None:
-    """Queue the XADD on a transaction, so the event lands with the state change or not at all."""
+def add(pipe: Pipeline, stream: str, fields: dict[str, str], detail: str = "") -> None:
+    """Queue the XADD on a transaction, so the event lands with the state change or not at all;
+    the customer's timeline gets its line in the same step."""
     pipe.xadd(stream, fields)  # type: ignore[arg-type]
+    item = timeline.entry(fields["type"], fields["occurred_at"], fields["source"], detail)
+    timeline.push(pipe, fields["customer_id"], item)
 
 
 def trim(client: redis.Redis, stream: str, retention_seconds: int, now: float | None = None) -> int:

@@ -68,6 +68,16 @@ def once(rule_id: str, customer_id: str) -> str:
     return f"upsell:once:{rule_id}:{customer_id}"
 
 
+def console_session(session_hash: str) -> str:
+    """A console sign-in, by the hash of its cookie, holding its CSRF token (receiver/console)."""
+    return f"upsell:console-session:{session_hash}"
+
+
+def timeline(customer_id: str) -> str:
+    """The customer's newest history entries, for the console (worker/timeline.py)."""
+    return f"upsell:timeline:{customer_id}"
+
+
 def lift(rule_id: str, customer_id: str) -> str:
     """A customer's holdout group for a rule and their payments since the match (docs/operators.md)."""
     return f"upsell:lift:{rule_id}:{customer_id}"

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import redis
 
-from worker import events, keys, redis_scripts
+from worker import events, keys, redis_scripts, timeline
 from worker.access import numbers
 from worker.access.config import AccessConfig, describe_change, limits_of, summarize
 from worker.access.state import AccessState, Grant
@@ -139,8 +139,11 @@ def apply(
         flat = [part for item in (fields or {}).items() for part in item]
         record_key, record, record_ttl = index or ("", "", 0)
         script_keys = [key, done, stream, keys.CUSTOMERS, finish or "", record_key, keys.SCHEDULE, keys.JOBS]
+        script_keys.append(keys.timeline(update.customer_id))
         written = state.dumps()
+        line = timeline.entry(fields["type"], fields["occurred_at"], fields["source"], update.reason) if fields else ""
         args: list[Any] = [raw, written, keys.DONE_TTL, update.customer_id, record, record_ttl, len(jobs), len(stale)]
+        args.append(line)
         args += [*added, *stale, *flat]
         result = redis_scripts.run_on_own_connection(client, "commit_access", script_keys, args)
         index = None

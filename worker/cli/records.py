@@ -75,12 +75,10 @@ def dead_letters_list() -> None:
 def dead_letters_replay(record_id: str, body_file: str | None) -> None:
     client = connect()
     body = read_text(body_file, "--body") if body_file else None
-    os.environ["REDIS_URL"] = project.redis_url()  # the broker below is built from it at import
-    from worker import actors
     from worker.queue import deadletters
 
     try:
-        entry = deadletters.replay(client, actors.BROKER, record_id, body)
+        entry = deadletters.replay(client, record_id, body)
     except KeyError:
         sys.exit(f"no dead letter {record_id!r}: `dodo-upsell dead-letters list` shows them")
     except ValueError as exc:

@@ -15,6 +15,7 @@ import redis
 import structlog
 
 from worker import keys
+from worker.queue import messages
 
 KEY = keys.DEAD_LETTERS
 log = structlog.get_logger("deadletters")
@@ -46,8 +47,9 @@ def all_records(client: redis.Redis) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r["failed_at"])
 
 
-def replay(client: redis.Redis, broker: dramatiq.Broker, record_id: str, body: str | None = None) -> dict[str, Any]:
-    """Send the message to its actor again (a webhook with a corrected body if given); drop the record."""
+def replay(client: redis.Redis, record_id: str, body: str | None = None) -> dict[str, Any]:
+    """Queue the message for its actor again (a webhook or app event with a corrected body if given)
+    and drop the record, in one step: never both a replay and the record, never neither."""
     raw = client.hget(KEY, record_id)
     if raw is None:
         raise KeyError(record_id)
@@ -55,12 +57,19 @@ def replay(client: redis.Redis, broker: dramatiq.Broker, record_id: str, body: s
     args = list(entry.get("args") or [entry["id"], entry["body"]])
     if body is not None:
         if entry.get("body") is None:
-            raise ValueError(f"{record_id} is not a webhook or app event: --body applies only to those")
+            raise ValueError(f"{record_id} is not a webhook or app event: a corrected body applies only to those")
         args[-1] = body
-    broker.get_actor(entry["actor"]).send(*args)
-    client.hdel(KEY, record_id)
+    queue = keys.WEBHOOK_QUEUE if entry.get("body") is not None else keys.INTERNAL_QUEUE
+    with client.pipeline() as pipe:
+        messages.push(pipe, messages.message(queue, entry["actor"], tuple(args)))
+        pipe.hdel(KEY, record_id)
+        pipe.execute()
     log.info("dead_letter_replayed", record_id=record_id, actor=entry["actor"], corrected=body is not None)
     return entry
+
+
+def delete(client: redis.Redis, record_id: str) -> bool:
+    return bool(client.hdel(KEY, record_id))
 
 
 class DeadLetters(dramatiq.Middleware):

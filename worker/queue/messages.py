@@ -32,6 +32,11 @@ def _message(queue_name: str, actor_name: str, args: tuple[Any, ...], message_id
     )
 
 
+def message(queue_name: str, actor_name: str, args: tuple[Any, ...]) -> dramatiq.Message:
+    """Any actor's message, as Dramatiq would make it (a dead letter's replay)."""
+    return _message(queue_name, actor_name, args, None)
+
+
 def webhook(event_type: str, webhook_id: str, body: str) -> dramatiq.Message:
     """The message for a handled webhook, as Dramatiq reads what `encoded_webhook` writes."""
     return dramatiq.Message.decode(encoded_webhook(event_type, webhook_id, body)[1])

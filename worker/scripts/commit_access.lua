@@ -7,10 +7,11 @@
 -- KEYS[4] index of customers with access state (sorted set, for paging GET /api/access)
 -- KEYS[5] the webhook's processed mark, set in the same step when nothing follows ('' for none)
 -- KEYS[6] a payment's index record, written whatever the outcome: it is idempotent ('' for none)
--- KEYS[7] the schedule (sorted set), KEYS[8] its jobs hash
+-- KEYS[7] the schedule (sorted set), KEYS[8] its jobs hash, KEYS[9] the customer's timeline list
 -- ARGV[1] the state as read or guessed ('' if none), ARGV[2] the new state, ARGV[3] TTL of the marks in seconds,
 -- ARGV[4] the customer id, ARGV[5] the payment index record, ARGV[6] its TTL in seconds,
--- ARGV[7] n jobs to add, ARGV[8] m jobs to remove, then n (job id, due, encoded message) triples,
+-- ARGV[7] n jobs to add, ARGV[8] m jobs to remove, ARGV[9] the timeline entry ('' with no event),
+-- then n (job id, due, encoded message) triples,
 -- then m job ids, then field/value pairs of the stream entry (none: no event)
 -- Returns 1 committed; {0, current state} when ARGV[1] is not the state (read earlier, or guessed):
 -- merge again from it; {-1, current state} when this webhook was applied already.
@@ -23,7 +24,7 @@ redis.call('set', KEYS[2], '1', 'EX', ARGV[3])
 redis.call('zadd', KEYS[4], 0, ARGV[4])
 if KEYS[5] ~= '' then redis.call('set', KEYS[5], '1', 'EX', ARGV[3]) end
 local adds, removes = tonumber(ARGV[7]), tonumber(ARGV[8])
-local at = 9
+local at = 10
 for _ = 1, adds do
   redis.call('zadd', KEYS[7], 'NX', ARGV[at + 1], ARGV[at])
   redis.call('hsetnx', KEYS[8], ARGV[at], ARGV[at + 2])
@@ -34,5 +35,9 @@ for _ = 1, removes do
   redis.call('hdel', KEYS[8], ARGV[at])
   at = at + 1
 end
-if #ARGV >= at then redis.call('xadd', KEYS[3], '*', unpack(ARGV, at)) end
+if #ARGV >= at then
+  redis.call('xadd', KEYS[3], '*', unpack(ARGV, at))
+  redis.call('lpush', KEYS[9], ARGV[9])
+  redis.call('ltrim', KEYS[9], 0, 199)  -- timeline.KEEP
+end
 return 1

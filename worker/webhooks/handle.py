@@ -9,7 +9,7 @@ import structlog
 from dodopayments import DodoPaymentsError
 from dodopayments.types import Payment, Refund
 
-from worker import catalog, keys
+from worker import catalog, events, keys, timeline
 from worker.access import grants, payments
 from worker.access.config import AccessConfig
 from worker.context import Context
@@ -147,7 +147,10 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         if expired:
             log.info("pending_offers_expired", offers=expired, reason=f"what {moot} offered for happened")
     outcomes = making.run(ctx.client, ctx.stream, book, trigger, state, ctx.dodo) if follows else []
-    if not finished:
-        ctx.client.set(keys.processed(webhook_id), "1", ex=keys.DONE_TTL)
+    with ctx.client.pipeline(transaction=False) as pipe:  # the webhook on the customer's timeline, the mark
+        timeline.push(pipe, outcome.customer_id, timeline.entry(event_type, events.iso(at), webhook_id, "webhook"))
+        if not finished:
+            pipe.set(keys.processed(webhook_id), "1", ex=keys.DONE_TTL)
+        pipe.execute()
     access_event = emitted and emitted["type"]
     log.info("webhook_processed", access_event=access_event, access_event_id=emitted and emitted["id"], rules=outcomes)

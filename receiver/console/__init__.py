@@ -1,0 +1,1 @@
+"""The operator console at /console: signed-in pages over the same Redis the worker uses."""

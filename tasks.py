@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -33,6 +34,18 @@ def ensure_env() -> None:
     STAMP.write_text(want)
 
 
+def ensure_browser() -> None:
+    """The console's browser test drives the system's Chromium: installed from the system's
+    packages when missing and this runs as root (CI, a fresh container); else the test says what to install."""
+    apt = shutil.which("apt-get")
+    if shutil.which("chromedriver") or os.geteuid() != 0 or apt is None:
+        return
+    packages = [apt, "install", "-y", "-q", "chromium", "chromium-driver"]
+    if subprocess.run(packages, capture_output=True).returncode != 0:
+        subprocess.run([apt, "update", "-q"], check=True, capture_output=True)
+        subprocess.run(packages, check=True, capture_output=True)
+
+
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint", "install"):
         sys.exit("usage: python3 tasks.py dev|test|lint|install [args...]")
@@ -45,6 +58,8 @@ def main() -> None:
         for tool in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"], ["lint-imports"]):
             subprocess.run([str(BIN / tool[0]), *tool[1:]], check=True)
         return
+    if command == "test":
+        ensure_browser()
     if command == "dev":
         argv = [str(BIN / "dodo-upsell"), "dev", *rest]
     else:

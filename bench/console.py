@@ -78,7 +78,7 @@ def main() -> None:
     rules_dir = Path(tempfile.mkdtemp())
     shutil.copy(harness.ROOT / "rules" / "access.yaml", rules_dir)
     rules = "".join(
-        f"  - id: rule-{n}\n    on: payment.succeeded\n    offer: {{type: cross_sell, product: p{n}}}\n"
+        f"  - id: rule-{n}\n    on: payment.succeeded\n    offer: {{type: cross_sell, product: pdt_ADDON0priority7Kq}}\n"
         for n in range(RULES)
     )
     (rules_dir / "upsell.yaml").write_text("rules:\n" + rules)

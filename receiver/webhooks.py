@@ -10,6 +10,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from receiver import rates
 from worker import catalog, strictjson
 from worker.queue.intake import Intake
 from worker.signing import Verifier
@@ -77,6 +78,7 @@ class WebhookEndpoint:
         headers = {name.decode(): found.get(name, b"").decode("latin-1") for name in _WANTED}
         outcome = await self._receive(receive, headers)
         _COUNTERS[outcome].inc()
+        rates.WEBHOOKS.count("bad_json" if outcome in ("not_json", "no_type") else outcome)
         await _send(send, *ANSWERS[outcome])
         LATENCY.observe(time.perf_counter() - started)
 

@@ -79,6 +79,8 @@ def test_the_console_in_a_browser(
     wait_until(lambda: "not valid" in browser.page_source, what="the wrong token refused")
     browser.find_element(By.ID, "token").send_keys(TOKEN + "\n")
     wait_until(lambda: "Rules valid" in browser.page_source, what="the overview")
+    minutes = browser.find_elements(By.CSS_SELECTOR, "#per-minute tr")
+    assert sum(int(tr.find_elements(By.TAG_NAME, "td")[1].text) for tr in minutes[1:]) >= 2, "queued webhooks"
     shot(browser, "overview")
 
     browser.get(base + "/console/rules")
@@ -128,3 +130,24 @@ def test_the_console_is_off_without_tokens(stack: Stack) -> None:
     stack.web()
     assert httpx.get(stack.base_url + "/console", follow_redirects=False).status_code == 404
     assert httpx.get(stack.base_url + "/console/login").status_code == 404
+
+
+def test_webhooks_per_minute_keep_the_last_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from types import SimpleNamespace
+
+    from receiver import rates
+
+    now = [1_800_000_000.0]
+    clock = SimpleNamespace(time=lambda: now[0], strftime=time.strftime, gmtime=time.gmtime)
+    monkeypatch.setattr(rates, "time", clock)
+    counts = rates.PerMinute()
+    counts.count("queued")
+    counts.count("queued")
+    now[0] += 60
+    counts.count("duplicate")
+    recent = counts.recent(3)
+    assert [c for _, c in recent] == [{"duplicate": 1}, {"queued": 2}, {}]
+    now[0] += 3600
+    counts.count("queued")
+    assert len(counts._minutes) == 1, "minutes older than an hour are dropped"

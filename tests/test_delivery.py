@@ -121,6 +121,10 @@ def test_every_access_event_reaches_a_verifying_receiver_once_in_order(
     first = receiver.received[0]
     assert set(first) == {"schema_version", "id", "type", "customer_id", "occurred_at", "source", "data"}
     assert isinstance(first["data"], dict) and first["data"]["version"] == 1
+    from worker import timeline
+
+    lines = timeline.read(client, customers[0])
+    assert [t["detail"] for t in lines if t["what"] == "delivery"] == ["delivered to entitlements"] * 3
 
 
 def test_an_endpoint_failing_then_recovering_gets_everything_in_order(

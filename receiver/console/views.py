@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from prometheus_client import REGISTRY
 
+from receiver import rates
 from receiver.console import charts
 from worker import keys, timeline
 from worker.access import grants
@@ -35,6 +36,7 @@ def overview(client: redis.Redis, book: LiveBook) -> dict[str, Any]:
     return {
         "rules": {"files": current.files, "count": len(current.rules), "rejected": book.rejected},
         "webhooks": {o: int(REGISTRY.get_sample_value("upsell_webhooks_total", {"outcome": o}) or 0) for o in OUTCOMES},
+        "per_minute": rates.WEBHOOKS.recent(),
         "queues": {q: int(client.llen(keys.queue(q))) for q in (keys.WEBHOOK_QUEUE, keys.INTERNAL_QUEUE)},
         "schedule": {"jobs": int(client.zcard(keys.SCHEDULE)), "lag_seconds": round(lag, 1)},
         "endpoints": endpoints,

@@ -12,7 +12,7 @@ from typing import Any
 import redis
 import structlog
 
-from worker import keys, metrics
+from worker import keys, metrics, timeline
 from worker.delivery import outbox, send
 from worker.delivery.endpoints import Endpoint
 from worker.queue import schedule
@@ -81,6 +81,7 @@ def step(
         _slot(endpoint_id).release()
     if outcome.startswith("http_2"):
         outbox.finish(client, endpoint_id, customer_id, item)
+        _on_timeline(client, customer_id, event, f"delivered to {endpoint_id}")
         metrics.DELIVERIES.labels(endpoint_id, "delivered").inc()
         return f"delivered {event['id']}"
     if outcome == "http_410":
@@ -103,12 +104,22 @@ def step(
             "item": item,
         }
         outbox.finish(client, endpoint_id, customer_id, item, dead)
+        _on_timeline(client, customer_id, event, f"dead at {endpoint_id} after {attempts} attempts: {outcome}")
         metrics.DELIVERIES.labels(endpoint_id, "dead").inc()
         log.error("delivery_dead", endpoint=endpoint_id, event_id=event["id"], attempts=attempts, error=outcome)
         return f"dead after {attempts} attempts: {outcome}"
     wait = backoff[attempts - 1]
     _later(client, f"deliver:{endpoint_id}:{customer_id}:{event['id']}:{attempts}", wait, endpoint_id, customer_id)
     return f"attempt {attempts} failed ({outcome}): next in {wait}s"
+
+
+def _on_timeline(client: redis.Redis, customer_id: str, event: dict[str, Any], detail: str) -> None:
+    """The outcome on the customer's console timeline, after the step it records (a crash between
+    the two loses this line, never a delivery)."""
+    line = timeline.entry("delivery", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), event["id"], detail)
+    with client.pipeline(transaction=False) as pipe:
+        timeline.push(pipe, customer_id, line)
+        pipe.execute()
 
 
 class Dispatcher:

@@ -20,7 +20,7 @@ from dramatiq.common import compute_backoff
 from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
-MAX_TOKENS = 64  # more waiting workers than this per queue gain nothing from more tokens
+MAX_TOKENS = 8  # a woken worker fetches what its prefetch allows: more tokens mostly wake it to empty queues
 
 
 def key(queue_list: str) -> str:

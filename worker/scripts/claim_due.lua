@@ -19,6 +19,6 @@ for _, id in ipairs(due) do
     redis.call('rpush', KEYS[3], id)
   end
 end
-for _ = 1, math.min(#due, 64) do redis.call('rpush', KEYS[3] .. '.wake', 1) end  -- wake waiting workers
-if #due > 0 then redis.call('ltrim', KEYS[3] .. '.wake', -64, -1) end
+for _ = 1, math.min(#due, 8) do redis.call('rpush', KEYS[3] .. '.wake', 1) end  -- wake waiting workers
+if #due > 0 then redis.call('ltrim', KEYS[3] .. '.wake', -8, -1) end
 return #due

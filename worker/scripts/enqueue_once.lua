@@ -11,7 +11,7 @@ if redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
   redis.call('hset', KEYS[2], ARGV[1], ARGV[3])
   redis.call('rpush', KEYS[3], ARGV[1])
   redis.call('rpush', KEYS[3] .. '.wake', 1)  -- wakes a waiting worker (queue/wake.py)
-  redis.call('ltrim', KEYS[3] .. '.wake', -64, -1)
+  redis.call('ltrim', KEYS[3] .. '.wake', -8, -1)
   local retention = tonumber(ARGV[4])
   if retention > 0 and #ARGV > 4 then
     local now = redis.call('time')

@@ -62,6 +62,16 @@ def test_commit_access_without_event_writes_no_entry(client: redis.Redis) -> Non
     assert client.xlen("test:stream") == 0 and client.get(keys.access("cus")) == "v1"
 
 
+def test_a_commit_with_no_event_still_puts_the_webhook_on_the_timeline(client: redis.Redis) -> None:
+    """The webhook's own line rides on the commit that marks it processed: no extra round trip."""
+    script_keys = [keys.access("cus"), keys.access_applied("msg"), "test:stream", keys.CUSTOMERS, "test:done", ""]
+    script_keys += [keys.SCHEDULE, keys.JOBS, keys.timeline("cus")]
+    args = ["", "v1", 60, "cus", "", 0, 0, 0, '{"what": "payment.failed"}']
+    assert redis_scripts.run(client, "commit_access", script_keys, args) == 1
+    assert client.xlen("test:stream") == 0 and client.get("test:done") == "1"
+    assert client.lrange(keys.timeline("cus"), 0, -1) == ['{"what": "payment.failed"}']
+
+
 def test_claim_due_moves_only_due_jobs_once(client: redis.Redis) -> None:
     now = time.time()
     with client.pipeline() as pipe:

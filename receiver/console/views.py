@@ -5,6 +5,7 @@ them, dead letters without their bodies."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,11 +29,13 @@ def overview(client: redis.Redis, book: LiveBook) -> dict[str, Any]:
     current = book.get()
     due: Any = client.zrange(keys.SCHEDULE, 0, 0, withscores=True)
     lag = max(0.0, time.time() - due[0][1]) if due else 0.0
+    dead = Counter(record["endpoint"] for record in outbox.dead_records(client))  # one read for all endpoints
     endpoints = []
     for endpoint_id in sorted(current.endpoints):
         count, oldest = outbox.pending(client, endpoint_id)
-        dead = len(outbox.dead_records(client, endpoint_id))
-        endpoints.append({"id": endpoint_id, "pending": count, "oldest_seconds": round(oldest, 1), "dead": dead})
+        endpoints.append(
+            {"id": endpoint_id, "pending": count, "oldest_seconds": round(oldest, 1), "dead": dead[endpoint_id]}
+        )
     return {
         "rules": {"files": current.files, "count": len(current.rules), "rejected": book.rejected},
         "webhooks": {o: int(REGISTRY.get_sample_value("upsell_webhooks_total", {"outcome": o}) or 0) for o in OUTCOMES},

@@ -114,6 +114,7 @@ def apply(
     update: Update,
     finish: str | None = None,
     index: tuple[str, str, int] | None = None,
+    note: str = "",
 ) -> tuple[dict[str, str] | None, AccessState, bool]:
     """Apply once per webhook (scripts/commit_access.lua, a compare-and-set, no WATCH); stale
     changes are skipped. The state is not read first: the script is given the state this process
@@ -121,7 +122,8 @@ def apply(
     when that guess is wrong: one round trip when it is right (a new customer, or one this
     process wrote last), two when it is not.
     `finish`, a key marking the whole webhook processed, is set in the same commit when nothing
-    follows; `index`, a payment's (key, value, TTL), is written by the first commit whatever it finds.
+    follows, with `note` (the webhook's timeline line) when the commit emits no event of its own;
+    `index`, a payment's (key, value, TTL), is written by the first commit whatever it finds.
     Returns the event emitted (if any), the customer's state afterwards, and whether `finish` was set."""
     key, done = keys.access(update.customer_id), keys.access_applied(update.webhook_id)
     raw: str | bytes = _last_written.get(update.customer_id, "")
@@ -141,7 +143,10 @@ def apply(
         script_keys = [key, done, stream, keys.CUSTOMERS, finish or "", record_key, keys.SCHEDULE, keys.JOBS]
         script_keys.append(keys.timeline(update.customer_id))
         written = state.dumps()
-        line = timeline.entry(fields["type"], fields["occurred_at"], fields["source"], update.reason) if fields else ""
+        if fields:
+            line = timeline.entry(fields["type"], fields["occurred_at"], fields["source"], update.reason)
+        else:
+            line = note if finish else ""
         args: list[Any] = [raw, written, keys.DONE_TTL, update.customer_id, record, record_ttl, len(jobs), len(stale)]
         args.append(line)
         args += [*added, *stale, *flat]

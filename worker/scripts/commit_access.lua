@@ -10,7 +10,7 @@
 -- KEYS[7] the schedule (sorted set), KEYS[8] its jobs hash, KEYS[9] the customer's timeline list
 -- ARGV[1] the state as read or guessed ('' if none), ARGV[2] the new state, ARGV[3] TTL of the marks in seconds,
 -- ARGV[4] the customer id, ARGV[5] the payment index record, ARGV[6] its TTL in seconds,
--- ARGV[7] n jobs to add, ARGV[8] m jobs to remove, ARGV[9] the timeline entry ('' with no event),
+-- ARGV[7] n jobs to add, ARGV[8] m jobs to remove, ARGV[9] the timeline entry ('' for none),
 -- then n (job id, due, encoded message) triples,
 -- then m job ids, then field/value pairs of the stream entry (none: no event)
 -- Returns 1 committed; {0, current state} when ARGV[1] is not the state (read earlier, or guessed):
@@ -35,8 +35,8 @@ for _ = 1, removes do
   redis.call('hdel', KEYS[8], ARGV[at])
   at = at + 1
 end
-if #ARGV >= at then
-  redis.call('xadd', KEYS[3], '*', unpack(ARGV, at))
+if #ARGV >= at then redis.call('xadd', KEYS[3], '*', unpack(ARGV, at)) end
+if ARGV[9] ~= '' then
   redis.call('lpush', KEYS[9], ARGV[9])
   redis.call('ltrim', KEYS[9], 0, 199)  -- timeline.KEEP
 end

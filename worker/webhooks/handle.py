@@ -105,7 +105,8 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     operators and tests, and costs no extra write on the hot path."""
     book = ctx.book.get()
     event = parse(event_type, body)
-    outcome = effect_of(book.access, payment_lookup(ctx), event_type, webhook_id, event)
+    lookup = payment_lookup(ctx)
+    outcome = effect_of(book.access, lookup, event_type, webhook_id, event)
     structlog.contextvars.bind_contextvars(customer_id=outcome.customer_id)
     index = payments.index_entry(outcome.payment) if outcome.payment is not None else None
     if index is not None and outcome.update is None:
@@ -121,13 +122,16 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         outcome.facts, webhook_id, subscription_id=outcome.subscription_id, payment_id=paid, at=cause
     )
     state, emitted, finished = None, None, False
+    note = timeline.entry(event_type, events.iso(at), webhook_id, "webhook")  # the customer's console timeline
     if outcome.update is not None:
         products = [c.product_id for c in outcome.update.changes if c.product_id]
         unknown = [product for product in products if book.access.grant("", product) is None]
         if unknown:
             log.info("products_grant_nothing", products=unknown, hint="add them to access.yaml to grant access")
         finish = None if follows else keys.processed(webhook_id)
-        emitted, state, finished = grants.apply(ctx.client, ctx.stream, book.access, outcome.update, finish, index)
+        emitted, state, finished = grants.apply(
+            ctx.client, ctx.stream, book.access, outcome.update, finish, index, note=note
+        )
     if settles_offer and payment is not None and outcome.paid is not None:  # processing: still charging
         close_offer(ctx, webhook_id, payment, outcome.paid, at)
     if outcome.methods_changed:
@@ -137,7 +141,7 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
     if book.holdouts:
         count_lift(ctx, outcome, at)
     if outcome.disputed or outcome.cancelled:
-        guardrails.count(ctx, outcome, payment_lookup(ctx), at)
+        guardrails.count(ctx, outcome, lookup, at)
     if outcome.suppresses:
         expired = store.expire_pending(ctx.client, ctx.stream, outcome.customer_id, webhook_id, at)
         if expired:
@@ -147,10 +151,10 @@ def handle(ctx: Context, event_type: str, webhook_id: str, body: str) -> None:
         if expired:
             log.info("pending_offers_expired", offers=expired, reason=f"what {moot} offered for happened")
     outcomes = making.run(ctx.client, ctx.stream, book, trigger, state, ctx.dodo) if follows else []
-    with ctx.client.pipeline(transaction=False) as pipe:  # the webhook on the customer's timeline, the mark
-        timeline.push(pipe, outcome.customer_id, timeline.entry(event_type, events.iso(at), webhook_id, "webhook"))
-        if not finished:
+    if not finished:  # else the commit set the mark, and the webhook's line or its access event's
+        with ctx.client.pipeline(transaction=False) as pipe:
+            timeline.push(pipe, outcome.customer_id, note)
             pipe.set(keys.processed(webhook_id), "1", ex=keys.DONE_TTL)
-        pipe.execute()
+            pipe.execute()
     access_event = emitted and emitted["type"]
     log.info("webhook_processed", access_event=access_event, access_event_id=emitted and emitted["id"], rules=outcomes)

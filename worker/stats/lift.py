@@ -63,15 +63,15 @@ def payment(
 
 
 def summaries(client: redis.Redis, rule_ids: list[str]) -> dict[str, dict[str, Any] | None]:
-    """Each rule's `summary`, its hash read in one round trip for all of them."""
+    """Each rule's summary, its hash read in one round trip for all of them."""
     with client.pipeline(transaction=False) as pipe:
         for rule_id in rule_ids:
             pipe.hgetall(keys.lift_stats(rule_id))
         raws = pipe.execute()
-    return {rule_id: summary(raw) for rule_id, raw in zip(rule_ids, raws, strict=True)}
+    return {rule_id: _summary(raw) for rule_id, raw in zip(rule_ids, raws, strict=True)}
 
 
-def summary(raw: dict[Any, Any]) -> dict[str, Any] | None:
+def _summary(raw: dict[Any, Any]) -> dict[str, Any] | None:
     """Per currency: each group's customers and mean revenue, the difference, its interval, a verdict."""
     found = {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in raw.items()}
     if not found:

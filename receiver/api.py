@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from receiver import auth, openapi, waiting
+from receiver import auth, openapi, refusals, waiting
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
 from worker import dodo, events, keys
@@ -27,6 +27,7 @@ from worker.offers import app_events, charge, display, eligibility, planchange, 
 from worker.offers.model import Offer
 from worker.queue import messages
 from worker.queue.intake import Intake
+from worker.replication import Ack
 from worker.rules.model import PRORATION_MODES
 from worker.stats import report
 
@@ -55,6 +56,7 @@ class Api:
         api: DodoPayments,
         rules_dir: Path,
         intake: Intake,
+        ack: Ack | None = None,
     ) -> None:
         self.client = client
         self.stream = stream
@@ -66,6 +68,7 @@ class Api:
         self.rules_dir = rules_dir
         self._book: LiveBook | None = None
         self.intake = intake  # app events are queued like webhooks, in one atomic step
+        self.ack = ack or Ack()  # replicas an accept or decline must reach before its answer
 
     def book(self) -> LiveBook:
         """The rules (for access.yaml's policy), loaded on first need and hot reloaded like the worker's."""
@@ -132,20 +135,16 @@ class Api:
                 if inspect.iscoroutinefunction(handler):
                     return await handler(request)
                 return await run_in_threadpool(handler, request)  # type: ignore[arg-type]
-            except redis.RedisError:
-                return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
-            except yamlsource.ProblemsFound as found:
-                first = found.problems[0] if found.problems else "see `dodo-upsell rules check`"
-                error = {"error": f"the rule files are unusable: {first}"}
-                return JSONResponse(error, status_code=503)
-            except waiting.BadWait as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            except waiting.TooManyWaiters:
-                error = {"error": "too many requests waiting, retry shortly", "code": "waiters_busy"}
-                return JSONResponse(error, status_code=503, headers={"retry-after": "1"})
-            except DodoBusy:
-                error = {"error": "too many Dodo calls in flight, retry shortly", "code": "dodo_busy"}
-                return JSONResponse(error, status_code=503, headers={"retry-after": "1"})
+            except (
+                redis.RedisError,
+                yamlsource.ProblemsFound,
+                waiting.BadWait,
+                waiting.TooManyWaiters,
+                DodoBusy,
+            ) as exc:
+                refused = refusals.answer(exc)
+                assert refused is not None
+                return refused
 
         return endpoint
 
@@ -204,6 +203,7 @@ class Api:
         if not moved:
             error = REFUSED.get(offer.state, f"offer is {offer.state}, only a pending offer can be declined")
             return JSONResponse({"error": error, "offer": offer.view()}, status_code=409)
+        self.ack.confirm(self.client)
         return JSONResponse(offer.view())
 
     async def accept(self, request: Request) -> JSONResponse:
@@ -228,6 +228,8 @@ class Api:
             also=charge.schedule_charge,
         )
         assert offer is not None
+        if moved or offer.state in ("charging", "converted"):
+            await run_in_threadpool(self.ack.confirm, self.client)
         if (moved or offer.state in ("charging", "converted")) and wait > 0:
             offer_id = offer.offer_id
             settled = await self.waiters.until(

@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import redis
-import redis.asyncio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,18 +15,25 @@ from starlette.routing import Route
 from receiver.api import Api
 from receiver.console.pages import Console
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
+from worker import redisconn
 from worker.config import Settings
 from worker.dodo import make_client
 from worker.queue.intake import Intake
+from worker.replication import Ack
 from worker.signing import Verifier
 
 
 def create_app(settings: Settings) -> WebhookFirst:
-    aclient = redis.asyncio.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
-    webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), Intake(aclient, settings.inbound_retention_seconds))
+    ack = Ack(settings.ack_replicas, settings.ack_timeout_ms)
+    timeout = 2 + ack.timeout_ms / 1000 if ack.replicas else 2  # a WAIT may take the ack timeout
+    aclient = redisconn.connect_async(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=2)
+    client = redisconn.connect(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=2, decode_responses=True
+    )
+    intake = Intake(aclient, settings.inbound_retention_seconds, ack)
+    webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), intake)
     dodo = make_client(settings)
-    api = Api(client, settings.api_tokens, settings.events_stream, dodo, settings.rules_dir, webhook.intake)
+    api = Api(client, settings.api_tokens, settings.events_stream, dodo, settings.rules_dir, intake, ack)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

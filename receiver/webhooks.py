@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver import rates
-from worker import catalog, strictjson
+from worker import catalog, replication, strictjson
 from worker.queue.intake import Intake
 from worker.signing import Verifier
 
@@ -34,6 +34,7 @@ ANSWERS: dict[str, tuple[int, bytes]] = {
         ("not_json", 400, {"error": f"body is not strict JSON (UTF-8, no NaN, at most {strictjson.MAX_DEPTH} deep)"}),
         ("no_type", 400, {"error": "body has no string field 'type'"}),
         ("unavailable", 503, {"error": "queue unavailable, retry later"}),
+        ("not_replicated", 503, {"error": "stored but not yet on enough replicas, retry later"}),
     )
 }
 _COUNTERS = {
@@ -108,6 +109,9 @@ class WebhookEndpoint:
             return "ignored"
         try:
             queued = await self.intake.enqueue_once(event_type, webhook_id, body.decode("utf-8"))
+        except replication.NotReplicated as exc:
+            log.warning("webhook_not_replicated", webhook_id=webhook_id, event_type=event_type, reason=str(exc))
+            return "not_replicated"
         except redis.exceptions.RedisError as exc:
             log.error(
                 "webhook_not_stored",

@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlparse
+
+from worker import redisconn
 
 DELIVERY_BACKOFF = "5s,30s,2m,10m,30m,1h,3h,6h,12h,24h"  # waits after each failed attempt, then dead
 
@@ -34,6 +37,8 @@ class Settings:
     worker_metrics: bool = True  # UPSELL_WORKER_METRICS=off: no exporter, metrics in-process
     log_pretty: bool = False  # UPSELL_LOG_PRETTY=1: coloured lines for a terminal, not JSON
     wake_on_enqueue: bool = True  # UPSELL_WAKE_ON_ENQUEUE=off: Dramatiq's sleep (bench.latency's baseline)
+    ack_replicas: int = 0  # UPSELL_ACK_REPLICAS: replicas that must have a write before the caller's answer
+    ack_timeout_ms: int = 500  # UPSELL_ACK_TIMEOUT: how long to wait for them, then 503
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -62,11 +67,35 @@ def _redis_url(env: dict[str, str], required: bool) -> str:
                 "(only `dodo-upsell dev` starts its own)"
             )
         return ""
-    if urlparse(url).scheme not in ("redis", "rediss", "unix"):
+    scheme = url.partition("://")[0] if "://" in url else ""
+    if scheme not in ("redis", "rediss", "unix", redisconn.SENTINEL_SCHEME):
         raise ConfigError(
-            f"REDIS_URL must start with redis://, rediss:// or unix:// (got scheme {urlparse(url).scheme!r})"
+            f"REDIS_URL must start with redis://, rediss://, unix:// or redis+sentinel:// (got scheme {scheme!r})"
         )
+    if scheme == redisconn.SENTINEL_SCHEME:
+        try:
+            redisconn.parse_sentinel(url)
+        except ValueError as exc:
+            raise ConfigError(
+                f"REDIS_URL: {exc} (redis+sentinel://[:password@]host:port[,host:port...]/<service>[/<db>])"
+            ) from None
     return url
+
+
+def _ack(env: dict[str, str]) -> tuple[int, int]:
+    """UPSELL_ACK_REPLICAS (0..): replicas a write answered to a caller must reach first;
+    UPSELL_ACK_TIMEOUT (`500ms`, `2s`): the bound on that wait."""
+    replicas_text = env.get("UPSELL_ACK_REPLICAS", "").strip() or "0"
+    if not replicas_text.isdigit() or int(replicas_text) > 16:
+        raise ConfigError(f"UPSELL_ACK_REPLICAS must be a whole number from 0 to 16 (got {replicas_text[:20]!r})")
+    timeout_text = env.get("UPSELL_ACK_TIMEOUT", "").strip() or "500ms"
+    match = re.fullmatch(r"([0-9]{1,6})(ms|s)", timeout_text)
+    timeout_ms = (int(match.group(1)) * (1000 if match.group(2) == "s" else 1)) if match else 0
+    if not 1 <= timeout_ms <= 10_000:
+        raise ConfigError(
+            f"UPSELL_ACK_TIMEOUT must be a duration such as 500ms or 2s, at most 10s (got {timeout_text[:20]!r})"
+        )
+    return int(replicas_text), timeout_ms
 
 
 def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_webhook_key: bool = True) -> Settings:
@@ -108,6 +137,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         backoff = tuple(parse_duration(part) for part in backoff_text.split(","))
     except ValueError as exc:
         raise ConfigError(f"UPSELL_DELIVERY_BACKOFF: {exc} (a comma-separated list, e.g. {DELIVERY_BACKOFF})") from None
+    ack_replicas, ack_timeout_ms = _ack(env)
     return Settings(
         redis_url=_redis_url(env, need_redis),
         webhook_secrets=secrets,
@@ -124,6 +154,8 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         worker_metrics=env.get("UPSELL_WORKER_METRICS", "on").strip() != "off",
         log_pretty=env.get("UPSELL_LOG_PRETTY", "").strip() == "1",
         wake_on_enqueue=env.get("UPSELL_WAKE_ON_ENQUEUE", "on").strip() != "off",
+        ack_replicas=ack_replicas,
+        ack_timeout_ms=ack_timeout_ms,
     )
 
 

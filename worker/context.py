@@ -10,7 +10,7 @@ import redis
 import structlog
 from dodopayments import DodoPayments
 
-from worker import config, dodo, events, gctune
+from worker import config, dodo, events, gctune, redisconn
 from worker.book import LiveBook
 
 
@@ -29,7 +29,7 @@ _lock = threading.Lock()
 
 def redis_client(url: str) -> redis.Redis:
     """The worker's state client: timeouts under the 15 s heartbeat; connects on first use."""
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10)
+    return redisconn.connect(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10)
 
 
 def bootstrap(settings: config.Settings | None = None) -> Context:

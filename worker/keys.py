@@ -18,6 +18,7 @@ SCHEDULE = "upsell:schedule"  # sorted set: job id -> due time
 JOBS = "upsell:jobs"  # hash: job id -> encoded Dramatiq message
 DEAD_LETTERS = "upsell:deadletters"  # hash: record id -> JSON, kept until replayed
 INBOUND = "upsell:inbound"  # stream: every verified, first-seen webhook and app event, as queued (for backtests)
+ACK_MARK = "upsell:ack"  # counter each replicated acknowledgement bumps, so WAIT covers every earlier write
 CUSTOMERS = "upsell:customers"  # sorted set (all scores 0): every customer with access state, for paging
 
 # Outbound webhooks (worker/delivery): the stream is copied, in order, into one list per endpoint

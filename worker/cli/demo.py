@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from worker import catalog, signing
+from worker import catalog, redisconn, signing
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 20) -> Any:
@@ -79,9 +79,8 @@ def _walk(api: httpx.Client, template: Callable[[str], dict[str, Any]], customer
     )
     access = _wait("access", lambda: (a := api.get(f"/api/customers/{customer}/access").json())["version"] >= 2 and a)
     print(f"5. access v{access['version']}: tier {access['tier']}, features {access['features']}")
-    import redis
 
-    stream: list[Any] = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True).xrange("upsell:events")  # type: ignore[assignment]
+    stream: list[Any] = redisconn.connect(os.environ["REDIS_URL"], decode_responses=True).xrange("upsell:events")  # type: ignore[assignment]
     print("6. events for entitlement systems on upsell:events: " + ", ".join(fields["type"] for _, fields in stream))
 
 

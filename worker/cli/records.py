@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from worker import config, keys
+from worker import config, keys, redisconn
 from worker.book import Book
 from worker.cli import project
 
@@ -24,7 +24,7 @@ def events_stream() -> str:
 def connect() -> redis.Redis:
     """REDIS_URL, else this project's `dev` Redis; exits with one line when it does not answer."""
     url = project.redis_url()
-    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=3, socket_timeout=10)
+    client = redisconn.connect(url, decode_responses=True, socket_connect_timeout=3, socket_timeout=10)
     try:
         client.ping()
     except redis.RedisError as exc:

@@ -9,7 +9,6 @@ from typing import Any
 
 import dramatiq
 import orjson
-import redis
 from dramatiq.broker import Consumer
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
@@ -22,7 +21,7 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
-from worker import keys
+from worker import keys, redisconn
 from worker.queue import wake
 
 # A worker silent this long is dead and its unacked messages are requeued. Every blocking call
@@ -118,7 +117,7 @@ def build(
     if prometheus:
         middleware.insert(0, _prometheus())
     broker = RecoveringRedisBroker(
-        client=redis.Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10),
+        client=redisconn.connect(redis_url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=10),
         namespace=keys.NAMESPACE,
         heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=MAINTENANCE_CHANCE,

@@ -16,7 +16,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from worker import keys, redis_scripts
+from worker import keys, redis_scripts, replication
 from worker.queue import messages
 
 Pending = tuple[bytes, "asyncio.Future[Any]"]  # one EVALSHA, already in RESP, and who waits for it
@@ -27,8 +27,9 @@ class Intake:
     """Group commit: requests that arrive while a batch is in flight go out together in one
     pipeline (one write, one read), each still its own atomic script and answered only after it."""
 
-    def __init__(self, client: Redis, archive_retention_seconds: int = 0) -> None:
+    def __init__(self, client: Redis, archive_retention_seconds: int = 0, ack: replication.Ack | None = None) -> None:
         self._client = client
+        self._ack = ack or replication.Ack()  # replicas that must have a batch before it is answered
         self._archive_ms = archive_retention_seconds * 1000  # upsell:inbound kept this long; 0: not kept
         self._source = redis_scripts.source("enqueue_once")
         self._sha = client.register_script(self._source).sha
@@ -94,14 +95,21 @@ class Intake:
         pool = self._client.connection_pool
         connection = await pool.get_connection()
         try:
-            async with asyncio.timeout(REPLY_TIMEOUT):
-                await connection.send_packed_command(b"".join(wire for wire, _ in batch), check_health=False)
+            async with asyncio.timeout(REPLY_TIMEOUT + self._ack.timeout_ms / 1000):
+                wires = b"".join(wire for wire, _ in batch)
+                await connection.send_packed_command(wires + self._ack.wire, check_health=False)
                 results: list[Any] = []
                 for _ in batch:
                     try:
                         results.append(await connection.read_response(timeout=math.inf))
                     except ResponseError as exc:  # this script's error; the replies after it still follow
                         results.append(exc)
+                if self._ack.replicas:
+                    await connection.read_response(timeout=math.inf)  # the INCR
+                    try:
+                        self._ack.check(int(await connection.read_response(timeout=math.inf)))
+                    except replication.NotReplicated as exc:
+                        return [exc] * len(batch)
             return results
         except BaseException as exc:  # timeout, reset, cancelled: the replies left unread make it unusable
             await connection.disconnect()

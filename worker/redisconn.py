@@ -106,10 +106,19 @@ def _note_primary(service: str, address: Any) -> None:
 
 
 class _LoggedPool(redis.sentinel.SentinelConnectionPool):
-    def get_master_address(self) -> Any:
-        address = super().get_master_address()
-        _note_primary(self.service_name, address)
-        return address
+    """Connections ask the pool's proxy for the primary (redis-py's sync design), so the proxy's
+    lookup is the one wrapped."""
+
+    def __init__(self, service_name: str, sentinel_manager: Any, **kwargs: Any) -> None:
+        super().__init__(service_name, sentinel_manager, **kwargs)
+        find = self.proxy.get_master_address
+
+        def logged() -> Any:
+            address = find()
+            _note_primary(service_name, address)
+            return address
+
+        self.proxy.get_master_address = logged  # type: ignore[method-assign]
 
 
 class _LoggedAsyncPool(redis.asyncio.sentinel.SentinelConnectionPool):

@@ -88,12 +88,13 @@ class Replicated:
         return sum(1 for key, value in info.items() if key.startswith("slave") and value.get("state") == "online")
 
     def kill_primary_after_lag(self, lag: float) -> tuple[str, float]:
-        """Freeze the replica (SIGSTOP) for `lag` seconds, as a slow link would, then SIGKILL the
-        primary and let the replica run on: what the primary took meanwhile exists nowhere else.
-        Returns the killed node's name and when."""
+        """Cut the replica off for `lag` seconds, as a broken link would (frozen with SIGSTOP, its
+        link closed by the primary), then SIGKILL the primary and let the replica run on: what the
+        primary took meanwhile exists nowhere else. Returns the killed node's name and when."""
         name = self.primary_name()
         replica = next(proc for node, proc in self.nodes.items() if node != name)
         replica.send_signal(signal.SIGSTOP)
+        redis.Redis(port=self.ports[name]).client_kill_filter(_type="replica")
         time.sleep(lag)
         self.nodes[name].kill()
         replica.send_signal(signal.SIGCONT)

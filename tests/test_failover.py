@@ -189,6 +189,7 @@ def test_with_no_replica_acknowledgement_the_drill_counts_what_a_failover_loses(
         applied = applied_sources(replicated)
         assert max(applied.values()) == 1, "nothing applied twice, even so"
         lost = WEBHOOKS - len(applied)
+        assert lost > 0, "the control: without the replica's acknowledgement the cut-off window is lost"
         print(f"failover drill, UPSELL_ACK_REPLICAS=0: {lost} of {WEBHOOKS} acknowledged webhooks lost")
     finally:
         for stack in stacks:

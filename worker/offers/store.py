@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import redis
 from redis.client import Pipeline
 
-from worker import catalog, events, keys, metrics
+from worker import catalog, events, keys, metrics, redis_scripts
 from worker.offers.model import Offer
 from worker.queue import messages, schedule
 from worker.stats import counters
@@ -47,6 +47,21 @@ def emit(
         messages.push(pipe, messages.internal("offer_event", offer.offer_id, event_type))
 
 
+def _guarded(client: redis.Redis, guards: list[tuple[str, Any]], record: Callable[[Pipeline], None]) -> int:
+    """Run the commands `record` puts on a pipeline in one atomic script (guarded_exec.lua), only if
+    each guard holds: (key, None) the key is absent, (key, value) it holds exactly that value.
+    Returns 0 when they ran, else the number of the first guard that failed."""
+    with client.pipeline(transaction=False) as pipe:
+        record(pipe)  # recorded, never sent: the script runs them
+        commands: list[Any] = []
+        for args, _ in pipe.command_stack:
+            commands += [len(args), *args]
+    tests = [
+        "!" if value is None else b"=" + (value if isinstance(value, bytes) else value.encode()) for _, value in guards
+    ]
+    return int(redis_scripts.run(client, "guarded_exec", [key for key, _ in guards], [*tests, *commands]))
+
+
 def _watched(client: redis.Redis, watch: list[str], body: Callable[[Pipeline], T]) -> T:
     """Run `body` under WATCH until no watched key changed under it."""
     with client.pipeline() as pipe:
@@ -65,34 +80,27 @@ def create(
 
     Returns "created", "exists", "once_per_customer" or "cooldown_after_decline".
     """
-    watch = [
-        keys.offer(offer.offer_id),
-        keys.once(offer.rule_id, offer.customer_id),
-        keys.cooldown(offer.rule_id, offer.customer_id),
-    ]
+    guards = [(keys.offer(offer.offer_id), None)]
+    guards += [(keys.once(offer.rule_id, offer.customer_id), None)] if once else []
+    guards += [(keys.cooldown(offer.rule_id, offer.customer_id), None)] if cooldown else []
+    refusals = ["exists", *(["once_per_customer"] if once else []), *(["cooldown_after_decline"] if cooldown else [])]
 
-    def body(pipe: Pipeline) -> str:
-        if pipe.exists(watch[0]):
-            return "exists"
-        if once and pipe.exists(watch[1]):
-            return "once_per_customer"
-        if cooldown and pipe.exists(watch[2]):
-            return "cooldown_after_decline"
-        pipe.multi()
-        pipe.set(watch[0], offer.dumps())
+    def record(pipe: Pipeline) -> None:
+        pipe.set(keys.offer(offer.offer_id), offer.dumps())
         pipe.zadd(keys.customer_offers(offer.customer_id), {offer.offer_id: time.time()})
         if once:
-            pipe.set(watch[1], offer.offer_id)
+            pipe.set(keys.once(offer.rule_id, offer.customer_id), offer.offer_id)
         due = offer.expires_at_ts()
         if due is not None:
             schedule.add(pipe, f"expire:{offer.offer_id}", due, "expire_offer", offer.offer_id)
         emit(pipe, stream, "offer.created", offer, offer.source, at=at)
         counters.count(pipe, offer, "created")
-        pipe.execute()
-        metrics.OFFERS.labels(offer.rule_id, "created").inc()
-        return "created"
 
-    return _watched(client, watch, body)
+    failed = _guarded(client, guards, record)
+    if failed:
+        return refusals[failed - 1]
+    metrics.OFFERS.labels(offer.rule_id, "created").inc()
+    return "created"
 
 
 def transition(
@@ -114,8 +122,8 @@ def transition(
     Returns (moved to `to`, offer as it is afterwards); moved is False when it was elsewhere.
     """
 
-    def body(pipe: Pipeline) -> tuple[bool, Offer | None]:
-        raw = pipe.get(keys.offer(offer_id))
+    while True:
+        raw = client.get(keys.offer(offer_id))
         if raw is None:
             return False, None
         offer = Offer.loads(raw)
@@ -127,21 +135,24 @@ def transition(
         if not offer.can_move_to(target):
             return False, offer
         offer = Offer.model_validate(offer.model_dump() | extra | {"state": target})
-        pipe.multi()
-        pipe.set(keys.offer(offer_id), offer.dumps())
-        if target == "declined" and offer.cooldown_seconds:
-            pipe.set(keys.cooldown(offer.rule_id, offer.customer_id), offer_id, ex=offer.cooldown_seconds)
-        if kind:
-            emit(pipe, stream, kind, offer, source or offer_id, at=when)
-            counters.count(pipe, offer, kind.removeprefix("offer."))
-        if also and target == to:
-            also(pipe, offer)
-        pipe.execute()
+
+        def record(
+            pipe: Pipeline, offer: Offer = offer, target: str = target, kind: str | None = kind, when: Any = when
+        ) -> None:
+            pipe.set(keys.offer(offer_id), offer.dumps())
+            if target == "declined" and offer.cooldown_seconds:
+                pipe.set(keys.cooldown(offer.rule_id, offer.customer_id), offer_id, ex=offer.cooldown_seconds)
+            if kind:
+                emit(pipe, stream, kind, offer, source or offer_id, at=when)
+                counters.count(pipe, offer, kind.removeprefix("offer."))
+            if also and target == to:
+                also(pipe, offer)
+
+        if _guarded(client, [(keys.offer(offer_id), raw)], record):
+            continue  # it changed since it was read: read it again
         if kind:
             metrics.OFFERS.labels(offer.rule_id, kind.removeprefix("offer.")).inc()
         return target == to, offer
-
-    return _watched(client, [keys.offer(offer_id)], body)
 
 
 def annotate(client: redis.Redis, offer_id: str, state: str, changes: dict[str, Any]) -> Offer | None:

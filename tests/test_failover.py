@@ -7,7 +7,9 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,18 +144,31 @@ def applied_sources(replicated: Replicated) -> Counter[str]:
     return Counter(e["source"] for e in read_events(replicated.primary()) if e["type"].startswith("access."))
 
 
-def test_with_one_replica_acknowledged_every_webhook_is_applied_exactly_once_across_a_failover(
-    replicated: Replicated, rules_dir: Path, tmp_path: Path, sink: Entitlements
-) -> None:
-    stacks = start_stacks(replicated, rules_dir, tmp_path, 1, sink)
+@contextmanager
+def drilled(
+    replicated: Replicated, rules_dir: Path, tmp: Path, sink: Entitlements, ack: int
+) -> Iterator[tuple[list[Stack], Drill]]:
+    """The stacks, the drill run on them, every webhook finally answered 200; closed afterwards."""
+    stacks = start_stacks(replicated, rules_dir, tmp, ack, sink)
     try:
         drill = run_drill(replicated, stacks)
         assert set(drill.statuses.values()) == {200}, Counter(drill.statuses.values())
+        yield stacks, drill
+    finally:
+        for stack in stacks:
+            stack.close()
+
+
+def test_with_one_replica_acknowledged_every_webhook_is_applied_exactly_once_across_a_failover(
+    replicated: Replicated, rules_dir: Path, tmp_path: Path, sink: Entitlements
+) -> None:
+    with drilled(replicated, rules_dir, tmp_path, sink, 1) as (stacks, drill):
         ids = [f"msg_failover_{n}" for n in range(WEBHOOKS)]
+        client = replicated.primary()
         wait_until(lambda: len(applied_sources(replicated)) >= WEBHOOKS, 180, what="every webhook applied")
+        wait_until(lambda: not client.hlen("dramatiq:webhooks.msgs"), 120, what="every message acknowledged")
         assert applied_sources(replicated) == Counter(ids), "each acknowledged webhook applied exactly once"
         # The schedule carries on: offers made before the kill expire after it, on the new primary.
-        client = replicated.primary()
         created = {e["data"]["offer_id"] for e in read_events(client) if e["type"] == "offer.created"}
         assert len(created) == CUSTOMERS
 
@@ -172,28 +187,19 @@ def test_with_one_replica_acknowledged_every_webhook_is_applied_exactly_once_acr
             f"failover drill, UPSELL_ACK_REPLICAS=1: promoted {drill.promoted_after:.1f} s after the kill, "
             f"ready {drill.ready_after:.1f} s after, 0 acknowledged webhooks lost"
         )
-    finally:
-        for stack in stacks:
-            stack.close()
 
 
 def test_with_no_replica_acknowledgement_the_drill_counts_what_a_failover_loses(
     replicated: Replicated, rules_dir: Path, tmp_path: Path, sink: Entitlements
 ) -> None:
-    stacks = start_stacks(replicated, rules_dir, tmp_path, 0, sink)
-    try:
-        drill = run_drill(replicated, stacks)
-        assert set(drill.statuses.values()) == {200}
+    with drilled(replicated, rules_dir, tmp_path, sink, 0):
         client = replicated.primary()
-        wait_until(lambda: client.llen("dramatiq:webhooks") == 0, 120, what="queue drained")
+        wait_until(lambda: not client.hlen("dramatiq:webhooks.msgs"), 120, what="every message acknowledged")
         applied = applied_sources(replicated)
         assert max(applied.values()) == 1, "nothing applied twice, even so"
         lost = WEBHOOKS - len(applied)
         assert lost > 0, "the control: without the replica's acknowledgement the cut-off window is lost"
         print(f"failover drill, UPSELL_ACK_REPLICAS=0: {lost} of {WEBHOOKS} acknowledged webhooks lost")
-    finally:
-        for stack in stacks:
-            stack.close()
 
 
 def test_a_lagging_replica_turns_acknowledgements_into_503_until_it_has_the_write(

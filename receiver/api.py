@@ -22,7 +22,6 @@ from receiver.webhooks import read_body
 from worker import dodo, events, keys
 from worker.access import grants
 from worker.book import LiveBook
-from worker.folder import yamlsource
 from worker.offers import app_events, charge, display, eligibility, planchange, store
 from worker.offers.model import Offer
 from worker.queue import messages
@@ -135,16 +134,8 @@ class Api:
                 if inspect.iscoroutinefunction(handler):
                     return await handler(request)
                 return await run_in_threadpool(handler, request)  # type: ignore[arg-type]
-            except (
-                redis.RedisError,
-                yamlsource.ProblemsFound,
-                waiting.BadWait,
-                waiting.TooManyWaiters,
-                DodoBusy,
-            ) as exc:
-                refused = refusals.answer(exc)
-                assert refused is not None
-                return refused
+            except refusals.REFUSED as exc:
+                return refusals.answer(exc)
 
         return endpoint
 
@@ -228,9 +219,10 @@ class Api:
             also=charge.schedule_charge,
         )
         assert offer is not None
-        if moved or offer.state in ("charging", "converted"):
+        taken = moved or offer.state in ("charging", "converted")  # by this call or an earlier one
+        if taken:
             await run_in_threadpool(self.ack.confirm, self.client)
-        if (moved or offer.state in ("charging", "converted")) and wait > 0:
+        if taken and wait > 0:
             offer_id = offer.offer_id
             settled = await self.waiters.until(
                 wait,
@@ -239,7 +231,7 @@ class Api:
             )
             if settled is not None and settled.state in ("converted", "failed"):
                 return JSONResponse(settled.view(), status_code=200)  # settled within the wait
-        if moved or offer.state in ("charging", "converted"):
+        if taken:
             return JSONResponse(offer.view(), status_code=202)
         return JSONResponse({"error": REFUSED[offer.state], "offer": offer.view()}, status_code=409)
 

@@ -11,10 +11,12 @@ from worker.folder import yamlsource
 from worker.replication import NotReplicated
 
 RETRY_SOON = {"retry-after": "1"}
+# What `answer` turns into a response; anything else is a bug and a 500.
+REFUSED = (redis.RedisError, yamlsource.ProblemsFound, waiting.BadWait, waiting.TooManyWaiters, DodoBusy)
 
 
-def answer(exc: Exception) -> JSONResponse | None:
-    """The response for an error the caller can act on; None: not one of those (a bug: 500)."""
+def answer(exc: Exception) -> JSONResponse:
+    """The response for one of REFUSED, an error the caller can act on."""
     if isinstance(exc, NotReplicated):
         error = {"error": f"stored but not yet replicated, retry: {exc}", "code": "not_replicated"}
         return JSONResponse(error, status_code=503, headers=RETRY_SOON)
@@ -28,7 +30,6 @@ def answer(exc: Exception) -> JSONResponse | None:
     if isinstance(exc, waiting.TooManyWaiters):
         error = {"error": "too many requests waiting, retry shortly", "code": "waiters_busy"}
         return JSONResponse(error, status_code=503, headers=RETRY_SOON)
-    if isinstance(exc, DodoBusy):
-        error = {"error": "too many Dodo calls in flight, retry shortly", "code": "dodo_busy"}
-        return JSONResponse(error, status_code=503, headers=RETRY_SOON)
-    return None
+    assert isinstance(exc, DodoBusy), exc
+    error = {"error": "too many Dodo calls in flight, retry shortly", "code": "dodo_busy"}
+    return JSONResponse(error, status_code=503, headers=RETRY_SOON)

@@ -43,7 +43,8 @@ def run_on_own_connection(client: redis.Redis, name: str, keys: list[str], args:
     command = hiredis.pack_command(("EVALSHA", _script(client, name).sha, len(keys), *keys, *args))  # 2 µs, not 7
     for attempt in range(3):
         try:
-            connection.connect()  # a no-op when connected; a Sentinel's connection finds the primary here
+            if not connection.is_connected:  # connect() itself: a Sentinel's connection asks for the primary there
+                connection.connect()
             connection.send_packed_command([command], check_health=False)
             return connection.read_response()
         except NoScriptError:  # the server restarted and lost its script cache

@@ -10,6 +10,7 @@ covers every write the primary took before it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import redis
 import redis.exceptions
@@ -26,14 +27,14 @@ class Ack:
     replicas: int = 0  # 0: answer once the primary has it (one machine)
     timeout_ms: int = 500
 
-    @property
+    @cached_property
     def wire(self) -> bytes:
         """INCR and WAIT in RESP, for a batch already on one connection; empty when not asked."""
         if not self.replicas:
             return b""
-        parts = [b"INCR", keys.ACK_MARK.encode(), b"WAIT", str(self.replicas).encode(), str(self.timeout_ms).encode()]
-        incr, wait = parts[:2], parts[2:]
-        return _command(incr) + _command(wait)
+        return _command(b"INCR", keys.ACK_MARK.encode()) + _command(
+            b"WAIT", str(self.replicas).encode(), str(self.timeout_ms).encode()
+        )
 
     def check(self, reached: int) -> None:
         """Raise NotReplicated when WAIT's answer is short of the replicas asked for."""
@@ -54,5 +55,5 @@ class Ack:
         self.check(int(reached))
 
 
-def _command(parts: list[bytes]) -> bytes:
+def _command(*parts: bytes) -> bytes:
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%b\r\n" % (len(part), part) for part in parts)

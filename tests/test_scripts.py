@@ -11,7 +11,10 @@ import dramatiq
 import pytest
 import redis
 
+from tests.conftest import STREAM
 from worker import keys, redis_scripts
+from worker.offers import store
+from worker.offers.model import Offer
 from worker.queue import messages, schedule
 
 
@@ -215,3 +218,37 @@ def test_every_enqueue_path_leaves_a_wake_up_token(client: redis.Redis) -> None:
     assert client.llen(wake.key(keys.queue(keys.INTERNAL_QUEUE))) == 1
     assert schedule.claim_due(client) == 1
     assert client.llen(wake.key(keys.queue(keys.INTERNAL_QUEUE))) == 2
+
+
+def _offer(offer_id: str, **extra: object) -> Offer:
+    fields = dict(offer_id=offer_id, rule_id="r", variant="v", customer_id="cus_g", type="one_click")
+    fields |= dict(product_id="pdt_x", quantity=1, created_at="2026-11-30T00:00:00Z", source="msg_g", trigger="t")
+    return Offer.model_validate(fields | extra)
+
+
+def test_guarded_offer_writes_hold_under_concurrency(client: redis.Redis) -> None:
+    """guarded_exec.lua: of many racing creates under once_per_customer one wins, of many racing
+    accepts one moves the offer, and a refused guard writes nothing."""
+    with ThreadPoolExecutor(20) as pool:
+        made = list(
+            pool.map(lambda n: store.create(client, STREAM, _offer(f"off_{n}"), once=True, cooldown=True), range(20))
+        )
+    assert sorted(made) == ["created"] + ["once_per_customer"] * 19
+    (winner,) = client.zrange(keys.customer_offers("cus_g"), 0, -1)
+    assert store.create(client, STREAM, _offer(winner), once=False, cooldown=False) == "exists"
+    entries = client.xlen(STREAM)
+
+    def accept(_: int) -> bool:
+        return store.transition(
+            client,
+            STREAM,
+            winner,
+            "charging",
+            event_type="offer.accepted",
+            also=lambda pipe, offer: pipe.incr("charges"),
+        )[0]
+
+    with ThreadPoolExecutor(20) as pool:
+        moved = list(pool.map(accept, range(20)))
+    assert moved.count(True) == 1 and client.get("charges") == "1"
+    assert client.xlen(STREAM) == entries + 1, "one offer.accepted, no event from a refused guard"

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from receiver import auth, openapi, refusals, waiting
+from receiver import auth, openapi, query, refusals, waiting
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
 from worker import dodo, events, keys
@@ -146,23 +146,30 @@ class Api:
 
     def access_page(self, request: Request) -> JSONResponse:
         """Every customer's access, a page at a time, for a consumer bootstrapping before it follows events."""
-        limit = request.query_params.get("limit", "100")
-        if not re.fullmatch(r"[0-9]{1,4}", limit) or not 1 <= int(limit) <= 1000:
+        limit = query.limit(request, 100, 1000)
+        if limit is None:
             return JSONResponse({"error": "limit must be 1..1000"}, status_code=400)
         cursor = request.query_params.get("cursor", "")
-        items, next_cursor = grants.page(self.client, self.book().get().access, cursor, int(limit))
+        items, next_cursor = grants.page(self.client, self.book().get().access, cursor, limit)
         return JSONResponse({"items": items, "next_cursor": next_cursor})
 
     async def customer_offers(self, request: Request) -> JSONResponse:
-        """`?wait=2s`: as soon as the customer has a pending offer, or with what there is at the end."""
+        """Newest first, `?limit=` (1..100, 20 by default) a page, `?cursor=` from `next_cursor`.
+        `?wait=2s`: as soon as the page holds a pending offer, or with what there is at the end."""
         customer_id = request.path_params["customer_id"]
+        limit, cursor = query.limit(request, 20, query.MAX_OFFERS_PAGE), request.query_params.get("cursor", "0")
+        if limit is None or not re.fullmatch(r"[0-9]{1,9}", cursor):
+            error = f"limit must be 1..{query.MAX_OFFERS_PAGE}; cursor a next_cursor"
+            return JSONResponse({"error": error}, status_code=400)
         wait = waiting.parse(request.query_params.get("wait"))
-        found = await self.waiters.until(
+        found, next_cursor = await self.waiters.until(
             wait,
-            lambda: run_in_threadpool(store.for_customer, self.client, customer_id),
-            lambda offers: any(o.state == "pending" for o in offers),
+            lambda: run_in_threadpool(store.page, self.client, customer_id, int(cursor), limit),
+            lambda page: any(o.state == "pending" for o in page[0]),
         )
-        return JSONResponse({"customer_id": customer_id, "offers": [await self._shown(o) for o in found]})
+        shown = [await self._shown(o) for o in found]
+        more = None if next_cursor is None else str(next_cursor)
+        return JSONResponse({"customer_id": customer_id, "offers": shown, "next_cursor": more})
 
     async def _shown(self, offer: Offer) -> dict[str, Any]:
         """The offer with its display brought up to date, if Dodo answers quickly; as stored if not."""

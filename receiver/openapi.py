@@ -53,7 +53,8 @@ class AccessPage(BaseModel):
 
 class Offers(BaseModel):
     customer_id: str
-    offers: list[Offer]
+    offers: list[Offer] = Field(description="newest first, at most `limit` (1..100, default 20)")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 
 class Eligibility(BaseModel):
@@ -132,7 +133,10 @@ def _paths() -> dict[str, Any]:
         },
         "/api/customers/{customer_id}/access": {"get": {"parameters": [customer], "responses": _answer("Access")}},
         "/api/customers/{customer_id}/offers": {
-            "get": {"parameters": [customer, WAIT], "responses": _answer("Offers", 400)}
+            "get": {
+                "parameters": [customer, WAIT, _param("limit", "query"), _param("cursor", "query")],
+                "responses": _answer("Offers", 400),
+            }
         },
         "/api/customers/{customer_id}/eligibility": {
             "get": {

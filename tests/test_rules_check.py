@@ -102,6 +102,25 @@ MISTAKES = {
     "zero variant weight": (GOOD_RULE + "    variants: [{weight: 0}]\n", 5, "rule 'r1': variants.0.weight"),
     "bad offer type": (GOOD_RULE.replace("one_click", "two_click"), 4, "rule 'r1': offer.type"),
     "quantity zero": (GOOD_RULE.replace("}", ", quantity: 0}"), 4, "rule 'r1': offer.quantity"),
+    "rule that triggers itself": (
+        GOOD_RULE.replace("payment.succeeded", "offer.created") + "    delay: 1d\n",
+        3,
+        "chain back to it: r1 -> r1",
+    ),
+    "rules that trigger each other": (
+        GOOD_RULE.replace("payment.succeeded", "offer.declined")
+        + "    when: {offer_rule: r2}\n"
+        + "  - id: r2\n    on: offer.failed\n    offer: {type: cross_sell, product: pdt_ADDON0priority7Kq}\n",
+        3,
+        "r1 -> r2 -> r1",
+    ),
+    "control character in an id": (GOOD_RULE.replace("id: r1", 'id: "r\\x1f1"'), 2, "'r\\x1f1' is not a name"),
+    "slash in a variant name": (
+        GOOD_RULE + "    variants: [{name: a/b, weight: 1}]\n",
+        5,
+        "variants.0.name: 'a/b' is not a name",
+    ),
+    "space in a feature name": (GOOD_RULE + "    when: {has: [pro plan]}\n", 5, "'pro plan' is not a name"),
     "unknown variant override": (
         GOOD_RULE + "    variants: [{weight: 1, offer: {colour: red}}]\n",
         5,

@@ -68,11 +68,11 @@ def rules(client: redis.Redis, days: int) -> dict[str, Any]:
 def _created_converted(counted: dict[Any, Any]) -> dict[str, tuple[int, int]]:
     """One day's hash as rule id -> (created, converted), variants added up, in one pass."""
     totals: dict[str, list[int]] = {}
-    for raw_field, value in counted.items():
-        field = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
-        rule_id, _, metric = field.split(counters.SEP)
-        if metric in ("created", "converted"):
-            totals.setdefault(rule_id, [0, 0])[metric == "converted"] += int(value)
+    for raw_field, raw_value in counted.items():
+        parsed = counters.parse(raw_field, raw_value)
+        if parsed is not None and parsed[2] in ("created", "converted"):
+            rule_id, _, metric, value = parsed
+            totals.setdefault(rule_id, [0, 0])[metric == "converted"] += value
     return {rule_id: (pair[0], pair[1]) for rule_id, pair in totals.items()}
 
 

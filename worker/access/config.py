@@ -10,17 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from worker.access.state import Grant
 from worker.folder import yamlsource
-from worker.folder.yamlsource import Duration, Span
+from worker.folder.yamlsource import Duration, Name, Span
 
 MAX_LIMIT = 10**12
 
 
 class ProductAccess(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    tier: str | None = None
-    features: list[str] = Field(default_factory=list)
+    tier: Name | None = None
+    features: list[Name] = Field(default_factory=list)
     duration: Duration | None = None  # one-time purchases only: the grant ends this long after the payment
-    limits: dict[str, Annotated[int, Field(ge=0, le=MAX_LIMIT)]] = Field(default_factory=dict)  # {seats: 5}
+    limits: dict[Name, Annotated[int, Field(ge=0, le=MAX_LIMIT)]] = Field(default_factory=dict)  # {seats: 5}
 
 
 class Policy(BaseModel):
@@ -50,10 +50,10 @@ class AccessConfig(BaseModel):
     """`rules/access.yaml`: tiers lowest to highest, and what each product grants."""
 
     model_config = ConfigDict(extra="forbid")
-    tiers: list[str] = Field(default_factory=list)
+    tiers: list[Name] = Field(default_factory=list)
     products: dict[str, ProductAccess] = Field(default_factory=dict)
     entitlements: dict[str, ProductAccess] = Field(default_factory=dict)  # Dodo entitlement id -> access
-    limits: dict[str, Literal["highest", "sum"]] = Field(default_factory=dict)  # how grants combine; highest
+    limits: dict[Name, Literal["highest", "sum"]] = Field(default_factory=dict)  # how grants combine; highest
     policy: Policy = Field(default_factory=Policy)
 
     def rank(self, tier: str | None) -> int:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from worker import config
 from worker.folder import yamlsource
+from worker.folder.yamlsource import Name
 
 FILE = "endpoints.yaml"
 
@@ -25,7 +26,7 @@ FILE = "endpoints.yaml"
 class EndpointEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: Name
     url: str
     secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     events: list[str] = Field(default_factory=lambda: ["*"], min_length=1)

@@ -31,6 +31,22 @@ def parse_duration(value: Any) -> int:
     return seconds
 
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def _name(value: Any) -> Any:
+    """One grammar for every name an operator writes that ends up in a Redis key, a stats field, a
+    metric label or a URL: a separator or a control character in one would corrupt them all."""
+    if not isinstance(value, str) or not re.fullmatch(NAME_PATTERN, value):
+        raise ValueError(
+            f"{ascii(value)[:80]} is not a name: 1 to 64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+Name = Annotated[str, BeforeValidator(_name), WithJsonSchema({"type": "string", "pattern": NAME_PATTERN})]
+
 Duration = Annotated[
     int,
     BeforeValidator(parse_duration),
@@ -205,7 +221,7 @@ def validate(doc: Document, model: type[M], at: tuple[Any, ...] = (), name: str 
 
 
 def _message(err: Any) -> str:
-    where = ".".join(str(part) for part in err["loc"])
+    where = ".".join(str(part) if str(part).isprintable() else ascii(str(part)) for part in err["loc"])
     if err["type"] == "extra_forbidden":
         return f"unknown key {where!r}: remove it or check its spelling"
     if err["type"] == "missing":

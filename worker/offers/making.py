@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 
-from worker import catalog, dodo, events, keys
+from worker import catalog, dodo, events, keys, metrics
 from worker.access import grants
 from worker.access.state import AccessState
 from worker.book import Book
@@ -24,7 +24,7 @@ from worker.offers import app_events, display, eligibility, planchange, store
 from worker.offers.model import Offer
 from worker.queue import schedule
 from worker.queue.errors import PermanentError
-from worker.rules import match
+from worker.rules import graph, match
 from worker.rules.match import Facts
 from worker.rules.model import Rule
 from worker.stats import counters, lift
@@ -40,6 +40,7 @@ class Trigger:
     subscription_id: str | None = None
     payment_id: str | None = None
     at: str | None = None  # the cause's time (ISO 8601): the offer.created it makes occurred then
+    depth: int = 0  # the causation depth of offers it makes (rules/graph.py)
 
     def dumps(self) -> str:
         return json.dumps(asdict(self) | {"facts": self.facts.as_dict()})
@@ -52,7 +53,7 @@ class Trigger:
 
 def offer_trigger(offer: Offer, event_type: str) -> Trigger:
     facts = Facts(event_type, offer.customer_id, (offer.product_id,), offer_rule=offer.rule_id)
-    return Trigger(facts, offer.offer_id, offer.offer_id, offer.subscription_id)
+    return Trigger(facts, offer.offer_id, offer.offer_id, offer.subscription_id, depth=offer.causation_depth + 1)
 
 
 def run(
@@ -129,6 +130,8 @@ def act(
         sent = store.notify_once(client, stream, rule.notify, triggering, trigger.source, event_id)
         return f"{rule.notify} {'emitted' if sent else 'already emitted'}"
     offer = new_offer(rule, trigger)
+    if trigger.depth > graph.MAX_DEPTH:
+        return _too_deep(client, rule, offer)
     blocked = eligibility.access_blocker(state, offer.product_id, book.access.policy.suppress_offers_after_refund)
     blocked = blocked or _subscription_blocker(api, offer)
     if blocked:
@@ -148,6 +151,20 @@ def act(
         lift.record(client, rule.id, offer.variant, offer.customer_id, "exposed", rule.lift_window)
     log.info("offer_" + result, offer_id=offer.offer_id, rule_id=rule.id, variant=offer.variant)
     return f"offer {offer.offer_id} {result}"
+
+
+_told_too_deep: set[str] = set()
+
+
+def _too_deep(client: Any, rule: Rule, offer: Offer) -> str:
+    """A chain of offers past MAX_DEPTH makes nothing more: counted once per would-be offer in the
+    rule's stats (`too_deep`), logged once per rule by each process."""
+    counters.once(client, f"too_deep:{offer.offer_id}", offer, "too_deep")
+    metrics.OFFERS.labels(rule.id, "too_deep").inc()
+    if rule.id not in _told_too_deep:
+        _told_too_deep.add(rule.id)
+        log.warning("offer_chain_too_deep", rule_id=rule.id, depth=offer.causation_depth, limit=graph.MAX_DEPTH)
+    return f"not offered: causation depth {offer.causation_depth} is past {graph.MAX_DEPTH}"
 
 
 def _subscription_blocker(api: DodoPayments | None, offer: Offer) -> str | None:
@@ -194,6 +211,7 @@ def new_offer(rule: Rule, trigger: Trigger) -> Offer:
         cooldown_seconds=rule.limit.cooldown_after_decline,
         return_url=rule.return_url,
         source_payment_id=trigger.payment_id,
+        causation_depth=trigger.depth,
     )
 
 

@@ -24,7 +24,20 @@ def get(client: redis.Redis, offer_id: str) -> Offer | None:
 
 
 def for_customer(client: redis.Redis, customer_id: str) -> list[Offer]:
+    """Every offer, oldest first: for the worker's own passes over a customer's offers."""
     ids: list[Any] = client.zrange(keys.customer_offers(customer_id), 0, -1)
+    return _loaded(client, ids)
+
+
+def page(client: redis.Redis, customer_id: str, offset: int, limit: int) -> tuple[list[Offer], int | None]:
+    """Newest first, `limit` from `offset`, and the next offset (None at the end). An offer made
+    while a reader pages shifts the rest by one: it may see one twice, never miss one."""
+    ids: list[Any] = client.zrevrange(keys.customer_offers(customer_id), offset, offset + limit)
+    more = len(ids) > limit
+    return _loaded(client, ids[:limit]), (offset + limit if more else None)
+
+
+def _loaded(client: redis.Redis, ids: list[Any]) -> list[Offer]:
     raws = client.mget([keys.offer(i if isinstance(i, str) else i.decode()) for i in ids]) if ids else []
     return [Offer.loads(raw) for raw in raws if raw]
 

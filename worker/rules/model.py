@@ -11,7 +11,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from worker import catalog
 from worker.access.config import AccessConfig
 from worker.folder import yamlsource
-from worker.folder.yamlsource import Duration
+from worker.folder.yamlsource import Duration, Name
+from worker.rules import graph
 
 OFFER_TRIGGERS = tuple(catalog.OFFER_TRIGGERS)
 MAX_AMOUNT = 10**12  # minor units: far above any one payment
@@ -30,6 +31,12 @@ def _listed(value: Any) -> Any:
 
 Names = Annotated[
     list[str],
+    BeforeValidator(_listed),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+
+NameList = Annotated[
+    list[Name],
     BeforeValidator(_listed),
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
 ]
@@ -83,13 +90,13 @@ class When(Strict):
     currency: Names | None = None
     min_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     max_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
-    has: Names | None = None
-    lacks: Names | None = None
+    has: NameList | None = None
+    lacks: NameList | None = None
     metadata: dict[str, Names] | None = None
-    offer_rule: Names | None = None
+    offer_rule: NameList | None = None
     fields: Fields | None = None  # app.* data, or the fields the catalog lists for a Dodo trigger
-    limit_below: dict[str, Annotated[int, Field(ge=0, le=MAX_AMOUNT)]] | None = None  # {seats: 10}
-    credits_below: dict[str, Annotated[float, Field(ge=0, le=MAX_AMOUNT)]] | None = None  # {api_calls: 100}
+    limit_below: dict[Name, Annotated[int, Field(ge=0, le=MAX_AMOUNT)]] | None = None  # {seats: 10}
+    credits_below: dict[Name, Annotated[float, Field(ge=0, le=MAX_AMOUNT)]] | None = None  # {api_calls: 100}
 
 
 class Offer(Strict):
@@ -103,7 +110,7 @@ class Offer(Strict):
 
 
 class Variant(Strict):
-    name: str | None = None
+    name: Name | None = None
     weight: float = Field(gt=0, le=1_000_000, allow_inf_nan=False)
     offer: dict[str, Any] = Field(default_factory=dict)
 
@@ -142,7 +149,7 @@ Share = Annotated[float, BeforeValidator(_percent), WithJsonSchema({"type": "str
 
 
 class Rule(Strict):
-    id: str = Field(min_length=1)
+    id: Name
     on: Trigger
     when: When = Field(default_factory=When)
     delay: Duration | None = None
@@ -213,9 +220,26 @@ def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | No
             except yamlsource.ProblemsFound as found:
                 problems += found.problems
     problems += _cross_checks(loaded, access)
+    problems += _cycles(loaded)
     if problems:
         raise yamlsource.ProblemsFound(problems)
     return [rule for _, _, rule in loaded]
+
+
+def _cycles(loaded: list[tuple[yamlsource.Document, int, Rule]]) -> list[yamlsource.Problem]:
+    """A chain of rules that trigger each other (rules/graph.py): one error at its first rule."""
+    where = {rule.id: (doc, index) for doc, index, rule in loaded}
+    problems = []
+    for chain in graph.cycles([rule for _, _, rule in loaded]):
+        doc, index = where[chain[0]]
+        problems.append(
+            doc.problem(
+                ("rules", index, "on"),
+                f"rule {chain[0]!r}: its offers trigger a chain back to it: {' -> '.join(chain)}; "
+                "one offer would make offers without end (a delay only slows it): narrow `when.offer_rule`",
+            )
+        )
+    return problems
 
 
 def _cross_checks(

@@ -4,6 +4,7 @@ read per day, so a report costs the same whether 1,000 or 1,000,000 offers were 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ class Offer(Protocol):
 
 SEP = "\x1f"  # between rule id, variant and metric in a field name: no rule id holds it
 KEEP_SECONDS = 400 * keys.DAY
-COUNTS = ("would_create", "held_out", "created", "accepted", "converted", "declined", "expired", "failed")
+COUNTS = ("would_create", "held_out", "too_deep", "created", "accepted", "converted", "declined", "expired", "failed")
 GUARDRAILS = ("refunds", "disputed", "cancelled_early")  # converted offers refunded, disputed, cancelled in 30 d
 
 
@@ -40,6 +41,20 @@ def day(at: float | None = None) -> str:
 
 def field(offer: Offer, metric: str) -> str:
     return SEP.join((offer.rule_id, offer.variant, metric))
+
+
+def parse(raw_field: bytes | str, raw_value: bytes | str) -> tuple[str, str, str, int] | None:
+    """(rule id, variant, metric, value) of a stored counter, or None for one no report can use
+    (written before names had a grammar, say): readers skip and count those, never fail on them."""
+    try:
+        field = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
+        rule_id, variant, metric = field.split(SEP)
+        value = int(raw_value)
+    except ValueError:
+        return None
+    money, _, currency = metric.partition(":")
+    known = metric in COUNTS + GUARDRAILS or (money in ("revenue", "refunded") and re.fullmatch("[A-Z]{3}", currency))
+    return (rule_id, variant, metric, value) if known else None
 
 
 def count(pipe: Pipeline, offer: Offer, metric: str, by: int = 1) -> None:

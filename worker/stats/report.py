@@ -64,13 +64,17 @@ def report(client: redis.Redis, since: date, until: date, rule: str | None = Non
             "refunded": defaultdict(int),
         }
     )
+    unreadable = 0
     for found in hashes:
         for raw_field, raw_value in found.items():
-            field = raw_field.decode() if isinstance(raw_field, bytes) else raw_field
-            rule_id, variant, metric = field.split(counters.SEP)
+            parsed = counters.parse(raw_field, raw_value)
+            if parsed is None:
+                unreadable += 1
+                continue
+            rule_id, variant, metric, value = parsed
             if rule is not None and rule_id != rule:
                 continue
-            row, value = rows[(rule_id, variant)], int(raw_value)
+            row = rows[(rule_id, variant)]
             money, _, currency = metric.partition(":")
             if currency:
                 row[money][currency] += value
@@ -80,7 +84,8 @@ def report(client: redis.Redis, since: date, until: date, rule: str | None = Non
     lifts = lift.summaries(client, [found["rule_id"] for found in by_rule])  # one hash per rule, one round trip
     for found in by_rule:
         found["lift"] = lifts[found["rule_id"]]
-    return {"since": since.isoformat(), "until": until.isoformat(), "rules": by_rule}
+    window = {"since": since.isoformat(), "until": until.isoformat()}
+    return window | {"rules": by_rule, "unreadable_fields": unreadable}
 
 
 def _by_rule(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -158,6 +163,8 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"{'':24} {rule['verdict']}")
         lines += [f"{'':24} guardrail: {flag}" for flag in rule["flags"]]
         lines += _lift_lines(rule.get("lift"))
+    if result.get("unreadable_fields"):
+        lines.append(f"{result['unreadable_fields']} stored counter(s) could not be read and were left out")
     return "\n".join(lines)
 
 

@@ -1,0 +1,70 @@
+"""Rules that feed themselves (issue: hardening): a cycle is refused at load (tests/test_rules_check.py);
+an acyclic chain of offers stops at the causation depth bound, counted; answers listing offers are paged;
+a counter no report can read is skipped and counted, never a failed report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import redis
+
+from tests.conftest import Stack, drained, read_events, wait_until
+from tests.test_offers import ADDON, CUSTOMER, deliver, purchase, start
+from worker import keys
+from worker.rules import graph
+from worker.stats import counters
+
+
+def chain(length: int) -> list[str]:
+    """r0 on the purchase, each r<n> on r<n-1>'s offer.created: acyclic, so it loads."""
+    rules = [f"  - id: r0\n    on: payment.succeeded\n    offer: {{type: cross_sell, product: {ADDON}}}\n"]
+    for n in range(1, length):
+        rules.append(
+            f"  - id: r{n}\n    on: offer.created\n    when: {{offer_rule: r{n - 1}}}\n"
+            f"    offer: {{type: cross_sell, product: {ADDON}}}\n"
+        )
+    return rules
+
+
+def test_a_chain_of_offers_stops_at_the_depth_bound_and_says_so(stack: Stack, client: redis.Redis) -> None:
+    start(stack, *chain(graph.MAX_DEPTH + 3))
+    deliver(stack, client, purchase())
+    wait_until(lambda: any("too_deep" in f for f in client.hkeys(keys.stats(counters.day()))), what="the chain's end")
+    drained(client, within=0)
+    made = [e["data"] for e in read_events(client) if e["type"] == "offer.created"]
+    assert sorted(o["causation_depth"] for o in made) == list(range(graph.MAX_DEPTH + 1))
+    assert {o["rule_id"] for o in made} == {f"r{n}" for n in range(graph.MAX_DEPTH + 1)}
+    stats = stack.api("GET", "/api/stats").json()
+    too_deep = {r["rule_id"]: r["variants"][0]["too_deep"] for r in stats["rules"]}
+    assert too_deep[f"r{graph.MAX_DEPTH + 1}"] == 1
+    assert "offer_chain_too_deep" in stack.procs[1].output()
+
+    first = stack.api("GET", f"/api/customers/{CUSTOMER}/offers", params={"limit": 3}).json()
+    assert len(first["offers"]) == 3 and first["next_cursor"] is not None
+    depths = [o["causation_depth"] for o in first["offers"]]
+    assert depths == sorted(depths, reverse=True)  # newest first
+    rest = stack.api("GET", f"/api/customers/{CUSTOMER}/offers", params={"cursor": first["next_cursor"]}).json()
+    assert rest["next_cursor"] is None
+    assert {o["offer_id"] for o in first["offers"] + rest["offers"]} == {o["offer_id"] for o in made}
+    for bad in ({"limit": 0}, {"limit": 101}, {"limit": "x"}, {"cursor": "-1"}):
+        assert stack.api("GET", f"/api/customers/{CUSTOMER}/offers", params=bad).status_code == 400
+
+
+def test_counters_no_report_can_read_are_skipped_and_counted(stack: Stack, client: redis.Redis) -> None:
+    start(stack, *chain(1))
+    day = keys.stats(counters.day())
+    sep = counters.SEP
+    client.hset(
+        day, mapping={f"ok{sep}v{sep}created": 2, f"bad{sep}x{sep}y{sep}created": 1, f"r{sep}v{sep}created": "x"}
+    )
+    client.hset(day, f"r{sep}v{sep}revenue:usd", 5)
+    answer = stack.api("GET", "/api/stats")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["unreadable_fields"] == 3
+    assert [r["rule_id"] for r in answer.json()["rules"]] == ["ok"]
+    printed = subprocess.run(
+        [sys.executable, "-m", "worker", "stats"], env=stack.env(), capture_output=True, text=True, timeout=60
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert "3 stored counter(s) could not be read" in printed.stdout

@@ -3,7 +3,9 @@ every request with `standardwebhooks`, the worker as `dramatiq worker.actors`, V
 
 from __future__ import annotations
 
+import itertools
 import json
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -19,6 +21,7 @@ from tests.conftest import Stack, drained, free_port, read_events, wait_until
 from tests.test_access import _cli as cli
 from tests.test_offers import ADDON, BASIC, COURSE, purchase
 from worker import book, keys
+from worker.delivery import send
 
 SECRET = "whsec_" + "ZW50aXRsZW1lbnRzLXNlY3JldC1mb3ItdGVzdHMtb25seQ=="
 
@@ -265,3 +268,54 @@ def test_signed_exactly_as_standard_webhooks_expects() -> None:
     assert Webhook(SECRET).verify(content, headers) == event and headers["webhook-id"] == "evt_1"
     with pytest.raises(Exception):
         Webhook("whsec_" + "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldC0xMjM0NTY=").verify(content, headers)
+
+
+class Dripper:
+    """An endpoint that answers one byte a second, for ever: each connection's life is recorded."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks"
+        self.lived: list[float] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        began = time.monotonic()
+        conn.recv(65536)
+        try:
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nx-drip: "):
+                conn.send(bytes([byte]))
+                time.sleep(1)
+        except OSError:
+            self.lived.append(time.monotonic() - began)
+
+
+def test_dripping_endpoints_hold_no_worker_and_each_attempt_ends_at_its_deadline(
+    stack: Stack, client: redis.Redis
+) -> None:
+    dripper = Dripper()
+    entries = "".join(
+        f"  - id: drip{n}\n    url: {dripper.url}\n    secret_env: ENT_SECRET\n    events: ['access.*']\n" for n in range(4)
+    )
+    (stack.rules_dir / "endpoints.yaml").write_text("endpoints:\n" + entries)
+    stack.extra_env.update(ENT_SECRET=SECRET, UPSELL_DELIVERY_BACKOFF="1s,1s,1s")
+    stack.web()
+    stack.worker(threads=2)
+    buy(stack, [f"cus_drip_{n}" for n in range(6)], [COURSE])
+    wait_until(lambda: client.xlen("upsell:events") >= 6, 30, what="the first events")
+    for n in range(5):  # while every endpoint drips, each webhook is applied as fast as ever
+        before = client.xlen("upsell:events")
+        sent = time.monotonic()
+        buy(stack, [f"cus_after_drip_{n}"], [COURSE])
+        wait_until(lambda: client.xlen("upsell:events") > before, 10, interval=0.01, what="applied")
+        assert time.monotonic() - sent < 1.0, "a webhook waited on a dripping endpoint"
+    wait_until(lambda: len(dripper.lived) >= 4, 40, what="attempts cut at their deadline")
+    assert all(send.ATTEMPT_SECONDS - 1 < lived < send.ATTEMPT_SECONDS + 3 for lived in dripper.lived), dripper.lived

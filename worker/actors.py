@@ -16,6 +16,7 @@ import structlog
 
 from worker import catalog, config, context, keys, logs, testclock
 from worker.access import grants
+from worker.delivery import threads
 from worker.delivery.deliver import step as deliver_step
 from worker.offers import charge, making, reconcile, store
 from worker.queue import broker as broker_setup
@@ -165,15 +166,16 @@ def charge_offer(offer_id: str) -> None:
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE)
 def deliver(endpoint_id: str, customer_id: str) -> None:
-    """One step of an endpoint-and-customer delivery chain: the head of its list, once."""
+    """One step of an endpoint-and-customer delivery chain, the head of its list once, handed to the
+    delivery threads (worker/delivery/threads.py): no endpoint holds this thread."""
     _bound(endpoint=endpoint_id, customer_id=customer_id)
     ctx = context.current()
     endpoints, backoff = ctx.book.get().endpoints, ctx.settings.delivery_backoff
-    _riding_out_redis_blips(
-        lambda: log.info(
-            "delivery_step", outcome=deliver_step(ctx.client, endpoints, endpoint_id, customer_id, backoff)
-        )
-    )
+
+    def step() -> str:
+        return deliver_step(ctx.client, endpoints, endpoint_id, customer_id, backoff)
+
+    _riding_out_redis_blips(lambda: threads.POOL.submit(ctx.client, endpoint_id, customer_id, step))
 
 
 @dramatiq.actor(queue_name=keys.INTERNAL_QUEUE, max_retries=0, time_limit=30_000)

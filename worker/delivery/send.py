@@ -3,7 +3,10 @@ the event id (receivers deduplicate on it), bounded in time and in what we read 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -13,15 +16,47 @@ from worker import signing
 from worker.delivery.endpoints import Endpoint
 
 CONNECT_SECONDS = 5.0
-TIMEOUT_SECONDS = 10.0  # the contract's limit for an answer
+TIMEOUT_SECONDS = 10.0  # the contract's limit for an answer: httpx applies it to each read
+ATTEMPT_SECONDS = 15.0  # connect, send and answer together: a peer dripping a byte at a time stops here
 MAX_ANSWER_BYTES = 4096  # a receiver's reply is read this far, never whole
 
+# A fresh connection per attempt: its socket is known from the start, so the attempt's deadline can
+# cut it wherever the exchange is (a kept-alive connection's socket is never shown to us).
 _client = httpx.Client(
     timeout=httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS),
     follow_redirects=False,
-    limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+    limits=httpx.Limits(max_connections=64, max_keepalive_connections=0),
     headers={"user-agent": "dodo-upsell-webhooks"},
 )
+
+
+class Deadline:
+    """Shuts the attempt's socket ATTEMPT_SECONDS after it starts: the blocked read then returns."""
+
+    def __init__(self, seconds: float) -> None:
+        self.passed = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+
+    def trace(self, name: str, info: dict[str, Any]) -> None:
+        if name == "connection.connect_tcp.complete":
+            self._sockets.append(info["return_value"].get_extra_info("socket"))
+            if self.passed.is_set():
+                self._cut()
+
+    def _cut(self) -> None:
+        self.passed.set()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
 
 
 def signed(endpoint: Endpoint, event: dict[str, Any], at: datetime | None = None) -> tuple[bytes, dict[str, str]]:
@@ -34,8 +69,16 @@ def post(endpoint: Endpoint, event: dict[str, Any]) -> str:
     raises (a host name the IDNA codec refuses, say) is a failed attempt, retried on the backoff,
     never an exception that would leave the customer's list with nothing scheduled to move it."""
     content, headers = signed(endpoint, event)
+    with Deadline(ATTEMPT_SECONDS) as deadline:
+        outcome = _exchange(endpoint.url, content, headers, deadline)
+    return "timeout" if deadline.passed.is_set() and not outcome.startswith("http_") else outcome
+
+
+def _exchange(url: str, content: bytes, headers: dict[str, str], deadline: Deadline) -> str:
     try:
-        with _client.stream("POST", endpoint.url, content=content, headers=headers) as answer:
+        with _client.stream(
+            "POST", url, content=content, headers=headers, extensions={"trace": deadline.trace}
+        ) as answer:
             read = 0
             for chunk in answer.iter_raw():
                 read += len(chunk)

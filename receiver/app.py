@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver import auth
 from receiver.api import Api
 from receiver.console.pages import Console
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
@@ -45,8 +46,13 @@ def create_app(settings: Settings) -> WebhookFirst:
             return JSONResponse({"status": "redis unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    metrics_tokens = tuple(token.encode() for token in settings.metrics_tokens)
+
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        """Open unless UPSELL_METRICS_TOKEN is set (rule ids and counts are in it): for a deployment
+        that cannot keep the port from the public."""
+        refused = auth.check(request, metrics_tokens) if metrics_tokens else None
+        return refused or Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ import pytest
 import redis
 import yaml
 
+from tests import heads
 from tests.conftest import ROOT, free_port, wait_until
 
 CLI = str(Path(sys.executable).parent / "dodo-upsell")
@@ -112,6 +113,7 @@ def test_dev_in_a_terminal_prints_commands_that_work_stays_stable_and_stops_clea
         return __import__("json").loads(answer.stdout or "{}").get("offers") or []
 
     (offer, *_) = wait_until(offers, what="an offer from the printed curl")
+    heads.check_bounded(int(port))  # the same bounds as `web`
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"})
     assert api.post(f"/api/offers/{offer['offer_id']}/accept").status_code == 202
     wait_until(lambda: api.get(f"/api/offers/{offer['offer_id']}").json()["state"] == "converted", what="converted")

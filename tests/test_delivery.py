@@ -303,7 +303,8 @@ def test_dripping_endpoints_hold_no_worker_and_each_attempt_ends_at_its_deadline
 ) -> None:
     dripper = Dripper()
     entries = "".join(
-        f"  - id: drip{n}\n    url: {dripper.url}\n    secret_env: ENT_SECRET\n    events: ['access.*']\n" for n in range(4)
+        f"  - id: drip{n}\n    url: {dripper.url}\n    secret_env: ENT_SECRET\n    events: ['access.*']\n"
+        for n in range(4)
     )
     (stack.rules_dir / "endpoints.yaml").write_text("endpoints:\n" + entries)
     stack.extra_env.update(ENT_SECRET=SECRET, UPSELL_DELIVERY_BACKOFF="1s,1s,1s")

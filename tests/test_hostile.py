@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis
 
+from tests import heads
 from tests.conftest import ROOT, TOKEN, Stack, drained, wait_until
 from worker import book, metrics
 from worker.delivery import send
@@ -144,6 +145,11 @@ def test_a_huge_header_never_makes_a_huge_log_line(stack: Stack, client: redis.R
     assert answer.status_code in (401, 431)
     drained(client)
     assert max(len(line) for line in web.output().splitlines()) < 4096
+
+
+def test_request_heads_are_bounded_before_any_body_is_read(stack: Stack) -> None:
+    stack.web()
+    heads.check_bounded(int(stack.base_url.rsplit(":", 1)[1]))
 
 
 def test_a_delivery_that_raises_anything_is_a_failed_attempt() -> None:

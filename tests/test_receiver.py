@@ -239,6 +239,15 @@ def test_health_ready_and_metrics(web: Stack) -> None:
     assert 'upsell_webhooks_total{outcome="queued"} 1.0' in metrics
 
 
+def test_metrics_need_the_token_when_one_is_set(stack: Stack) -> None:
+    stack.extra_env["UPSELL_METRICS_TOKEN"] = "scrape-me"
+    stack.web()
+    assert httpx.get(stack.base_url + "/metrics").status_code == 401
+    assert httpx.get(stack.base_url + "/metrics", headers={"authorization": "Bearer nope"}).status_code == 401
+    answer = httpx.get(stack.base_url + "/metrics", headers={"authorization": "Bearer scrape-me"})
+    assert answer.status_code == 200 and "upsell_webhooks_total" in answer.text
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [

@@ -39,6 +39,7 @@ class Settings:
     wake_on_enqueue: bool = True  # UPSELL_WAKE_ON_ENQUEUE=off: Dramatiq's sleep (bench.latency's baseline)
     ack_replicas: int = 0  # UPSELL_ACK_REPLICAS: replicas that must have a write before the caller's answer
     ack_timeout_ms: int = 500  # UPSELL_ACK_TIMEOUT: how long to wait for them, then 503
+    metrics_tokens: tuple[str, ...] = ()  # UPSELL_METRICS_TOKEN: the receiver's /metrics then needs one (bearer)
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -156,6 +157,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         wake_on_enqueue=env.get("UPSELL_WAKE_ON_ENQUEUE", "on").strip() != "off",
         ack_replicas=ack_replicas,
         ack_timeout_ms=ack_timeout_ms,
+        metrics_tokens=_split(env.get("UPSELL_METRICS_TOKEN", "")),
     )
 
 

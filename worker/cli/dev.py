@@ -73,9 +73,10 @@ class Valkey:
             self.process.wait(10)
 
 
-def serve(app: Any, host: str, port: int) -> uvicorn.Server:
+def serve(app: Any, host: str, port: int, http: Any = "auto") -> uvicorn.Server:
     """An ASGI app on a thread, returned once it listens."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, http=http)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"http-{port}", daemon=True)
     thread.start()
     while not server.started:
@@ -129,6 +130,7 @@ def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int 
     from emulator.app import create_app as create_emulator
     from emulator.demo_data import DEMO
     from receiver.app import create_app
+    from receiver.slowclients import DeadlineProtocol
     from worker import actors, context, logs
 
     settings = actors.SETTINGS  # read once, when the broker was built
@@ -141,7 +143,7 @@ def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int 
     context.start_background(context.bootstrap(settings))
     worker = dramatiq.Worker(actors.BROKER, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
     worker.start()
-    receiver = serve(create_app(settings), host, values.web_port)
+    receiver = serve(create_app(settings), host, values.web_port, http=DeadlineProtocol)
     return Local(valkey, worker, receiver, emulator)
 
 

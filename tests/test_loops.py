@@ -4,6 +4,7 @@ a counter no report can read is skipped and counted, never a failed report."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import redis
 from tests.conftest import Stack, drained, read_events, wait_until
 from tests.test_offers import ADDON, CUSTOMER, deliver, purchase, start
 from worker import keys
+from worker.queue import deadletters
 from worker.rules import graph
 from worker.stats import counters
 
@@ -68,3 +70,21 @@ def test_counters_no_report_can_read_are_skipped_and_counted(stack: Stack, clien
     )
     assert printed.returncode == 0, printed.stderr
     assert "3 stored counter(s) could not be read" in printed.stdout
+
+
+def test_a_number_past_63_bits_is_dead_lettered_with_its_field_before_any_script(
+    stack: Stack, client: redis.Redis
+) -> None:
+    start(stack, *chain(1))
+    for n, huge in enumerate(("1" + "0" * 30, "1e30", "-9223372036854775809")):
+        payload = purchase(customer=f"cus_huge_{n}")
+        body = json.dumps(payload).replace(
+            f'"total_amount": {payload["data"]["total_amount"]}', f'"total_amount": {huge}'
+        )
+        assert stack.post(body.encode()).json()["status"] == "queued"
+    records = wait_until(lambda: (found := deadletters.all_records(client)) and len(found) == 3 and found, what="dead")
+    for record in records:
+        assert "data.total_amount" in record["error"], record["error"]  # named, never its value
+    drained(client, within=0)
+    assert read_events(client) == [], "nothing applied, nothing emitted"
+    assert client.hlen(keys.stats(counters.day())) == 0

@@ -21,7 +21,8 @@ _registered: dict[str, Script] = {}
 
 @cache
 def source(name: str) -> str:
-    return (SCRIPTS / f"{name}.lua").read_text()
+    """The script with the shared input checks (scripts/_checks.lua) before it."""
+    return (SCRIPTS / "_checks.lua").read_text() + (SCRIPTS / f"{name}.lua").read_text()
 
 
 def run(client: Any, name: str, keys: list[str], args: list[Any]) -> Any:

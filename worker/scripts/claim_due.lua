@@ -6,8 +6,9 @@
 -- Each message is stamped with the claim time: Dramatiq's age limit then counts from when the job
 -- fell due, never from when it was scheduled (a job scheduled a year ahead is not a year old).
 -- Returns the number of jobs claimed.
-local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local stamp = math.floor(tonumber(ARGV[1]) * 1000)
+local now, limit = finite(ARGV[1], 'now'), whole(ARGV[2], 'the most jobs')
+local due = redis.call('zrangebyscore', KEYS[1], '-inf', now, 'LIMIT', 0, limit)
+local stamp = math.floor(now * 1000)
 for _, id in ipairs(due) do
   redis.call('zrem', KEYS[1], id)
   local body = redis.call('hget', KEYS[2], id)

@@ -15,6 +15,14 @@
 -- then m job ids, then field/value pairs of the stream entry (none: no event)
 -- Returns 1 committed; {0, current state} when ARGV[1] is not the state (read earlier, or guessed):
 -- merge again from it; {-1, current state} when this webhook was applied already.
+local adds, removes = whole(ARGV[7], 'jobs to add'), whole(ARGV[8], 'jobs to remove')
+whole(ARGV[3], 'the marks TTL')
+if KEYS[6] ~= '' then whole(ARGV[6], 'the payment record TTL') end
+if adds < 0 or removes < 0 or #ARGV < 9 + 3 * adds + removes then
+  error({err = 'bad input: fewer job arguments than ARGV[7] and ARGV[8] say'})
+end
+for i = 0, adds - 1 do finite(ARGV[11 + 3 * i], 'a job due time') end
+if (#ARGV - 9 - 3 * adds - removes) % 2 ~= 0 then error({err = 'bad input: the event needs field/value pairs'}) end
 if KEYS[6] ~= '' then redis.call('set', KEYS[6], ARGV[5], 'EX', ARGV[6]) end
 local current = redis.call('get', KEYS[1]) or ''
 if redis.call('exists', KEYS[2]) == 1 then return {-1, current} end
@@ -23,7 +31,6 @@ redis.call('set', KEYS[1], ARGV[2])
 redis.call('set', KEYS[2], '1', 'EX', ARGV[3])
 redis.call('zadd', KEYS[4], 0, ARGV[4])
 if KEYS[5] ~= '' then redis.call('set', KEYS[5], '1', 'EX', ARGV[3]) end
-local adds, removes = tonumber(ARGV[7]), tonumber(ARGV[8])
 local at = 10
 for _ = 1, adds do
   redis.call('zadd', KEYS[7], 'NX', ARGV[at + 1], ARGV[at])

@@ -7,6 +7,9 @@
 --   item JSON, customer id, message id, encoded deliver message (queued only when the list was empty:
 --   a list with items already has its one delivery chain)
 -- Returns 1 copied, 0 another dispatcher moved the cursor first (read again).
+if #KEYS % 2 ~= 0 or #ARGV ~= 2 + 2 * (#KEYS - 2) then
+  error({err = 'bad input: each copy needs 2 keys and 4 arguments'})
+end
 if (redis.call('get', KEYS[1]) or '') ~= ARGV[1] then return 0 end
 redis.call('set', KEYS[1], ARGV[2])
 for i = 1, (#KEYS - 2) / 2 do

@@ -6,6 +6,7 @@
 -- ARGV[4] next message id, ARGV[5] encoded next message, ARGV[6] dead record id ('' if delivered),
 -- ARGV[7] dead record JSON
 -- Returns 1 done, 0 the head was no longer this item (another run finished it already).
+if #KEYS ~= 5 or #ARGV ~= 7 then error({err = 'bad input: 5 keys and 7 arguments'}) end
 if redis.call('lindex', KEYS[1], 0) ~= ARGV[1] then return 0 end
 redis.call('lpop', KEYS[1])
 redis.call('hdel', KEYS[3], ARGV[2])

@@ -12,7 +12,28 @@ for i = 1, #KEYS do
     return i
   end
 end
+-- Every command's numbers are checked before the first runs: a bad one writes nothing.
+local NUMBERS = {hincrby = {4}, incrby = {3}, decrby = {3}, expire = {3}, pexpire = {3}, zincrby = {3}}
+local FLAGS = {nx = true, xx = true, gt = true, lt = true, ch = true}
 local n = #KEYS + 1
+while n <= #ARGV do
+  local count = whole(ARGV[n], 'a command length')
+  if count < 1 or n + count > #ARGV then error({err = 'bad input: a command runs past the arguments'}) end
+  local name = string.lower(ARGV[n + 1])
+  for _, at in ipairs(NUMBERS[name] or {}) do whole(ARGV[n + at], name .. ' argument ' .. at) end
+  if name == 'set' then
+    for i = n + 4, n + count - 1 do
+      local flag = string.lower(ARGV[i])
+      if flag == 'ex' or flag == 'px' then whole(ARGV[i + 1], 'set ' .. flag) end
+    end
+  elseif name == 'zadd' then
+    local i = n + 3
+    while i <= n + count and FLAGS[string.lower(ARGV[i])] do i = i + 1 end
+    while i <= n + count do finite(ARGV[i], 'zadd score'); i = i + 2 end
+  end
+  n = n + count + 1
+end
+n = #KEYS + 1
 while n <= #ARGV do
   local count = tonumber(ARGV[n])
   redis.call(unpack(ARGV, n + 1, n + count))

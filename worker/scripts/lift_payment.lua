@@ -7,8 +7,11 @@
 -- ARGV[4] once-mark TTL
 -- Returns 1 if counted now, 0 if not (no record, a payment before the match, counted before, a
 -- refund of a payment that did not count).
+local amount, at = whole(ARGV[1], 'amount'), finite(ARGV[3], 'payment time')
+whole(ARGV[4], 'the once-mark TTL')
+if not string.match(ARGV[2], '^[A-Z][A-Z][A-Z]$') then error({err = 'bad input: currency must be 3 capitals'}) end
 local group = redis.call('hget', KEYS[1], 'group')
-if not group or tonumber(ARGV[3]) < tonumber(redis.call('hget', KEYS[1], 'at') or '0') then
+if not group or at < tonumber(redis.call('hget', KEYS[1], 'at') or '0') then
   return 0
 end
 if KEYS[4] ~= '' and redis.call('exists', KEYS[4]) == 0 then
@@ -19,7 +22,7 @@ if not redis.call('set', KEYS[3], '1', 'NX', 'EX', ARGV[4]) then
 end
 local field = 'total:' .. ARGV[2]
 local before = tonumber(redis.call('hget', KEYS[1], field) or '0')
-local after = before + tonumber(ARGV[1])
+local after = before + amount
 redis.call('hset', KEYS[1], field, string.format('%d', after))  -- minor units: integers
 redis.call('hincrby', KEYS[2], 'sum:' .. group .. ':' .. ARGV[2], ARGV[1])
 redis.call('hincrbyfloat', KEYS[2], 'sq:' .. group .. ':' .. ARGV[2], string.format('%.17g', after * after - before * before))

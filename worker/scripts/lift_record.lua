@@ -7,6 +7,10 @@
 -- ARGV[1] group (exposed or held_out), ARGV[2] match time, ARGV[3] window seconds, ARGV[4] rule id,
 -- ARGV[5] the day hash's TTL
 -- Returns 1 if recorded now, 0 if the customer was recorded already.
+if ARGV[1] ~= 'exposed' and ARGV[1] ~= 'held_out' then error({err = 'bad input: group must be exposed or held_out'}) end
+finite(ARGV[2], 'match time')
+local window = whole(ARGV[3], 'window seconds')
+whole(ARGV[5], 'the day hash TTL')
 if redis.call('hsetnx', KEYS[1], 'group', ARGV[1]) == 0 then
   return 0
 end
@@ -14,7 +18,7 @@ redis.call('hset', KEYS[1], 'at', ARGV[2])
 redis.call('expire', KEYS[1], ARGV[3])
 redis.call('hincrby', KEYS[2], 'n:' .. ARGV[1], 1)
 redis.call('sadd', KEYS[3], ARGV[4])
-if redis.call('ttl', KEYS[3]) < tonumber(ARGV[3]) then
+if redis.call('ttl', KEYS[3]) < window then
   redis.call('expire', KEYS[3], ARGV[3])
 end
 if KEYS[5] ~= '' then

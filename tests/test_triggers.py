@@ -15,6 +15,7 @@ import redis
 from tests.conftest import Stack, drained, fixture, read_events, wait_until
 from tests.test_offers import ADDON, COURSE
 from worker import keys
+from worker.queue import deadletters
 
 RULES = f"""rules:
   - id: save
@@ -334,3 +335,25 @@ def stack_deliveries(stack: Stack) -> list[dict[str, Any]]:
     import httpx
 
     return httpx.get(stack.dodo_url + "/_emulator/requests", timeout=5).json()["deliveries"]
+
+
+LOOSE_BALANCES = ["1e30", "-1e30", "1e308", "99999999999999999999", "1_000", " 7 ", "12.34567", "NaN", "seven", ""]
+
+
+def test_a_balance_is_parsed_exactly_or_dead_lettered_with_its_field(triggers: Stack, client: redis.Redis) -> None:
+    who, now = customer(), datetime.now(UTC)
+    for n, loose in enumerate(LOOSE_BALANCES):
+        assert triggers.post(ledger(who, f"cle_loose_{n}", now, loose)).json()["status"] == "queued"
+    future = ledger(who, "cle_future", now + timedelta(days=3650), "5")
+    assert triggers.post(future).json()["status"] == "queued"
+    exact = ledger(who, "cle_exact", now, "1234.500")
+    assert triggers.post(exact).json()["status"] == "queued"
+    dead = wait_until(lambda: (found := deadletters.all_records(client)) and len(found) > len(LOOSE_BALANCES) and found)
+    drained(client)
+    errors = sorted(record["error"] for record in dead)
+    assert sum("data.balance_after is not a decimal" in e for e in errors) == len(LOOSE_BALANCES), errors
+    assert sum("data.created_at is more than a day ahead" in e for e in errors) == 1, errors
+    access = triggers.api("GET", f"/api/customers/{who}/access").json()
+    assert access["credits"] == {"cde_ApiCa11sCredits01": {"name": None, "balance": 1234.5}}
+    mine = [e for e in read_events(client) if e["customer_id"] == who and e["type"].startswith("access.")]
+    assert len(mine) == 1 and access["version"] == 1, "one change, one version: nothing else moved it"

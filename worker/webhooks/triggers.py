@@ -4,13 +4,14 @@ refund; and Dodo's own entitlement grants, which access.yaml may map to features
 
 from __future__ import annotations
 
-import math
+import time
 from typing import Any
 
 from worker import catalog
 from worker.access import numbers
 from worker.access.config import AccessConfig
 from worker.access.grants import Change
+from worker.queue.errors import PermanentError
 from worker.rules.match import Facts
 from worker.webhooks.effects import Effect, Lookup, Outcome, metadata_of, payment_facts, update_for
 
@@ -23,19 +24,9 @@ def rule_fields(hook: catalog.Webhook, data: Any) -> dict[str, Any]:
     for name in hook.fields:
         value = getattr(data, name, None)
         if name in NUMERIC and isinstance(value, str):
-            value = _number(value)
+            value = numbers.decimal(value)
         found[name] = value if value is None or isinstance(value, bool | int | float) else str(value)
     return found
-
-
-def _number(text: str) -> int | float | str:
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if not math.isfinite(number):
-        return text
-    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def _facts(hook: catalog.Webhook, data: Any, customer_id: str, products: tuple[str, ...] = ()) -> Facts:
@@ -60,9 +51,15 @@ def credit(lookup: Lookup, config: AccessConfig, hook: catalog.Webhook, webhook_
     if hook is catalog.CREDIT_BALANCE_LOW:
         entry = numbers.CreditEntry(data.credit_entitlement_id, None, data.credit_entitlement_name)
     else:
-        balance = _number(data.balance_after)
-        amount = balance if isinstance(balance, int | float) else None
-        entry = numbers.CreditEntry(data.credit_entitlement_id, amount, None, data.created_at.timestamp(), data.id)
+        balance = numbers.decimal(data.balance_after)
+        if balance is None:
+            raise PermanentError(
+                f"{hook.name}: data.balance_after is not a decimal of at most 12 digits and 3 decimals"
+            )
+        at = data.created_at.timestamp()
+        if at > time.time() + numbers.MAX_FUTURE_SECONDS:
+            raise PermanentError(f"{hook.name}: data.created_at is more than a day ahead of now")
+        entry = numbers.CreditEntry(data.credit_entitlement_id, balance, None, at, data.id)
     update = update_for(hook, webhook_id, event, data.customer_id, [], credit=entry)
     facts = _facts(hook, data, data.customer_id)
     return Outcome(data.customer_id, facts, update, getattr(data, "subscription_id", None))

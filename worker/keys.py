@@ -69,6 +69,11 @@ def once(rule_id: str, customer_id: str) -> str:
     return f"upsell:once:{rule_id}:{customer_id}"
 
 
+def console_failures(scope: str) -> str:
+    """Failed console sign-ins in the current minute, from one address or (`*`) from all."""
+    return f"upsell:console-failures:{scope}"
+
+
 def console_session(session_hash: str) -> str:
     """A console sign-in, by the hash of its cookie, holding its CSRF token (receiver/console)."""
     return f"upsell:console-session:{session_hash}"

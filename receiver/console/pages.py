@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,41 +19,59 @@ from starlette.templating import Jinja2Templates
 
 from receiver.console import views
 from receiver.console.session import Sessions
+from receiver.console.throttle import Throttle
 from worker.book import LiveBook
 from worker.delivery import outbox
 from worker.queue import deadletters
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 Page = Callable[[Request], Awaitable[Response]]
-POLICY = "default-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:"  # nothing from elsewhere
+log = structlog.get_logger("console")
+# Every console answer: nothing from elsewhere, no script at all, forms post only here, never framed.
+HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def _hardened(endpoint: Page) -> Page:
+    async def answer(request: Request) -> Response:
+        response = await endpoint(request)
+        response.headers.update(HEADERS)
+        return response
+
+    return answer
 
 
 class Console:
     def __init__(self, client: redis.Redis, tokens: tuple[str, ...], book: Callable[[], LiveBook]) -> None:
         self.client, self.book = client, book
         self.sessions = Sessions(client, tokens)
+        self.throttle = Throttle(client)
 
     def routes(self) -> list[Route]:
-        return [
-            Route("/console/login", self.login, methods=["GET", "POST"]),
-            Route("/console/logout", self.logout, methods=["POST"]),
-            Route("/console", self._page("overview.html", self._overview)),
-            Route("/console/rules", self._page("rules.html", self._rules)),
-            Route("/console/customers", self._page("customer.html", self._customer)),
-            Route("/console/dead-letters", self._page("dead_letters.html", self._dead_letters)),
-            Route("/console/dead-letters/{record_id}/replay", self.replay_dead_letter, methods=["POST"]),
-            Route("/console/dead-letters/{record_id}/delete", self.delete_dead_letter, methods=["POST"]),
-            Route("/console/deliveries", self._page("deliveries.html", self._deliveries)),
-            Route("/console/deliveries/replay", self.replay_delivery, methods=["POST"]),
+        routes = [
+            ("/console/login", self.login, ["GET", "POST"]),
+            ("/console/logout", self.logout, ["POST"]),
+            ("/console", self._page("overview.html", self._overview), ["GET"]),
+            ("/console/rules", self._page("rules.html", self._rules), ["GET"]),
+            ("/console/customers", self._page("customer.html", self._customer), ["GET"]),
+            ("/console/dead-letters", self._page("dead_letters.html", self._dead_letters), ["GET"]),
+            ("/console/dead-letters/{record_id:path}/replay", self.replay_dead_letter, ["POST"]),
+            ("/console/dead-letters/{record_id:path}/delete", self.delete_dead_letter, ["POST"]),
+            ("/console/deliveries", self._page("deliveries.html", self._deliveries), ["GET"]),
+            ("/console/deliveries/replay", self.replay_delivery, ["POST"]),
         ]
+        return [Route(path, _hardened(endpoint), methods=methods) for path, endpoint, methods in routes]
 
     def _render(self, request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
-        answer = TEMPLATES.TemplateResponse(request, template, context, status_code=status)
-        answer.headers["cache-control"] = "no-store"
-        answer.headers["content-security-policy"] = (
-            "default-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:"
-        )
-        return answer
+        return TEMPLATES.TemplateResponse(request, template, context, status_code=status)
 
     def _page(self, template: str, load: Callable[[Request], dict[str, Any]]) -> Page:
         async def page(request: Request) -> Response:
@@ -68,11 +88,19 @@ class Console:
     async def login(self, request: Request) -> Response:
         if request.method == "GET":
             return self._render(request, "login.html", {"csrf": None})
+        address = request.client.host if request.client else "unknown"
+        wait = await run_in_threadpool(self.throttle.wait, address)
+        if wait:
+            error = f"Too many failed sign-ins: try again in {wait} s."
+            answer: Response = self._render(request, "login.html", {"csrf": None, "error": error}, 429)
+            answer.headers["retry-after"] = str(wait)
+            return answer
         form = await request.form()
         answer = RedirectResponse("/console", status_code=303)
         secure = request.url.scheme == "https"
         if await run_in_threadpool(self.sessions.sign_in, str(form.get("token", "")), answer, secure):
             return answer
+        await run_in_threadpool(self.throttle.failed, address)
         return self._render(request, "login.html", {"csrf": None, "error": "That console token is not valid."}, 401)
 
     async def logout(self, request: Request) -> Response:
@@ -116,31 +144,47 @@ class Console:
         form = await request.form()
         upload: Any = form.get("body")
         body = (await upload.read()).decode("utf-8", "replace") if upload and getattr(upload, "filename", "") else None
-        record_id = request.path_params["record_id"]
+        record_id, by = request.path_params["record_id"], self.sessions.who(request)
         try:
-            await run_in_threadpool(deadletters.replay, self.client, record_id, body)
-        except (KeyError, ValueError) as exc:
-            return Response(f"cannot replay {record_id}: {exc}", status_code=409)
-        return RedirectResponse(f"/console/dead-letters?done=replayed+{record_id}", status_code=303)
+            await run_in_threadpool(deadletters.replay, self.client, record_id, body, by)
+        except KeyError:
+            return _bad(404, f"no dead letter {record_id!r}: it was replayed or deleted already")
+        except ValueError as exc:
+            return _bad(409, f"cannot replay {record_id!r}: {exc}")
+        return RedirectResponse(
+            f"/console/dead-letters?{urlencode({'done': 'replayed ' + record_id})}", status_code=303
+        )
 
     async def delete_dead_letter(self, request: Request) -> Response:
         refused = await self._refused(request)
         if refused:
             return refused
         record_id = request.path_params["record_id"]
-        await run_in_threadpool(deadletters.delete, self.client, record_id)
-        return RedirectResponse(f"/console/dead-letters?done=deleted+{record_id}", status_code=303)
+        if not await run_in_threadpool(deadletters.delete, self.client, record_id):
+            return _bad(404, f"no dead letter {record_id!r}: it was replayed or deleted already")
+        log.info("dead_letter_deleted", record_id=record_id, by=self.sessions.who(request))
+        return RedirectResponse(f"/console/dead-letters?{urlencode({'done': 'deleted ' + record_id})}", status_code=303)
 
     async def replay_delivery(self, request: Request) -> Response:
         refused = await self._refused(request)
         if refused:
             return refused
         form = await request.form()
-        wanted = (
-            [str(form["id"])]
-            if form.get("id")
-            else [r["id"] for r in outbox.dead_records(self.client, str(form.get("endpoint")))]
-        )
-        for record_id in wanted:
-            await run_in_threadpool(outbox.replay, self.client, record_id)
+        record_id, endpoint = str(form.get("id") or ""), str(form.get("endpoint") or "")
+        if not record_id and not endpoint:
+            return _bad(400, "say which: an `id` or an `endpoint`")
+        wanted = [record_id] if record_id else [r["id"] for r in outbox.dead_records(self.client, endpoint)]
+        if not wanted:
+            return _bad(404, f"no dead deliveries for endpoint {endpoint!r}")
+        for one in wanted:
+            try:
+                await run_in_threadpool(outbox.replay, self.client, one)
+            except KeyError:
+                return _bad(404, f"no dead delivery {one!r}: it was replayed already")
+        log.info("deliveries_replayed", count=len(wanted), by=self.sessions.who(request))
         return RedirectResponse(f"/console/deliveries?done=replayed+{len(wanted)}", status_code=303)
+
+
+def _bad(status: int, message: str) -> Response:
+    """A console action's refusal: a short line saying what was wrong, never a traceback."""
+    return Response(message[:300], status_code=status, media_type="text/plain")

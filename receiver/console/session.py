@@ -53,6 +53,10 @@ class Sessions:
         offered = str(form.get("csrf", ""))
         return expected is not None and hmac.compare_digest(offered.encode(), expected.encode())
 
+    def who(self, request: Request) -> str:
+        """The signed-in session as logs name it (a short hash of its cookie)."""
+        return hashlib.sha256(request.cookies.get(COOKIE, "").encode()).hexdigest()[:16]
+
     def sign_out(self, request: Request, response: Response) -> None:
         session = request.cookies.get(COOKIE)
         if session:

@@ -15,7 +15,7 @@ import redis
 import structlog
 
 from worker import keys
-from worker.queue import messages
+from worker.queue import corrections, messages
 
 KEY = keys.DEAD_LETTERS
 log = structlog.get_logger("deadletters")
@@ -47,9 +47,12 @@ def all_records(client: redis.Redis) -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: r["failed_at"])
 
 
-def replay(client: redis.Redis, record_id: str, body: str | None = None) -> dict[str, Any]:
+def replay(client: redis.Redis, record_id: str, body: str | None = None, by: str = "cli") -> dict[str, Any]:
     """Queue the message for its actor again (a webhook or app event with a corrected body if given)
-    and drop the record, in one step: never both a replay and the record, never neither."""
+    and drop the record, in one step: never both a replay and the record, never neither. A corrected
+    body can grant anything to anyone, so it is traced: who (`by`), both bodies' hashes and the
+    fields that differ are logged, and the corrected body joins the inbound archive, so backtest
+    and explain see what was applied."""
     raw = client.hget(KEY, record_id)
     if raw is None:
         raise KeyError(record_id)
@@ -63,8 +66,21 @@ def replay(client: redis.Redis, record_id: str, body: str | None = None) -> dict
     with client.pipeline() as pipe:
         messages.push(pipe, messages.message(queue, entry["actor"], tuple(args)))
         pipe.hdel(KEY, record_id)
+        if body is not None:
+            archived: Any = corrections.archived(args, body, entry["body"])
+            pipe.xadd(keys.INBOUND, archived)
         pipe.execute()
-    log.info("dead_letter_replayed", record_id=record_id, actor=entry["actor"], corrected=body is not None)
+    if body is None:
+        log.info("dead_letter_replayed", record_id=record_id, actor=entry["actor"], by=by, corrected=False)
+    else:
+        log.warning(
+            "dead_letter_replayed",
+            record_id=record_id,
+            actor=entry["actor"],
+            by=by,
+            corrected=True,
+            **corrections.trace(entry["body"], body),
+        )
     return entry
 
 

@@ -4,6 +4,7 @@ answers 500, is accepted and then dead-lettered, or floods a log. Each probe fai
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import stat
 import subprocess
@@ -255,3 +256,26 @@ def test_a_taken_metrics_port_is_one_line_and_the_worker_runs_on(stack: Stack, c
         assert stack.post(body).json()["status"] == "queued"
         wait_until(lambda: client.xlen("upsell:events") > 0, 20, what="the webhook processed all the same")
     assert "Traceback" not in worker.output()
+
+
+def test_every_log_line_is_bounded_whole_and_says_what_it_cut() -> None:
+    from worker import logs
+
+    huge = {
+        "event": "webhook_processed",
+        **{f"{name}_id": name[0] * 5000 for name in ("webhook", "customer", "offer", "payment", "subscription")},
+        "nested": {str(n): "v" * 40 for n in range(500)},
+        "many": ["s"] * 2000,
+        "exception": "Traceback\n" + "frame\n" * 5000,
+    }
+    event = logs.capped(None, "error", dict(huge))
+    line = json.dumps({k: v for k, v in event.items() if k != "exception"})
+    assert len(line) <= logs.MAX_LINE_CHARS, len(line)
+    assert len(event["exception"]) < logs.MAX_TRACEBACK_CHARS + 40
+    assert set(event["line_cut"]) >= {"nested", "many"} and "more chars]" in event["webhook_id"]
+    small = {"event": "offer_created", "offer_id": "off_1", "n": 3, "ok": True}
+    assert logs.capped(None, "info", dict(small)) == small, "ordinary lines are untouched"
+    formatted = logs.JsonLines().format(
+        logging.LogRecord("uvicorn", logging.WARNING, __file__, 1, "x" * 100_000, None, None)
+    )
+    assert len(formatted) <= logs.MAX_LINE_CHARS + 100

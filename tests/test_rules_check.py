@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -110,7 +111,8 @@ MISTAKES = {
     "rules that trigger each other": (
         GOOD_RULE.replace("payment.succeeded", "offer.declined")
         + "    when: {offer_rule: r2}\n"
-        + "  - id: r2\n    on: offer.failed\n    offer: {type: cross_sell, product: pdt_ADDON0priority7Kq}\n",
+        + "  - id: r2\n    on: offer.failed\n    when: {offer_rule: [r1]}\n"
+        + "    offer: {type: cross_sell, product: pdt_ADDON0priority7Kq}\n",
         3,
         "r1 -> r2 -> r1",
     ),
@@ -256,3 +258,39 @@ def test_hostile_rule_files_are_refused_quickly(tmp_path: Path, kind: str) -> No
     assert time.monotonic() - started < 5  # a bound on a hang (the bomb took minutes), not a speed target
     done = check(tmp_path)
     assert done.returncode == 1 and f"{target}:1: " in done.stderr, done.stderr
+
+
+def test_cycles_are_found_in_any_wiring_and_only_there() -> None:
+    """Against brute force on random small rule sets: a rule is refused exactly when it is on a cycle."""
+    import random
+
+    from worker.rules import graph
+
+    rng = random.Random(7)
+    for _ in range(300):
+        n = rng.randint(1, 7)
+        names = [f"r{i}" for i in range(n)]
+        rules = []
+        for name in names:
+            on = rng.choice(["offer.created", "offer.declined", "payment.succeeded"])
+            when = {"offer_rule": rng.sample(names, min(n, rng.randint(1, 2)))} if rng.random() < 0.8 else {}
+            body = {"offer": {"type": "cross_sell", "product": "p"}} if rng.random() < 0.85 else {}
+            if not body:
+                body, on = {"notify": "offer.reminder"}, "offer.created"
+            if on == "payment.succeeded":
+                when = {}
+            rules.append(Rule.model_validate({"id": name, "on": on, "when": when, **body}))
+        reach = {a.id: {b.id for b in rules if graph.follows(a, b)} for a in rules}
+        for _ in range(n):
+            for a in reach:
+                reach[a] |= {c for b in list(reach[a]) for c in reach[b]}
+        on_cycle = {a for a in reach if a in reach[a]}
+        chains = graph.cycles(rules)
+        named = {member for chain in chains for member in chain}
+        assert named <= on_cycle and {chain[0] for chain in chains} <= on_cycle
+        assert bool(chains) == bool(on_cycle)
+        for chain in chains:
+            assert chain[0] == chain[-1] and all(
+                graph.follows(next(r for r in rules if r.id == a), next(r for r in rules if r.id == b))
+                for a, b in itertools.pairwise(chain)
+            )

@@ -152,14 +152,19 @@ class LiveBook:
             log.error(
                 "rules_reload_rejected",
                 directory=str(self.directory),
-                errors=[str(p) for p in found.problems],
+                errors=len(found.problems),
                 hint="fix the files; the last good rules stay in force",
             )
+            for problem in self.rejected[:MAX_LOGGED_PROBLEMS]:  # a line each: none is cut to fit another
+                log.error("rules_reload_error", problem=problem)
             return
         metrics.RULES_VALID.set(1)
         self.rejected = []
         log.info("rules_reloaded", directory=str(self.directory))
         _report(self._book)
+
+
+MAX_LOGGED_PROBLEMS = 50  # `rules check` lists them all
 
 
 def _report(book: Book) -> None:

@@ -27,18 +27,45 @@ class MessageIdsOnly(logging.Filter):
 
 _MESSAGES = (dramatiq.Message, dramatiq.MessageProxy)
 MAX_FIELD_CHARS = 512  # a header or id from the internet is logged at most this long: no disk filled by one request
+MAX_LINE_CHARS = 1024  # every field but a traceback together: what one line may hold
 MAX_TRACEBACK_CHARS = 8192
+CUT_FLOOR = 64  # a field shortened for the line's sake keeps at least this much
+
+
+def _rendered(value: Any) -> str:
+    return (
+        value if isinstance(value, str) else orjson.dumps(value, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+    )
 
 
 def capped(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
-    """Cut every string field (and strings in a list field) to MAX_FIELD_CHARS, saying so."""
+    """Every field's rendered size within MAX_FIELD_CHARS (a dict or list too, rendered, then cut),
+    then the line's fields, a traceback aside, within MAX_LINE_CHARS, the largest shortened first;
+    each cut says so (`...[n more chars]`, and `line_cut` names the fields shortened for the line)."""
     for key, value in event.items():
+        if value is None or isinstance(value, bool | int | float):
+            continue
         limit = MAX_TRACEBACK_CHARS if key == "exception" else MAX_FIELD_CHARS
-        if isinstance(value, str) and len(value) > limit:
-            event[key] = f"{value[:limit]}...[{len(value) - limit} more chars]"
-        elif isinstance(value, list) and any(isinstance(v, str) and len(v) > limit for v in value):
-            event[key] = [v[:limit] if isinstance(v, str) else v for v in value[:100]]
+        text = _rendered(value)
+        if len(text) > limit:
+            event[key] = f"{text[:limit]}...[{len(text) - limit} more chars]"
+    shortened: list[str] = []
+    while (over := _line_chars(event, shortened) - MAX_LINE_CHARS) > 0:
+        sizes = {k: len(_rendered(v)) for k, v in event.items() if k not in ("exception", "line_cut")}
+        key = max(sizes, key=lambda k: sizes[k])
+        keep = max(CUT_FLOOR, sizes[key] - over - 32)
+        if keep >= sizes[key] - 32:
+            break  # every field is down to the floor: the line is as short as it gets
+        event[key] = f"{_rendered(event[key])[:keep]}...[{sizes[key] - keep} more chars]"
+        shortened.append(key)
+    if shortened:
+        event["line_cut"] = sorted(set(shortened))
     return event
+
+
+def _line_chars(event: dict[str, Any], shortened: list[str]) -> int:
+    fields = {k: v for k, v in event.items() if k != "exception"}
+    return len(_rendered(fields)) + (len(_rendered(sorted(set(shortened)))) + 12 if shortened else 0)
 
 
 def _stderr_bytes() -> BinaryIO:

@@ -25,38 +25,81 @@ def follows(cause: Rule, rule: Rule) -> bool:
 
 
 def cycles(rules: Sequence[Rule]) -> list[list[str]]:
-    """A shortest chain back to itself for each rule on a cycle, in file order, leaving out rules
-    already named by an earlier chain: polynomial however the rules are wired."""
-    edges = {rule.id: [later.id for later in rules if follows(rule, later)] for rule in rules}
-    found: list[list[str]] = []
-    named: set[str] = set()
-    for start in (rule.id for rule in rules):
-        if start in named:
+    """One chain per cycle, in file order: a rule that follows any offer (no `when.offer_rule`)
+    follows its own, so it is a cycle by itself; the rest is a sparse graph (an edge per
+    `offer_rule` name), whose strongly connected components each give their shortest chain.
+    Linear in rules and names, so 10,000 rules check in moments."""
+    ids = {rule.id: rule for rule in rules}
+    found = [[rule.id, rule.id] for rule in rules if rule.offer and follows(rule, rule)]
+    anywhere = {chain[0] for chain in found if not ids[chain[0]].when.offer_rule}
+    edges: dict[str, list[str]] = {rule.id: [] for rule in rules}
+    for rule in rules:
+        for cause in rule.when.offer_rule or []:
+            if cause in ids and cause != rule.id and rule.id not in anywhere and follows(ids[cause], rule):
+                edges[cause].append(rule.id)
+    for component in _components(list(ids), edges):
+        if len(component) > 1:
+            first = min(component, key=list(ids).index)
+            found.append(_shortest_chain(first, edges, set(component)))
+    order = list(ids)
+    return sorted(found, key=lambda chain: order.index(chain[0]))
+
+
+def _components(nodes: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components, without recursion (a long chain of rules is fine)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for root in nodes:
+        if root in index:
             continue
-        back: dict[str, str] = {}
-        frontier, chain = [start], None
-        while frontier and chain is None:
-            following: list[str] = []
-            for node in frontier:
-                for nxt in edges[node]:
-                    if nxt == start:
-                        chain = [*_path(back, node, start), start]
+        work = [(root, 0)]
+        while work:
+            node, at = work.pop()
+            if at == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            if at < len(edges[node]):
+                work.append((node, at + 1))
+                nxt = edges[node][at]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
                         break
-                    if nxt not in back:
-                        back[nxt] = node
-                        following.append(nxt)
-                if chain:
-                    break
-            frontier = following
-        if chain:
-            found.append(chain)
-            named.update(chain)
-    return found
+                out.append(component)
+    return out
 
 
-def _path(back: dict[str, str], node: str, start: str) -> list[str]:
-    path = [node]
-    while node != start:
-        node = back[node]
-        path.append(node)
-    return path[::-1]
+def _shortest_chain(start: str, edges: dict[str, list[str]], within: set[str]) -> list[str]:
+    """Breadth first from `start` back to it, inside its component."""
+    back: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        following = []
+        for node in frontier:
+            for nxt in edges[node]:
+                if nxt == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(back[path[-1]])
+                    return [*reversed(path), start]
+                if nxt in within and nxt not in back:
+                    back[nxt] = node
+                    following.append(nxt)
+        frontier = following
+    raise AssertionError("a component of two or more rules has a cycle through each")

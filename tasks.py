@@ -22,16 +22,24 @@ BIN = VENV / "bin"
 STAMP = VENV / ".installed"
 
 
+def say(step: str) -> None:
+    """A first run takes a minute or more: each step says what it is doing, on stderr."""
+    print(f"tasks.py: {step}", file=sys.stderr, flush=True)
+
+
 def ensure_env() -> None:
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.is_file() and STAMP.read_text() == want:
         return
     if not (BIN / "python").exists():
+        say(f"creating {VENV} (once)")
         venv.EnvBuilder(with_pip=True).create(VENV)
+    say("installing the project and its test tools into .venv (about a minute; again when pyproject.toml changes)")
     subprocess.run(
         [BIN / "python", "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[test]"], check=True
     )
     STAMP.write_text(want)
+    say("installed")
 
 
 def ensure_browser() -> None:
@@ -40,10 +48,13 @@ def ensure_browser() -> None:
     apt = shutil.which("apt-get")
     if shutil.which("chromedriver") or os.geteuid() != 0 or apt is None:
         return
+    say("installing Chromium and chromedriver with apt-get (the console's browser test drives them; once)")
     packages = [apt, "install", "-y", "-q", "chromium", "chromium-driver"]
     if subprocess.run(packages, capture_output=True).returncode != 0:
+        say("apt-get update first (the package lists were missing or old)")
         subprocess.run([apt, "update", "-q"], check=True, capture_output=True)
         subprocess.run(packages, check=True, capture_output=True)
+    say("Chromium installed")
 
 
 def main() -> None:

@@ -117,14 +117,9 @@ def _answer(model: str, *errors: int, ok: int = 200, also: dict[int, str] | None
 
 def _paths() -> dict[str, Any]:
     customer, offer = _param("customer_id"), _param("offer_id")
-    scope = _param("customer_id", "query")
+    scope, paging = _param("customer_id", "query"), [_param("cursor", "query"), _param("limit", "query")]
     return {
-        "/api/access": {
-            "get": {
-                "parameters": [_param("cursor", "query"), _param("limit", "query")],
-                "responses": _answer("AccessPage", 400),
-            }
-        },
+        "/api/access": {"get": {"parameters": paging, "responses": _answer("AccessPage", 400)}},
         "/api/stats": {
             "get": {
                 "parameters": [_param("since", "query"), _param("until", "query"), _param("rule", "query")],
@@ -134,7 +129,7 @@ def _paths() -> dict[str, Any]:
         "/api/customers/{customer_id}/access": {"get": {"parameters": [customer], "responses": _answer("Access")}},
         "/api/customers/{customer_id}/offers": {
             "get": {
-                "parameters": [customer, WAIT, _param("limit", "query"), _param("cursor", "query")],
+                "parameters": [customer, WAIT, *paging],
                 "responses": _answer("Offers", 400),
             }
         },

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -40,3 +43,31 @@ def test_nothing_in_the_repository_points_outside_it() -> None:
 
 def test_the_readme_is_short() -> None:
     assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+def test_a_first_run_of_tasks_says_each_step_it_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing silent for a minute: creating .venv, installing, and (as root, without it) Chromium."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tasks_under_test", ROOT / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(tasks)  # type: ignore[union-attr]
+    ran: list[list[str]] = []
+    monkeypatch.setattr(tasks, "VENV", tmp_path / ".venv")
+    monkeypatch.setattr(tasks, "BIN", tmp_path / ".venv" / "bin")
+    monkeypatch.setattr(tasks, "STAMP", tmp_path / "stamp")
+    monkeypatch.setattr(tasks.venv, "EnvBuilder", lambda **_: type("B", (), {"create": lambda self, where: None})())
+    monkeypatch.setattr(
+        tasks.subprocess,
+        "run",
+        lambda argv, **_: ran.append([str(a) for a in argv]) or type("R", (), {"returncode": 0})(),
+    )
+    monkeypatch.setattr(tasks.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)
+    monkeypatch.setattr(tasks.os, "geteuid", lambda: 0)
+    tasks.ensure_env()
+    tasks.ensure_browser()
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tasks.py: ")]
+    assert [s.split(" ")[1] for s in said] == ["creating", "installing", "installed", "installing", "Chromium"], said
+    assert any("chromium" in argv for argv in ran)

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from receiver import auth, openapi, query, refusals, waiting
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.webhooks import read_body
-from worker import dodo, events, keys
+from worker import dodo, events, keys, products
 from worker.access import grants
 from worker.book import LiveBook
 from worker.offers import app_events, charge, display, eligibility, planchange, store
@@ -116,7 +116,7 @@ class Api:
         window = access.policy.suppress_offers_after_refund
         state = await run_in_threadpool(grants.read, self.client, access, customer_id)
         try:
-            await self.lane.call(display.product_info, self.display_dodo, product_id)
+            await self.lane.call(products.info, self.display_dodo, product_id)
             answer = await self.lane.call(eligibility.check, self.dodo, customer_id, state, product_id, window)
         except DodoPaymentsError as exc:
             code = dodo.error_code(exc)

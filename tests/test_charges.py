@@ -337,3 +337,28 @@ def test_display_fills_in_when_dodo_was_down_and_says_when_no_card(money: Stack,
     assert read["complete"] and read["product_name"] == "Priority support"
     assert read["one_click"] is False and read["one_click_reason"] == "no_payment_method"
     assert "payment_method" not in read
+
+
+def test_the_first_offer_after_a_start_waits_on_no_product_lookup(money: Stack, client: redis.Redis) -> None:
+    """The worker loads the rules' products at start (and again before they expire): the offer's
+    display is complete and Dodo is asked for no product while the offer is made."""
+    for product in (ADDON, PRO, BASIC):
+        wait_until(lambda p=product: money.dodo_requests("GET", f"/products/{p}"), what=f"{product} loaded at start")
+    asked = len(money.dodo_requests("GET", "/products/"))
+    offer = pending_offer(money, client, purchase())
+    assert offer["display"]["complete"] is True and offer["display"]["price"] is not None
+    assert len(money.dodo_requests("GET", "/products/")) == asked, "no product lookup on the way to the offer"
+
+
+def test_the_catalogue_reloads_every_product_the_rules_offer(money: Stack) -> None:
+    from dodopayments import DodoPayments
+
+    from worker import book, products
+
+    rules = book.load_dir(money.rules_dir)
+    assert rules.offered_products == {ADDON, PRO, BASIC}
+    api = DodoPayments(bearer_token="test_key_emulator", base_url=money.dodo_url)
+    before = len(money.dodo_requests("GET", "/products/"))
+    assert products.Catalogue(api, lambda: rules.offered_products).refresh() == 3
+    assert len(money.dodo_requests("GET", "/products/")) == before + 3
+    assert products.REFRESH_SECONDS < products.PRODUCT_SECONDS, "reloaded before an entry expires"

@@ -29,6 +29,15 @@ class Book:
     warnings: tuple[str, ...] = ()  # endpoints left out (secret missing or malformed)
 
     @functools.cached_property
+    def offered_products(self) -> frozenset[str]:
+        """Every product a rule or variant offers: the catalogue the display cache keeps warm."""
+        found = set()
+        for rule in self.rules:
+            if rule.offer is not None:
+                found |= {rule.offer.product} | {rule.offer_for(v).product for v in rule.variants or []}
+        return frozenset(found)
+
+    @functools.cached_property
     def holdouts(self) -> bool:
         """Some rule keeps a holdout: payments then count toward lift (one read each), else not."""
         return any(rule.holdout for rule in self.rules)

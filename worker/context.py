@@ -10,7 +10,7 @@ import redis
 import structlog
 from dodopayments import DodoPayments
 
-from worker import config, dodo, events, gctune, redisconn
+from worker import config, dodo, events, gctune, products, redisconn
 from worker.book import LiveBook
 
 
@@ -54,6 +54,7 @@ def start_background(ctx: Context) -> None:
     from worker.delivery.deliver import Dispatcher
 
     ctx.book.start()
+    products.Catalogue(ctx.dodo, lambda: ctx.book.get().offered_products).start()
     events.Trimmer(ctx.client, ctx.stream, ctx.settings.events_retention_seconds).start()
     Dispatcher(redis_client(ctx.settings.redis_url), ctx.stream, lambda: ctx.book.get().endpoints).start()
 

@@ -7,73 +7,25 @@ so it is never stored, logged or put in an `offer.*` event.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
 from dodopayments import DodoPayments, DodoPaymentsError
 
-from worker import keys
+from worker import keys, products
 from worker.offers import eligibility
 from worker.offers.model import Offer
 
-PRODUCT_SECONDS = 300.0  # names and prices change rarely
 METHOD_SECONDS = 30.0  # a card added or expired shows within half a minute
-T = TypeVar("T")
 
 
-class TtlCache:
-    """Values for `seconds`; at most `size` of them (the oldest go first), so a receiver that
-    serves millions of customers keeps a bounded dict."""
-
-    def __init__(self, seconds: float, size: int = 10_000) -> None:
-        self.seconds, self.size = seconds, size
-        self._values: dict[str, tuple[float, float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str, load: Callable[[], T], changed_at: float | None = None) -> T:
-        """The cached value, unless older than `seconds` or loaded before `changed_at` (wall clock)."""
-        with self._lock:
-            hit = self._values.get(key)
-        fresh = hit is not None and time.monotonic() - hit[0] < self.seconds
-        if hit is not None and fresh and (changed_at is None or hit[1] >= changed_at):
-            return hit[2]
-        loaded_at = time.time()
-        value = load()
-        with self._lock:
-            self._values.pop(key, None)
-            self._values[key] = (time.monotonic(), loaded_at, value)  # dicts keep insertion order: oldest first
-            while len(self._values) > self.size:
-                del self._values[next(iter(self._values))]
-        return value
-
-
-_products = TtlCache(PRODUCT_SECONDS)
-_methods = TtlCache(METHOD_SECONDS)
-
-
-def product_info(api: DodoPayments, product_id: str) -> dict[str, Any]:
-    """Name and price (cached); raises DodoPaymentsError (404: Dodo knows no such product)."""
-    return _products.get(product_id, lambda: _product(api, product_id))
-
-
-def _product(api: DodoPayments, product_id: str) -> dict[str, Any]:
-    product = api.products.retrieve(product_id)
-    price = product.price
-    return {
-        "product_name": product.name or product_id,
-        "price": getattr(price, "price", None),
-        "currency": str(getattr(price, "currency", "")) or None,
-        "recurring": bool(product.is_recurring),
-    }
+_methods = products.TtlCache(METHOD_SECONDS)
 
 
 def for_offer(api: DodoPayments, offer: Offer) -> dict[str, Any]:
     """The offer's display; `complete: false` when Dodo could not be asked (filled in on a later read)."""
     try:
-        shown = dict(_products.get(offer.product_id, lambda: _product(api, offer.product_id)))
+        shown = dict(products.info(api, offer.product_id))
     except (DodoPaymentsError, ValueError, TypeError, AttributeError):
         return {"complete": False}
     if offer.is_plan_change:

@@ -72,7 +72,7 @@ class Api:
     def book(self) -> LiveBook:
         """The rules (for access.yaml's policy), loaded on first need and hot reloaded like the worker's."""
         if self._book is None:
-            self._book = LiveBook(self.rules_dir)
+            self._book = LiveBook(self.rules_dir, owner="web")
             self._book.start()
         return self._book
 

@@ -270,3 +270,6 @@ def test_backtest_says_when_the_archive_holds_nothing(stack: Stack, draft: Path)
     assert done.returncode == 0, done.stderr
     assert "the archive (upsell:inbound) is empty" in done.stdout and "UPSELL_INBOUND_RETENTION" in done.stdout
     assert "0 events replayed" in done.stdout and "addon-for-pro" in done.stdout
+    lines = done.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("rule "))
+    assert all("archive" not in line for line in lines[header:]), "the note comes before the table, not inside it"

@@ -113,6 +113,7 @@ def test_dev_in_a_terminal_prints_commands_that_work_stays_stable_and_stops_clea
         return __import__("json").loads(answer.stdout or "{}").get("offers") or []
 
     (offer, *_) = wait_until(offers, what="an offer from the printed curl")
+    assert "console:        off; to turn it on, restart with UPSELL_CONSOLE_TOKENS=" in block, block
     heads.check_bounded(int(port))  # the same bounds as `web`
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {token}"})
     assert api.post(f"/api/offers/{offer['offer_id']}/accept").status_code == 202

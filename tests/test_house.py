@@ -71,3 +71,20 @@ def test_a_first_run_of_tasks_says_each_step_it_takes(
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tasks.py: ")]
     assert [s.split(" ")[1] for s in said] == ["creating", "installing", "installed", "installing", "Chromium"], said
     assert any("chromium" in argv for argv in ran)
+
+
+def test_shipped_files_point_at_sections_that_exist_and_count_what_ships() -> None:
+    """The rule files' comments name docs sections that are there; README and docs count the
+    shipped rules as `rules check` does."""
+    import re
+
+    from worker import book
+
+    for path in (ROOT / "rules").glob("*.yaml"):
+        for doc, section in re.findall(r'(docs/\w+\.md), "([^"]+)"', path.read_text()):
+            assert f"# {section}" in (ROOT / doc).read_text(), (path.name, doc, section)
+        assert "README, " not in path.read_text(), f"{path.name} points at a README section that moved to docs/"
+    shipped = len(book.load_dir(ROOT / "rules").rules)
+    for doc in ("README.md", "docs/operators.md"):
+        counts = re.findall(r"(\d+) rules, \d+ products", (ROOT / doc).read_text())
+        assert counts and all(int(n) == shipped for n in counts), (doc, counts, shipped)

@@ -294,3 +294,13 @@ def test_cycles_are_found_in_any_wiring_and_only_there() -> None:
                 graph.follows(next(r for r in rules if r.id == a), next(r for r in rules if r.id == b))
                 for a, b in itertools.pairwise(chain)
             )
+
+
+def test_one_typo_is_one_error_not_a_cascade(tmp_path: Path) -> None:
+    """A rule broken by a typo is not loaded, yet the rules that name it are not blamed for it."""
+    (tmp_path / "access.yaml").write_text((ROOT / "rules" / "access.yaml").read_text())
+    shipped = (ROOT / "rules" / "upsell.yaml").read_text()
+    (tmp_path / "upsell.yaml").write_text(shipped.replace("type: one_click", "type: one_clik", 1))
+    done = check(tmp_path)
+    assert done.returncode == 1 and "1 error(s)" in done.stderr, done.stderr
+    assert "names no rule" not in done.stderr

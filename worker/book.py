@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,14 +116,27 @@ def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
+def _content(directory: Path) -> str:
+    """A hash of every rule file's bytes: a reload happens when this changes, not a timestamp."""
+    digest = hashlib.sha256()
+    for f in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+        try:
+            digest.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        except OSError:
+            continue
+    return digest.hexdigest()
+
+
 class LiveBook:
     """The rules in force. A background thread checks the folder every `interval` seconds and
     reloads it off the event path; a broken edit keeps the last good book and is reported at once."""
 
-    def __init__(self, directory: Path, interval: float = 1.0) -> None:
+    def __init__(self, directory: Path, interval: float = 1.0, owner: str = "worker") -> None:
         self.directory = directory
         self.interval = interval
+        self.owner = owner  # which process logs the reloads: the receiver and each worker keep their own
         self._signature = _signature(directory)
+        self._content = _content(directory)
         self._book = load_dir(directory)
         self.rejected: list[str] = []  # the last reload's file:line errors while it is not fixed
         self._stop = threading.Event()
@@ -151,6 +166,10 @@ class LiveBook:
         if signature == self._signature:
             return
         self._signature = signature
+        content = _content(self.directory)
+        if content == self._content:
+            return  # touched, or saved twice by an editor: the same rules, nothing to reload or say
+        self._content = content
         try:
             with metrics.RULES_LOAD_SECONDS.time():
                 self._book = load_dir(self.directory)
@@ -161,6 +180,8 @@ class LiveBook:
             log.error(
                 "rules_reload_rejected",
                 directory=str(self.directory),
+                process=self.owner,
+                pid=os.getpid(),
                 errors=len(found.problems),
                 hint="fix the files; the last good rules stay in force",
             )
@@ -169,7 +190,7 @@ class LiveBook:
             return
         metrics.RULES_VALID.set(1)
         self.rejected = []
-        log.info("rules_reloaded", directory=str(self.directory))
+        log.info("rules_reloaded", directory=str(self.directory), process=self.owner, pid=os.getpid())
         _report(self._book)
 
 

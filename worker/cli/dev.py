@@ -193,11 +193,9 @@ def startup_block(values: project.DevValues, host: str) -> str:
             f"redis:          {settings.redis_url}   events stream: {settings.events_stream}",
             f"rules:          {explain.summary(book, settings.rules_dir)}",
             *endpoints,
-            *(
-                [f"console:        {base}/console (sign in with a UPSELL_CONSOLE_TOKENS token)"]
-                if settings.console_tokens
-                else []
-            ),
+            f"console:        {base}/console (sign in with a UPSELL_CONSOLE_TOKENS token)"
+            if settings.console_tokens
+            else "console:        off; to turn it on, restart with UPSELL_CONSOLE_TOKENS=<a token of your own>",
             *[f"warning:        {w}" for w in book.warnings],
             "try:",
             f"  {command} send {fixture} --url {base}/webhooks/dodo",

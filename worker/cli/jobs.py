@@ -9,7 +9,7 @@ from typing import Any
 import dramatiq
 import redis
 
-from worker import keys
+from worker import catalog, keys
 from worker.offers import store
 
 CHUNK = 1000
@@ -32,10 +32,13 @@ def describe(client: redis.Redis, job_id: str, due: float, body: str | None) -> 
     if actor == "fire_rule":
         trigger = json.loads(args[1])
         customer_id = trigger["facts"]["customer_id"]
+        offer = store.get(client, trigger["offer_id"]) if trigger.get("offer_id") else None
+        wanted = catalog.OFFER_TRIGGERS.get(trigger["facts"]["trigger"])
         return row | {
             "what": f"fire rule {args[0]}",
             "customer_id": customer_id,
             "why": f"delay after {trigger['source']}",
+            "moot": offer is not None and offer.state != wanted,  # it will skip: the offer moved on
         }
     if actor == "deliver":
         return row | {"what": f"deliver to {args[0]}", "customer_id": args[1], "why": "retry after a failed attempt"}
@@ -43,12 +46,15 @@ def describe(client: redis.Redis, job_id: str, due: float, body: str | None) -> 
         offer = store.get(client, args[0])
         verb = "expire" if actor == "expire_offer" else "reconcile the charge of"
         why = "expires_in ran out" if actor == "expire_offer" else "no payment outcome yet"
-        return row | {"what": f"{verb} offer {args[0]}", "customer_id": offer and offer.customer_id, "why": why}
+        settled = offer is None or offer.state in ("converted", "declined", "expired")
+        row |= {"what": f"{verb} offer {args[0]}", "customer_id": offer and offer.customer_id, "why": why}
+        return row | {"moot": actor == "expire_offer" and settled}
     return row | {"what": f"{actor}{tuple(args)}"}
 
 
 def listing(client: redis.Redis, customer_id: str | None, within: float | None, now: float) -> list[dict[str, Any]]:
-    """Jobs due up to `within` seconds from now (all when None), soonest first, for one customer or all."""
+    """Jobs due up to `within` seconds from now (all when None), soonest first, for one customer or all;
+    not those that will do nothing because their offer has moved on (a converted offer's reminder)."""
     until = "+inf" if within is None else now + within
     rows: list[dict[str, Any]] = []
     start = 0
@@ -59,7 +65,7 @@ def listing(client: redis.Redis, customer_id: str | None, within: float | None, 
         bodies: list[Any] = client.hmget(keys.JOBS, [job for job, _ in chunk])
         for (job, due), body in zip(chunk, bodies, strict=True):
             row = describe(client, job, due, body)
-            if customer_id is None or row["customer_id"] == customer_id:
+            if not row.pop("moot", False) and customer_id in (None, row["customer_id"]):
                 rows.append(row | {"overdue": due <= now})
         start += CHUNK
 

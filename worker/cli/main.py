@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -74,27 +75,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_send(args: argparse.Namespace) -> None:
-    import httpx
-
     from worker.cli import send
 
-    saved = project.saved_values()
-    secret = args.secret or os.environ.get("DODO_PAYMENTS_WEBHOOK_KEY", "").split(",")[0].strip()
-    secret = secret or (saved.secret if saved else "")
-    if not secret:
-        sys.exit("no webhook secret: pass --secret, set DODO_PAYMENTS_WEBHOOK_KEY, or start `dodo-upsell dev` once")
-    try:
-        config.check_webhook_secret(secret)
-    except config.ConfigError as exc:
-        sys.exit(f"--secret: {exc}")
-    url = args.url or (saved.webhook_url if saved else "http://127.0.0.1:8000/webhooks/dodo")
-    body = records.read_text(args.file, "payload file").encode()
-    try:
-        response = send.send(body, url, secret, args.id)
-    except httpx.HTTPError as exc:
-        sys.exit(f"cannot reach {url} ({type(exc).__name__}): is the receiver running? (`dodo-upsell dev`)")
-    print(f"{response.status_code} {response.text}")
-    sys.exit(0 if response.is_success else 1)
+    send.run(args.file, args.url, args.secret, args.id)
 
 
 def cmd_access(args: argparse.Namespace) -> None:
@@ -158,7 +141,19 @@ def cmd_rules(args: argparse.Namespace) -> None:
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after each option; descriptions keep their line breaks."""
+    """Defaults shown after each option (unless there is none, or its help says it already);
+    descriptions keep their line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        said = action.help or ""
+        if action.default in (None, False) or "default" in said:
+            return said
+        return super()._get_help_string(action)
+
+
+def _action(actions: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    """A command's action (`rules check`), with its summary as its description too."""
+    return actions.add_parser(name, help=summary, description=summary, formatter_class=_Help)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -218,7 +213,7 @@ def _reading(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
 
     events = command("events", "the emitted events stream (UPSELL_EVENTS_STREAM, default upsell:events)")
     events_sub = events.add_subparsers(dest="action", required=True, metavar="ACTION")
-    tail = events_sub.add_parser("tail", help="print new entries as JSON lines until Ctrl-C", formatter_class=_Help)
+    tail = _action(events_sub, "tail", "print new entries as JSON lines until Ctrl-C")
     tail.add_argument("--from-start", action="store_true", help="print the entries already there first")
     events.set_defaults(func=cmd_events)
 
@@ -240,21 +235,14 @@ def _repairing(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """Commands that check rules or put failed work back."""
     rules = command("rules", "check the rule files, explain what they would do with an event, or backtest them")
     rules_sub = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
-    check = rules_sub.add_parser(
-        "check", help="exit 0 with a summary, or 1 with every file:line error at once", formatter_class=_Help
-    )
+    check = _action(rules_sub, "check", "exit 0 with a summary, or 1 with every file:line error at once")
     check.add_argument("dir", nargs="?", help="rules folder (default: UPSELL_RULES_DIR, else the project's rules/)")
-    explain = rules_sub.add_parser(
-        "explain", help="JSON: which rules match EVENT.json and what they would do", formatter_class=_Help
-    )
+    explain = _action(rules_sub, "explain", "JSON: which rules match EVENT.json and what they would do")
     explain.add_argument("event", help="a webhook payload file")
     explain.add_argument("--customer-access", help='JSON file like {"tier": "basic", "features": ["reports"]}')
     explain.add_argument("--rules", dest="dir", help="rules folder (default: UPSELL_RULES_DIR, else rules/)")
-    backtest = rules_sub.add_parser(
-        "backtest",
-        help="replay a window's archived webhooks through DIR's rules (REDIS_URL, else dev's Redis); changes nothing",
-        formatter_class=_Help,
-    )
+    summary = "replay a window's archived webhooks through DIR's rules (REDIS_URL, else dev's Redis); changes nothing"
+    backtest = _action(rules_sub, "backtest", summary)
     backtest.add_argument("dir", nargs="?", help="the draft rules folder (default: UPSELL_RULES_DIR, else rules/)")
     backtest.add_argument("--since", default="7d", help="7d or 36h back from now, or an ISO 8601 date or time")
     backtest.add_argument("--until", default="now", help="end of the window: now, 2h back, or an ISO 8601 time")
@@ -263,19 +251,17 @@ def _repairing(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
 
     dead = command("dead-letters", "messages that failed for good (REDIS_URL, else dev's Redis)")
     dead_sub = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
-    dead_sub.add_parser("list", help="one JSON line per record (a webhook's body left out)")
-    replay = dead_sub.add_parser("replay", help="run a record's message again and drop the record")
+    _action(dead_sub, "list", "one JSON line per record (a webhook's body left out); `none` when there is none")
+    replay = _action(dead_sub, "replay", "run a record's message again and drop the record")
     replay.add_argument("id", help="record id from `dead-letters list`")
     replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one (webhooks)")
     dead.set_defaults(func=cmd_dead_letters)
 
     deliveries = command("deliveries", "outbound webhooks that failed for good (REDIS_URL, else dev's Redis)")
     deliveries_sub = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = deliveries_sub.add_parser("list", help="one JSON line per dead delivery", formatter_class=_Help)
+    listing = _action(deliveries_sub, "list", "one JSON line per dead delivery; `none` when there is none")
     listing.add_argument("--endpoint", help="only this endpoint id")
-    again = deliveries_sub.add_parser(
-        "replay", help="queue dead deliveries again, behind what their list holds now", formatter_class=_Help
-    )
+    again = _action(deliveries_sub, "replay", "queue dead deliveries again, behind what their list holds now")
     again.add_argument("id", nargs="?", help="delivery id from `deliveries list` (<endpoint>:<event id>)")
     again.add_argument("--endpoint", help="with --all: every dead delivery of this endpoint")
     again.add_argument("--all", action="store_true", help="replay all of --endpoint's dead deliveries")

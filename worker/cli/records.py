@@ -67,9 +67,12 @@ def events_tail(stream: str, from_start: bool) -> None:
 def dead_letters_list() -> None:
     from worker.queue import deadletters
 
-    for record in deadletters.all_records(connect()):
+    found = deadletters.all_records(connect())
+    for record in found:
         hidden = ("body", "args") if record.get("body") is not None else ("body",)  # a payload, or only ids
         print(json.dumps({k: v for k, v in record.items() if k not in hidden}))
+    if not found:
+        none("no dead letters")
 
 
 def dead_letters_replay(record_id: str, body_file: str | None) -> None:
@@ -98,8 +101,16 @@ def deliveries_list(endpoint_id: str | None) -> None:
     """Dead deliveries as JSON lines (ids, type, attempts, error; not the event's data)."""
     from worker.delivery import outbox
 
-    for record in outbox.dead_records(connect(), endpoint_id):
+    found = outbox.dead_records(connect(), endpoint_id)
+    for record in found:
         print(json.dumps({k: v for k, v in record.items() if k != "item"}))
+    if not found:
+        none(f"no dead deliveries{f' for {endpoint_id}' if endpoint_id else ''}")
+
+
+def none(what: str) -> None:
+    """An empty listing says so, on stderr: standard output stays JSON lines for a pipe."""
+    print(f"none: {what}", file=sys.stderr)
 
 
 def deliveries_replay(record_id: str | None, endpoint_id: str | None, everything: bool) -> None:

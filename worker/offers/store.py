@@ -153,6 +153,8 @@ def transition(
             pipe: Pipeline, offer: Offer = offer, target: str = target, kind: str | None = kind, when: Any = when
         ) -> None:
             pipe.set(keys.offer(offer_id), offer.dumps())
+            if target != "expired":  # it left pending: its expiry job has nothing left to do
+                schedule.cancel(pipe, f"expire:{offer_id}")
             if target == "declined" and offer.cooldown_seconds:
                 pipe.set(keys.cooldown(offer.rule_id, offer.customer_id), offer_id, ex=offer.cooldown_seconds)
             if kind:

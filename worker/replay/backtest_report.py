@@ -68,14 +68,14 @@ def table(result: dict[str, Any], directory: str) -> str:
         f"backtest of {directory} over {result['since']} .. {result['until']}",
         f"{counted['in_window']} events replayed through the rules; {counted['before_window']} earlier ones"
         f" rebuilt access; {counted['skipped']} skipped (a payment never seen, or a body the worker rejects too)",
-        f"{'rule':24} {'mode':7} {'variant':12} {'would create':>13} {'live created':>13}",
     ]
-    if result["archive_from"] is None:
+    if result["archive_from"] is None:  # said before the table, never inside it
         lines.append("the archive (upsell:inbound) is empty: nothing arrived yet, or UPSELL_INBOUND_RETENTION is 0")
     elif result["archive_from"] > result["since"]:
         lines.append(
             f"the archive starts at {result['archive_from']}: nothing before it is known (UPSELL_INBOUND_RETENTION)"
         )
+    lines.append(f"{'rule':24} {'mode':7} {'variant':12} {'would create':>13} {'live created':>13}")
     for rule in result["rules"]:
         mode = rule["mode"] or "-"
         note = "" if rule["in_draft"] else "  (not in this folder)"

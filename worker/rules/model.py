@@ -206,6 +206,7 @@ def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | No
     itself) the checks against it are skipped, the rest still run."""
     problems: list[yamlsource.Problem] = []
     loaded: list[tuple[yamlsource.Document, int, Rule]] = []
+    broken: set[str] = set()  # ids of rules with errors of their own: naming them is no further error
     for path in paths:
         try:
             doc = yamlsource.read(path, folder)
@@ -219,7 +220,8 @@ def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | No
                 loaded.append((doc, index, yamlsource.validate(doc, Rule, ("rules", index), name)))
             except yamlsource.ProblemsFound as found:
                 problems += found.problems
-    problems += _cross_checks(loaded, access)
+                broken.add(str(item.get("id")))
+    problems += _cross_checks(loaded, access, broken)
     problems += _cycles(loaded)
     if problems:
         raise yamlsource.ProblemsFound(problems)
@@ -243,10 +245,10 @@ def _cycles(loaded: list[tuple[yamlsource.Document, int, Rule]]) -> list[yamlsou
 
 
 def _cross_checks(
-    loaded: list[tuple[yamlsource.Document, int, Rule]], access: AccessConfig | None
+    loaded: list[tuple[yamlsource.Document, int, Rule]], access: AccessConfig | None, broken: set[str]
 ) -> list[yamlsource.Problem]:
     problems: list[yamlsource.Problem] = []
-    ids = {rule.id for _, _, rule in loaded}
+    ids = {rule.id for _, _, rule in loaded} | broken
     seen: dict[str, str] = {}
     for doc, index, rule in loaded:
         at = ("rules", index)

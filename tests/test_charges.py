@@ -325,10 +325,16 @@ def test_offer_display_from_dodo_and_one_click_only_for_the_app(money: Stack, cl
         assert '"last4"' not in proc.output() and "payment_method_id" not in proc.output(), proc.log
 
 
-def test_display_fills_in_when_dodo_was_down_and_says_when_no_card(money: Stack, client: redis.Redis) -> None:
-    """Dodo fails the worker's product lookup: the offer is still made, its event says the display
-    is incomplete, and the app's next read fills it in."""
-    money.dodo_control("faults", {"method": "GET", "path": "/products/", "status": 503, "times": 1})
+def test_display_fills_in_when_dodo_was_down_and_says_when_no_card(stack: Stack, client: redis.Redis) -> None:
+    """Dodo fails the worker's product lookups (the catalogue's at start, then the offer's own): the
+    offer is still made, its event says the display is incomplete, and the app's next read fills it in."""
+    (stack.rules_dir / "upsell.yaml").write_text(RULES)
+    stack.emulator()
+    stack.web()
+    stack.dodo_control("faults", {"method": "GET", "path": "/products/", "status": 503, "times": 4})
+    worker = stack.worker(threads=8)
+    wait_until(lambda: worker.output().count("catalogue_product_unavailable") == 3, what="the catalogue's 3 failures")
+    money = stack
     money.dodo_control("seed", {"customers": {"cus_no_card": {"payment_methods": []}}})
     offer = pending_offer(money, client, purchase("cus_no_card"))
     (created,) = [e["data"] for e in read_events(client) if e["type"] == "offer.created"]

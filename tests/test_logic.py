@@ -110,7 +110,7 @@ def test_index_orders_by_priority_and_stop_ends_evaluation() -> None:
 
 
 def test_display_cache_is_bounded_and_expires() -> None:
-    from worker.offers.display import TtlCache
+    from worker.products import TtlCache
 
     cache = TtlCache(seconds=60, size=3)
     loads = []

@@ -207,7 +207,7 @@ def test_when_fields_on_a_dodo_trigger_names_only_its_data() -> None:
 
 
 def test_a_one_click_answer_cached_before_a_card_change_is_asked_again() -> None:
-    from worker.offers.display import TtlCache
+    from worker.products import TtlCache
 
     cache, loads = TtlCache(30), []
 

@@ -3,17 +3,19 @@ the right input, empty listings that say so, a schedule without jobs that will d
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from tests.conftest import ROOT, STREAM
-from worker.cli import jobs
+from worker.cli import jobs, main
 from worker.offers import making, store
 from worker.offers.model import Offer
 from worker.queue import schedule
@@ -49,15 +51,24 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
 
 
+def _help_of(command: list[str]) -> str:
+    """What `dodo-upsell COMMAND --help` prints, from the parser itself (no process per command)."""
+    parser: Any = main.parser()
+    for name in command:
+        actions = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = actions.choices[name]
+    return str(parser.format_help())
+
+
 def test_help_says_each_default_once_and_every_action_what_it_does() -> None:
+    assert run("rules", "check", "--help").stdout.startswith("usage: dodo-upsell rules check")
     for command in COMMANDS:
-        shown = run(*command, "--help")
-        assert shown.returncode == 0, (command, shown.stderr)
-        text = " ".join(shown.stdout.split())
+        shown = _help_of(command)
+        text = " ".join(shown.split())
         assert "(default: None)" not in text and "(default: False)" not in text, command
         assert not re.search(r"\(default: [^)]*\) \(default:", text), (command, text)
-        if command and len(command) == 2:
-            description = shown.stdout.split("\n\n")[1]
+        if len(command) == 2:
+            description = shown.split("\n\n")[1]
             assert not description.startswith(("positional", "options")), (command, "no description")
 
 

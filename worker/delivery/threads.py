@@ -6,11 +6,12 @@ process die mid-attempt; the finished step cancels it."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import redis
 import structlog
@@ -28,14 +29,23 @@ class Pool:
     def __init__(self, threads: int = THREADS) -> None:
         self._threads = threads
         self._free = threading.BoundedSemaphore(threads)
-        self._pool: ThreadPoolExecutor | None = None
+        self._work: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._started = False
         self._lock = threading.Lock()
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._lock:  # made on first use: a forked worker process gets its own threads
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="upsell-deliver")
-            return self._pool
+    def _submit(self, *work: Any) -> None:
+        """Daemon threads, made on first use (a forked worker process gets its own): a worker that
+        stops does not wait for a slow endpoint's attempt, whose watch job redoes it."""
+        with self._lock:
+            if not self._started:
+                for n in range(self._threads):
+                    threading.Thread(target=self._serve, name=f"upsell-deliver-{n}", daemon=True).start()
+                self._started = True
+        self._work.put(work)
+
+    def _serve(self) -> None:
+        while True:
+            self._run(*self._work.get())
 
     def submit(self, client: redis.Redis, endpoint_id: str, customer_id: str, step: Callable[[], str]) -> str:
         """Run `step` on a pool thread, guarded by a watch job; with every thread taken, again in a second."""
@@ -51,7 +61,7 @@ class Pool:
                 schedule.add(pipe, watch, time.time() + WATCH_SECONDS, outbox.ACTOR, endpoint_id, customer_id)
                 pipe.execute()
             context = structlog.contextvars.get_contextvars()
-            self._executor().submit(self._run, client, watch, step, context)
+            self._submit(client, watch, step, context)
         except BaseException:
             self._free.release()
             raise

@@ -16,7 +16,7 @@ from receiver import auth
 from receiver.api import Api
 from receiver.console.pages import Console
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
-from worker import redisconn
+from worker import config, redisconn
 from worker.config import Settings
 from worker.dodo import make_client
 from worker.queue.intake import Intake
@@ -67,5 +67,5 @@ def create_app(settings: Settings) -> WebhookFirst:
         *api.routes(),
     ]
     if settings.console_tokens:  # off unless configured: /console is then a 404
-        routes += Console(client, settings.console_tokens, api.book).routes()
+        routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings)).routes()
     return WebhookFirst(webhook, Starlette(routes=routes, lifespan=lifespan))

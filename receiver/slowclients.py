@@ -1,4 +1,4 @@
-"""A client must send each whole request (headers and body) within REQUEST_SECONDS of starting it,
+"""A client must send each whole request (headers and body) within UPSELL_REQUEST_TIMEOUT of starting it,
 or its connection is closed: a client that stops mid-request holds nothing for minutes. A timer
 per connection, on the event loop: nobody else waits for it. A request's head is bounded too
 (MAX_HEAD_BYTES, MAX_HEADERS): past either it is answered 431 and closed as the bytes arrive,
@@ -7,11 +7,9 @@ before the parser holds them and before any body is read. `web` and `dev` both s
 from __future__ import annotations
 
 import asyncio
-import os
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-REQUEST_SECONDS = float(os.environ.get("UPSELL_REQUEST_TIMEOUT", "") or 10)
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers together
 MAX_HEADERS = 100
 _TOO_LARGE = (
@@ -29,6 +27,7 @@ class HeadTooLarge(Exception):
 
 
 class DeadlineProtocol(HttpToolsProtocol):
+    request_seconds = 10.0  # UPSELL_REQUEST_TIMEOUT, through Settings: see bounded()
     _deadline: asyncio.TimerHandle | None = None
     _in_head = True
     _head_bytes = 0
@@ -90,7 +89,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(REQUEST_SECONDS, self._too_slow)
+        self._deadline = self.loop.call_later(self.request_seconds, self._too_slow)
 
     def _disarm(self) -> None:
         if self._deadline is not None:
@@ -101,3 +100,8 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+
+def bounded(request_seconds: float) -> type[DeadlineProtocol]:
+    """The protocol class uvicorn serves with (`http=`), with the settings' request deadline."""
+    return type("BoundedProtocol", (DeadlineProtocol,), {"request_seconds": request_seconds})

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import SECRET, TOKEN, Stack, drained, fixture, read_events, wait_until
+from tests.conftest import SECRET, TOKEN, Stack, drained, fixture, free_port, read_events, wait_until
 from worker import keys
 from worker.signing import signed_headers
 
@@ -239,6 +239,37 @@ def test_health_ready_and_metrics(web: Stack) -> None:
     assert 'upsell_webhooks_total{outcome="queued"} 1.0' in metrics
 
 
+def test_a_live_key_without_its_environment_refuses_to_start(stack: Stack) -> None:
+    """A live key must never charge in test mode (nor a test key in live mode): no default is assumed."""
+    key = {"DODO_PAYMENTS_API_KEY": "sk_live_not_a_real_key_0123456789"}
+    for command in (["web"],):
+        done = subprocess.run(
+            [sys.executable, "-m", "worker", *command],
+            env={**stack.env(), **key},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        line = done.stderr.strip()
+        assert done.returncode == 1 and len(line.splitlines()) == 1, done.stderr
+        assert "DODO_PAYMENTS_ENVIRONMENT" in line and "live_mode" in line and "test_mode" in line
+        assert "sk_live_not" not in line
+    worker = subprocess.run(
+        [sys.executable, "-m", "dramatiq", "worker.actors", "--processes", "1", "--threads", "1"],
+        env={**stack.env(), **key},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode != 0 and "DODO_PAYMENTS_ENVIRONMENT is not" in worker.stdout + worker.stderr
+    stack.extra_env.update(key | {"DODO_PAYMENTS_ENVIRONMENT": "live_mode"})
+    web = stack.web()
+    wait_until(lambda: '"dodo": "live_mode"' in web.output() or '"dodo":"live_mode"' in web.output(), what="mode said")
+    stack.extra_env.update(UPSELL_REQUEST_TIMEOUT="10s")  # the form its neighbours take
+    stack.base_url = stack.base_url.rsplit(":", 1)[0] + f":{free_port()}"
+    stack.web()
+
+
 def test_metrics_need_the_token_when_one_is_set(stack: Stack) -> None:
     stack.extra_env["UPSELL_METRICS_TOKEN"] = "scrape-me"
     stack.web()
@@ -257,6 +288,8 @@ def test_metrics_need_the_token_when_one_is_set(stack: Stack) -> None:
         ({"DODO_PAYMENTS_WEBHOOK_KEY": "secret123"}, "DODO_PAYMENTS_WEBHOOK_KEY"),
         ({"DODO_PAYMENTS_WEBHOOK_KEY": "whsec_c2hvcnQ="}, "DODO_PAYMENTS_WEBHOOK_KEY"),
         ({"DODO_PAYMENTS_ENVIRONMENT": "prod"}, "DODO_PAYMENTS_ENVIRONMENT"),
+        ({"UPSELL_REQUEST_TIMEOUT": "soon"}, "UPSELL_REQUEST_TIMEOUT"),
+        ({"UPSELL_REQUEST_TIMEOUT": "0s"}, "UPSELL_REQUEST_TIMEOUT"),
     ],
 )
 def test_bad_setting_stops_start_up_naming_the_variable(stack: Stack, env: dict[str, str], variable: str) -> None:

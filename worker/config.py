@@ -40,6 +40,7 @@ class Settings:
     ack_replicas: int = 0  # UPSELL_ACK_REPLICAS: replicas that must have a write before the caller's answer
     ack_timeout_ms: int = 500  # UPSELL_ACK_TIMEOUT: how long to wait for them, then 503
     metrics_tokens: tuple[str, ...] = ()  # UPSELL_METRICS_TOKEN: the receiver's /metrics then needs one (bearer)
+    request_timeout_seconds: float = 10.0  # UPSELL_REQUEST_TIMEOUT: a client's time to send a whole request
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -99,6 +100,43 @@ def _ack(env: dict[str, str]) -> tuple[int, int]:
     return int(replicas_text), timeout_ms
 
 
+def _dodo_target(env: dict[str, str]) -> tuple[str, str | None]:
+    """Which Dodo the API key is for. Never guessed: the SDK would default to live mode and this
+    project once defaulted to test mode, so a key without DODO_PAYMENTS_ENVIRONMENT (or a
+    DODO_PAYMENTS_BASE_URL, as `dev` and the tests set for the emulator) stops start-up."""
+    environment = env.get("DODO_PAYMENTS_ENVIRONMENT", "").strip()
+    if environment and environment not in ("test_mode", "live_mode"):
+        raise ConfigError(f"DODO_PAYMENTS_ENVIRONMENT must be test_mode or live_mode (got {environment[:20]!r})")
+    base_url = env.get("DODO_PAYMENTS_BASE_URL", "").strip() or None
+    if base_url and urlparse(base_url).scheme not in ("http", "https"):
+        raise ConfigError("DODO_PAYMENTS_BASE_URL must be an http(s) URL")
+    if env.get("DODO_PAYMENTS_API_KEY", "").strip() and not environment and not base_url:
+        raise ConfigError(
+            "DODO_PAYMENTS_API_KEY is set but DODO_PAYMENTS_ENVIRONMENT is not: set it to live_mode "
+            "(real charges, with a live key) or test_mode (Dodo's test environment, with a test key)"
+        )
+    return environment or "test_mode", base_url
+
+
+def request_timeout(env: dict[str, str]) -> float:
+    """UPSELL_REQUEST_TIMEOUT: `10`, `1.5`, `10s` or `500ms`, from 0.1 s to 300 s."""
+    text = env.get("UPSELL_REQUEST_TIMEOUT", "").strip() or "10"
+    found = re.fullmatch(r"([0-9]{1,6}(?:\.[0-9]{1,3})?)(ms|s)?", text)
+    seconds = float(found[1]) / (1000 if found[2] == "ms" else 1) if found else 0.0
+    if not 0.1 <= seconds <= 300:
+        raise ConfigError(
+            f"UPSELL_REQUEST_TIMEOUT must be a duration such as 10s or 500ms, 0.1s to 300s (got {text[:20]!r})"
+        )
+    return seconds
+
+
+def dodo_mode(settings: Settings) -> str:
+    """What start-up lines and the console say about where charges go."""
+    if settings.dodo_base_url:
+        return f"base URL {settings.dodo_base_url}"
+    return settings.dodo_environment
+
+
 def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_webhook_key: bool = True) -> Settings:
     """Read and check every setting at once, so start-up fails before serving anything."""
     env = dict(os.environ if env is None else env)
@@ -109,12 +147,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         )
     for secret in secrets:
         check_webhook_secret(secret)
-    environment = env.get("DODO_PAYMENTS_ENVIRONMENT", "test_mode").strip() or "test_mode"
-    if environment not in ("test_mode", "live_mode"):
-        raise ConfigError(f"DODO_PAYMENTS_ENVIRONMENT must be test_mode or live_mode (got {environment!r})")
-    base_url = env.get("DODO_PAYMENTS_BASE_URL", "").strip() or None
-    if base_url and urlparse(base_url).scheme not in ("http", "https"):
-        raise ConfigError("DODO_PAYMENTS_BASE_URL must be an http(s) URL")
+    environment, base_url = _dodo_target(env)
     stream = env.get("UPSELL_EVENTS_STREAM", "upsell:events").strip()
     if not stream:
         raise ConfigError("UPSELL_EVENTS_STREAM is empty: unset it for the default upsell:events")
@@ -158,6 +191,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         ack_replicas=ack_replicas,
         ack_timeout_ms=ack_timeout_ms,
         metrics_tokens=_split(env.get("UPSELL_METRICS_TOKEN", "")),
+        request_timeout_seconds=request_timeout(env),
     )
 
 

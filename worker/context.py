@@ -89,5 +89,6 @@ class Bootstrap(dramatiq.Middleware):
             "worker_ready",
             redis=config.without_password(ctx.settings.redis_url),
             rules=f"{ctx.settings.rules_dir}: {book.files} files, {len(book.rules)} rules",
+            dodo=config.dodo_mode(ctx.settings),
             version=config.version(),
         )

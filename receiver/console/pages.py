@@ -50,8 +50,10 @@ def _hardened(endpoint: Page) -> Page:
 
 
 class Console:
-    def __init__(self, client: redis.Redis, tokens: tuple[str, ...], book: Callable[[], LiveBook]) -> None:
-        self.client, self.book = client, book
+    def __init__(
+        self, client: redis.Redis, tokens: tuple[str, ...], book: Callable[[], LiveBook], dodo_mode: str = ""
+    ) -> None:
+        self.client, self.book, self.dodo_mode = client, book, dodo_mode
         self.sessions = Sessions(client, tokens)
         self.throttle = Throttle(client)
 
@@ -119,7 +121,7 @@ class Console:
         return Response("refused: sign in again (missing or wrong CSRF token)", status_code=403)
 
     def _overview(self, request: Request) -> dict[str, Any]:
-        return {"view": views.overview(self.client, self.book())}
+        return {"view": views.overview(self.client, self.book()), "dodo_mode": self.dodo_mode}
 
     def _rules(self, request: Request) -> dict[str, Any]:
         days = views.window(request.query_params.get("days"))

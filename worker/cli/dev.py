@@ -130,7 +130,7 @@ def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int 
     from emulator.app import create_app as create_emulator
     from emulator.demo_data import DEMO
     from receiver.app import create_app
-    from receiver.slowclients import DeadlineProtocol
+    from receiver.slowclients import bounded
     from worker import actors, context, logs
 
     settings = actors.SETTINGS  # read once, when the broker was built
@@ -143,7 +143,7 @@ def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int 
     context.start_background(context.bootstrap(settings))
     worker = dramatiq.Worker(actors.BROKER, worker_threads=threads, worker_timeout=WORKER_TIMEOUT_MS)
     worker.start()
-    receiver = serve(create_app(settings), host, values.web_port, http=DeadlineProtocol)
+    receiver = serve(create_app(settings), host, values.web_port, http=bounded(settings.request_timeout_seconds))
     return Local(valkey, worker, receiver, emulator)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -96,6 +97,11 @@ def read_events(client: redis.Redis, stream: str = STREAM) -> list[dict[str, Any
     return [validate_entry(fields) for _, fields in client.xrange(stream)]
 
 
+# One client for the suite's requests: httpx.get() builds a client (and its TLS context) each call,
+# 46 ms of CPU, which polling loops paid thousands of times.
+HTTP = httpx.Client(timeout=15, limits=httpx.Limits(max_connections=256, max_keepalive_connections=32))
+
+
 class Proc:
     """A child process in its own session, its output in a file, killable as a group; forked from
     the test worker's zygote (tests/zygote.py) when it is `python -m ...`, which starts it in a
@@ -120,9 +126,14 @@ class Proc:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(10)
 
+    def terminate(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+
     def stop(self) -> None:
         if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.popen.wait(15)
             except subprocess.TimeoutExpired:
@@ -248,7 +259,7 @@ class Stack:
         if proc.popen.poll() is not None:
             raise AssertionError(f"receiver exited:\n{proc.output()}")
         try:
-            return httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200
+            return HTTP.get(self.base_url + "/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -275,12 +286,12 @@ class Stack:
 
     def _answers(self, url: str) -> bool:
         try:
-            return httpx.get(url, timeout=1).status_code == 200
+            return HTTP.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
     def dodo_requests(self, method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
-        recorded = httpx.get(self.dodo_url + "/_emulator/requests", timeout=5).json()["requests"]
+        recorded = HTTP.get(self.dodo_url + "/_emulator/requests", timeout=5).json()["requests"]
         return [
             r
             for r in recorded
@@ -288,7 +299,7 @@ class Stack:
         ]
 
     def dodo_control(self, what: str, body: dict[str, Any]) -> None:
-        httpx.post(f"{self.dodo_url}/_emulator/{what}", json=body, timeout=5).raise_for_status()
+        HTTP.post(f"{self.dodo_url}/_emulator/{what}", json=body, timeout=5).raise_for_status()
 
     def worker(self, threads: int = 4) -> Proc:
         argv = [sys.executable, "-m", "dramatiq", "worker.actors", "--processes", "1", "--threads", str(threads)]
@@ -305,13 +316,16 @@ class Stack:
     ) -> httpx.Response:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = signed_headers(secret, webhook_id or new_webhook_id(), body)
-        return httpx.post(self.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=15, **kw)
+        return HTTP.post(self.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=15, **kw)
 
     def api(self, method: str, path: str, token: str | None = TOKEN, **kw: Any) -> httpx.Response:
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        return httpx.request(method, self.base_url + path, headers=headers, timeout=15, **kw)
+        return HTTP.request(method, self.base_url + path, headers=headers, timeout=15, **kw)
 
     def close(self) -> None:
+        """Every process told to stop at once, then each waited for: the stops overlap."""
+        for proc in self.procs:
+            proc.terminate()
         for proc in self.procs:
             proc.stop()
 

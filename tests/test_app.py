@@ -7,11 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
-from tests.conftest import ROOT, TOKEN, Stack, drained, fixture, read_events, wait_until
+from tests.conftest import HTTP, ROOT, TOKEN, Stack, drained, fixture, read_events, wait_until
 from tests.test_lifecycle import event, now
 from worker import keys
 from worker.access.config import AccessConfig
@@ -41,7 +40,7 @@ def post_event(
     headers = {"idempotency-key": key} if key is not None else {}
     headers |= {"authorization": f"Bearer {token}"} if token else {}
     body = event if isinstance(event, bytes) else json.dumps(event).encode()
-    return httpx.post(f"{stack.base_url}/api/customers/{customer}/events", content=body, headers=headers, timeout=15)
+    return HTTP.post(f"{stack.base_url}/api/customers/{customer}/events", content=body, headers=headers, timeout=15)
 
 
 def test_app_event_makes_one_upgrade_offer_under_a_duplicate_storm(app_stack: Stack, client: redis.Redis) -> None:

@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
-from tests.conftest import TOKEN, Stack, drained, fixture, read_events, wait_until
+from tests.conftest import HTTP, TOKEN, Stack, drained, fixture, read_events, wait_until
 from tests.test_charges import ADDON, BASIC, COURSE, PRO
 from worker import keys
 
@@ -114,7 +113,7 @@ def send_all(stack: Stack, client: redis.Redis, sends: list[Send]) -> None:
         if kind == "webhook":
             answer = stack.post(body, webhook_id=key)
         else:
-            answer = httpx.post(
+            answer = HTTP.post(
                 f"{stack.base_url}/api/customers/{body['customer']}/events",
                 json=body["event"],
                 headers={"authorization": f"Bearer {TOKEN}", "idempotency-key": key},
@@ -251,7 +250,7 @@ def test_the_archive_keeps_verified_first_deliveries_and_is_trimmed_by_age(stack
     event = {"type": "app.usage_milestone", "data": {"count": 3}}
     headers = {"authorization": f"Bearer {TOKEN}", "idempotency-key": "k1"}
     for _ in range(2):  # the second is a duplicate: not archived again
-        answer = httpx.post(f"{stack.base_url}/api/customers/cus_arch/events", json=event, headers=headers, timeout=15)
+        answer = HTTP.post(f"{stack.base_url}/api/customers/cus_arch/events", json=event, headers=headers, timeout=15)
         assert answer.status_code in (200, 202)
     app = [f for _, f in client.xrange(keys.INBOUND) if "customer_id" in f]
     assert [(f["customer_id"], f["type"], json.loads(f["body"])) for f in app] == [("cus_arch", event["type"], event)]

@@ -7,11 +7,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
-from tests.conftest import Stack, drained, fixture, read_events, wait_until
+from tests.conftest import HTTP, Stack, drained, fixture, read_events, wait_until
 
 BASIC, PRO, COURSE, ADDON = (
     "pdt_RUST4raxbl0Rfe4VQi1z",
@@ -291,7 +290,7 @@ def test_slow_dodo_is_bounded_and_never_holds_up_calls_that_do_not_need_it(money
     assert access_seconds < 1.0, access_seconds
     reached = len(money.dodo_requests("POST", "/subscriptions/"))
     assert statuses.count(502) == reached and statuses.count(503) == 60 - reached > 0, statuses
-    assert httpx.get(money.dodo_url + "/_emulator/requests").json()["max_in_flight"] == 8
+    assert HTTP.get(money.dodo_url + "/_emulator/requests").json()["max_in_flight"] == 8
 
 
 def test_api_guards_offers(money: Stack, client: redis.Redis) -> None:

@@ -19,7 +19,7 @@ import redis
 import yaml
 
 from tests import heads
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import HTTP, ROOT, free_port, wait_until
 
 CLI = str(Path(sys.executable).parent / "dodo-upsell")
 CUSTOMER = "cus_8VbC6JDZzPEqfBPUdpj0K"
@@ -131,7 +131,7 @@ def test_dev_in_a_terminal_prints_commands_that_work_stays_stable_and_stops_clea
     assert "CRITICAL" not in dev.output and "Traceback" not in dev.output, dev.output
     assert "\x1b[" not in (project / ".dodo-upsell" / "valkey" / "valkey.log").read_text()
     with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
     assert not processes_mentioning(str(project)), "a process of this dev outlived it"
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()

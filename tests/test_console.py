@@ -11,13 +11,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.conftest import ROOT, Stack, drained, fixture, wait_until
+from tests.conftest import HTTP, ROOT, Stack, drained, fixture, wait_until
 from tests.test_charges import CUSTOMER, RULES, offer_state, pending_offer, purchase
 from worker import keys
 
@@ -119,7 +118,7 @@ def test_the_console_in_a_browser(
     session = browser.get_cookie("upsell_console")
     assert session and session["httpOnly"] and session["sameSite"] == "Strict"
     cookies = {"upsell_console": session["value"]}
-    refused = httpx.post(base + "/console/dead-letters/x/delete", cookies=cookies, data={}, follow_redirects=False)
+    refused = HTTP.post(base + "/console/dead-letters/x/delete", cookies=cookies, data={}, follow_redirects=False)
     assert refused.status_code == 403, "an action without the CSRF token"
     browser.find_element(By.XPATH, '//button[text()="Sign out"]').click()
     browser.get(base + "/console/rules")
@@ -128,8 +127,8 @@ def test_the_console_in_a_browser(
 
 def test_the_console_is_off_without_tokens(stack: Stack) -> None:
     stack.web()
-    assert httpx.get(stack.base_url + "/console", follow_redirects=False).status_code == 404
-    assert httpx.get(stack.base_url + "/console/login").status_code == 404
+    assert HTTP.get(stack.base_url + "/console", follow_redirects=False).status_code == 404
+    assert HTTP.get(stack.base_url + "/console/login").status_code == 404
 
 
 def test_webhooks_per_minute_keep_the_last_hour(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import OwnRedis, Stack, read_events, wait_until
+from tests.conftest import HTTP, OwnRedis, Stack, read_events, wait_until
 from tests.test_faults import payment
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def test_redis_restarted_during_load(own_redis: OwnRedis, own_stack: Stack) -> N
     refused = [webhook_id for webhook_id, status in statuses.items() if status != 200]
     assert refused and len(refused) < len(items), "the restart must land mid-load"
     assert set(statuses.values()) <= {200, 503, 0}
-    wait_until(lambda: httpx.get(own_stack.base_url + "/readyz").status_code == 200, what="ready")
+    wait_until(lambda: HTTP.get(own_stack.base_url + "/readyz").status_code == 200, what="ready")
     resent = post_all(own_stack, [item for item in items if item[0] in refused])  # as Dodo retries
     assert set(resent.values()) == {200}
     assert_each_once(own_redis.client(), [webhook_id for webhook_id, _ in items])

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Stack, read_events, wait_until
+from tests.conftest import HTTP, Stack, read_events, wait_until
 from tests.replicated import Replicated
 from tests.test_app import NEAR_LIMIT, post_event
 from tests.test_charges import RULES as CHARGE_RULES
@@ -85,7 +85,7 @@ def run_drill(replicated: Replicated, stacks: list[Stack]) -> Drill:
 
         def all_ready() -> bool:
             for n, stack in enumerate(stacks):
-                ready[n] = ready[n] or httpx.get(stack.base_url + "/readyz", timeout=2).status_code == 200
+                ready[n] = ready[n] or HTTP.get(stack.base_url + "/readyz", timeout=2).status_code == 200
             return all(ready)
 
         wait_until(all_ready, 60, what="receivers ready after the promotion")

@@ -9,10 +9,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import redis
 
-from tests.conftest import OwnRedis, Stack, fixture, read_events, wait_until
+from tests.conftest import HTTP, OwnRedis, Stack, fixture, read_events, wait_until
 from worker import keys
 from worker.queue import messages, schedule
 
@@ -32,11 +31,11 @@ def test_redis_down_answers_503_and_the_retry_is_processed_once(own_redis: OwnRe
 
     response = stack.post(payment(2, "cus_a"), webhook_id="msg_during")
     assert response.status_code == 503
-    assert httpx.get(stack.base_url + "/readyz").status_code == 503
-    assert httpx.get(stack.base_url + "/healthz").status_code == 200
+    assert HTTP.get(stack.base_url + "/readyz").status_code == 503
+    assert HTTP.get(stack.base_url + "/healthz").status_code == 200
 
     own_redis.start()
-    wait_until(lambda: httpx.get(stack.base_url + "/readyz").status_code == 200, what="ready again")
+    wait_until(lambda: HTTP.get(stack.base_url + "/readyz").status_code == 200, what="ready again")
     assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "queued"}
     assert stack.post(payment(2, "cus_a"), webhook_id="msg_during").json() == {"status": "duplicate"}
     assert stack.post(payment(1, "cus_a"), webhook_id="msg_before").json() == {"status": "duplicate"}

@@ -13,12 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
 from tests import heads
-from tests.conftest import ROOT, TOKEN, Stack, drained, wait_until
+from tests.conftest import HTTP, ROOT, TOKEN, Stack, drained, wait_until
 from worker import book, metrics
 from worker.delivery import send
 from worker.delivery.endpoints import Endpoint
@@ -125,7 +124,7 @@ def test_numbers_and_json_from_apps_are_checked_at_the_edge(stack: Stack, client
     for name, body in APP_BODIES.items():
         headers = {"authorization": f"Bearer {TOKEN}", "idempotency-key": f"k-{len(body)}-{name[:3]}"}
         url = f"{stack.base_url}/api/customers/cus_h/events"
-        answer = httpx.post(url, content=body, headers=headers, timeout=15)
+        answer = HTTP.post(url, content=body, headers=headers, timeout=15)
         assert answer.status_code == 400, (name, answer.status_code, answer.text)
     assert client.llen("dramatiq:webhooks") == 0, "nothing stored"
 
@@ -142,7 +141,7 @@ def test_a_huge_header_never_makes_a_huge_log_line(stack: Stack, client: redis.R
     web = stack.web()
     body = b'{"type": "payment.succeeded", "data": {}}'
     headers = signed_headers("whsec_" + "QUJD" * 8, new_webhook_id(), body) | {"webhook-id": "w" * (1 << 20)}
-    answer = httpx.post(stack.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=15)
+    answer = HTTP.post(stack.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=15)
     assert answer.status_code in (401, 431)
     drained(client)
     assert max(len(line) for line in web.output().splitlines()) < 4096
@@ -232,7 +231,7 @@ def test_a_client_that_stops_mid_request_is_cut_without_slowing_anyone(stack: St
         raw.settimeout(10)
         sockets.append(raw)
     started = time.monotonic()
-    assert httpx.get(stack.base_url + "/healthz", timeout=2).status_code == 200  # others are served meanwhile
+    assert HTTP.get(stack.base_url + "/healthz", timeout=2).status_code == 200  # others are served meanwhile
     assert time.monotonic() - started < 1.0
     for raw in sockets:
         assert raw.recv(1024) == b"", "closed by the server"

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.conftest import Stack, drained, free_port, wait_until
+from tests.conftest import HTTP, Stack, drained, free_port, wait_until
 from tests.test_offers import ADDON, deliver, offer_rule, purchase, rules_file
 
 
@@ -16,7 +16,7 @@ def scrape(url: str) -> dict[str, float]:
     """Every sample on the page, keyed by name{labels} as Prometheus prints it; none while the
     exporter is not listening yet (a worker just started)."""
     try:
-        text = httpx.get(url, timeout=5).text
+        text = HTTP.get(url, timeout=5).text
     except httpx.TransportError:
         return {}
     samples = {}

@@ -8,11 +8,10 @@ import copy
 import time
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
-from tests.conftest import TOKEN, Stack, drained, fixture, free_port, read_events, wait_until
+from tests.conftest import HTTP, TOKEN, Stack, drained, fixture, free_port, read_events, wait_until
 from tests.test_charges import ADDON, BASIC, COURSE, CUSTOMER, PRO, SUB, charges, offer_state, pending_offer, purchase
 from tests.test_days import restart
 from worker import keys
@@ -98,7 +97,7 @@ def app_event(stack: Stack, customer: str, subscription_id: str) -> None:
     body = {"type": "app.usage_threshold", "data": {"subscription_id": subscription_id, "percent_used": 90}}
     headers = {"authorization": f"Bearer {TOKEN}", "idempotency-key": f"k{time.monotonic_ns()}"}
     url = f"{stack.base_url}/api/customers/{customer}/events"
-    assert httpx.post(url, json=body, headers=headers, timeout=15).status_code == 202
+    assert HTTP.post(url, json=body, headers=headers, timeout=15).status_code == 202
 
 
 def test_no_plan_change_on_another_customers_subscription(money: Stack, client: redis.Redis) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import SECRET, TOKEN, Stack, drained, fixture, free_port, read_events, wait_until
+from tests.conftest import HTTP, SECRET, TOKEN, Stack, drained, fixture, free_port, read_events, wait_until
 from worker import keys
 from worker.signing import signed_headers
 
@@ -22,7 +22,7 @@ OTHER_SECRET = "whsec_" + base64.b64encode(b"another-secret-of-32-bytes-long!").
 
 
 def post_raw(stack: Stack, body: bytes, headers: dict[str, str]) -> httpx.Response:
-    return httpx.post(stack.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=10)
+    return HTTP.post(stack.base_url + "/webhooks/dodo", content=body, headers=headers, timeout=10)
 
 
 def nothing_stored(client: redis.Redis) -> bool:
@@ -156,7 +156,7 @@ def test_body_over_one_mib_is_413(web: Stack, client: redis.Redis) -> None:
     # a chunked body without Content-Length is cut off too
     body = json.dumps(payload).encode()
     chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
-    response = httpx.post(
+    response = HTTP.post(
         web.base_url + "/webhooks/dodo", content=chunks, headers=signed_headers(SECRET, "msg_big", body), timeout=10
     )
     assert response.status_code == 413
@@ -211,7 +211,7 @@ def test_a_redis_that_stops_answering_gets_503_in_time_and_no_reply_goes_astray(
 def test_other_methods_on_the_webhook_path_are_405_and_store_nothing(
     web: Stack, client: redis.Redis, method: str
 ) -> None:
-    answer = httpx.request(method, web.base_url + "/webhooks/dodo", content=b"{}", timeout=15)
+    answer = HTTP.request(method, web.base_url + "/webhooks/dodo", content=b"{}", timeout=15)
     assert answer.status_code == 405 and answer.headers["allow"] == "POST"
     assert nothing_stored(client)
 
@@ -221,7 +221,7 @@ def test_api_needs_a_valid_token(web: Stack) -> None:
     assert web.api("GET", path, token=None).status_code == 401
     assert web.api("GET", path, token="wrong").status_code == 401
     assert web.api("GET", path, token=TOKEN + "x").status_code == 401
-    assert httpx.get(web.base_url + path, headers={"authorization": f"Basic {TOKEN}"}).status_code == 401
+    assert HTTP.get(web.base_url + path, headers={"authorization": f"Basic {TOKEN}"}).status_code == 401
     assert web.api("GET", path).status_code == 200
 
 
@@ -232,10 +232,10 @@ def test_api_without_configured_tokens_is_closed(stack: Stack) -> None:
 
 
 def test_health_ready_and_metrics(web: Stack) -> None:
-    assert httpx.get(web.base_url + "/healthz").status_code == 200
-    assert httpx.get(web.base_url + "/readyz").status_code == 200
+    assert HTTP.get(web.base_url + "/healthz").status_code == 200
+    assert HTTP.get(web.base_url + "/readyz").status_code == 200
     web.post(fixture("payment.failed"))
-    metrics = httpx.get(web.base_url + "/metrics").text
+    metrics = HTTP.get(web.base_url + "/metrics").text
     assert 'upsell_webhooks_total{outcome="queued"} 1.0' in metrics
 
 
@@ -273,9 +273,9 @@ def test_a_live_key_without_its_environment_refuses_to_start(stack: Stack) -> No
 def test_metrics_need_the_token_when_one_is_set(stack: Stack) -> None:
     stack.extra_env["UPSELL_METRICS_TOKEN"] = "scrape-me"
     stack.web()
-    assert httpx.get(stack.base_url + "/metrics").status_code == 401
-    assert httpx.get(stack.base_url + "/metrics", headers={"authorization": "Bearer nope"}).status_code == 401
-    answer = httpx.get(stack.base_url + "/metrics", headers={"authorization": "Bearer scrape-me"})
+    assert HTTP.get(stack.base_url + "/metrics").status_code == 401
+    assert HTTP.get(stack.base_url + "/metrics", headers={"authorization": "Bearer nope"}).status_code == 401
+    answer = HTTP.get(stack.base_url + "/metrics", headers={"authorization": "Bearer scrape-me"})
     assert answer.status_code == 200 and "upsell_webhooks_total" in answer.text
 
 

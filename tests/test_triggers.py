@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import Stack, drained, fixture, read_events, wait_until
+from tests.conftest import HTTP, Stack, drained, fixture, read_events, wait_until
 from tests.test_offers import ADDON, COURSE
 from worker import keys
 from worker.queue import deadletters
@@ -332,9 +332,8 @@ def test_the_emulator_sends_each_of_the_new_types_and_each_is_processed(stack: S
 
 
 def stack_deliveries(stack: Stack) -> list[dict[str, Any]]:
-    import httpx
 
-    return httpx.get(stack.dodo_url + "/_emulator/requests", timeout=5).json()["deliveries"]
+    return HTTP.get(stack.dodo_url + "/_emulator/requests", timeout=5).json()["deliveries"]
 
 
 LOOSE_BALANCES = ["1e30", "-1e30", "1e308", "99999999999999999999", "1_000", " 7 ", "12.34567", "NaN", "seven", ""]

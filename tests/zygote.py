@@ -2,9 +2,9 @@
 once (the Dodo SDK, redis, Dramatiq, Starlette, uvicorn: 0.8 s of every start) and forks a child
 for each `python -m MODULE ...` a test starts, with the test's environment, folder and log file.
 
-Only third-party libraries are preloaded: the project's own modules (some read settings at import)
-and prometheus_client (which picks its storage at import) are imported by each child, as a real
-start does. A child runs in a session of its own, like `start_new_session=True`, so a test kills it
+Preloaded: third-party libraries and the project's modules that do no work at import; never
+prometheus_client (it picks its storage at import) nor worker.actors (it reads the settings), which
+each child imports as a real start does. A child runs in a session of its own, like `start_new_session=True`, so a test kills it
 as a group; its exit status is read from the zygote, its parent. `UPSELL_TEST_ZYGOTE=off` starts
 every process with Popen instead."""
 
@@ -52,6 +52,18 @@ PRELOAD = (
     "standardwebhooks",
     "multipart",
     "time_machine",
+    # The project's modules that do no work at import and leave prometheus_client alone (the
+    # receiver's do not: they are imported by each child; so is worker.actors, which reads settings).
+    "worker.cli.main",
+    "worker.context",
+    "worker.webhooks.handle",
+    "worker.offers.making",
+    "worker.offers.charge",
+    "worker.offers.reconcile",
+    "worker.queue.broker",
+    "worker.queue.deadletters",
+    "worker.replay.backtest",
+    "emulator.app",
 )
 
 

@@ -363,7 +363,9 @@ def test_the_catalogue_reloads_every_product_the_rules_offer(money: Stack) -> No
     rules = book.load_dir(money.rules_dir)
     assert rules.offered_products == {ADDON, PRO, BASIC}
     api = DodoPayments(bearer_token="test_key_emulator", base_url=money.dodo_url)
-    before = len(money.dodo_requests("GET", "/products/"))
+    before = wait_until(
+        lambda: (n := len(money.dodo_requests("GET", "/products/"))) >= 3 and n, what="the worker's load"
+    )
     assert products.Catalogue(api, lambda: rules.offered_products).refresh() == 3
     assert len(money.dodo_requests("GET", "/products/")) == before + 3
     assert products.REFRESH_SECONDS < products.PRODUCT_SECONDS, "reloaded before an entry expires"

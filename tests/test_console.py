@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from selenium import webdriver
@@ -117,8 +118,8 @@ def test_the_console_in_a_browser(
     shot(browser, "deliveries")
     session = browser.get_cookie("upsell_console")
     assert session and session["httpOnly"] and session["sameSite"] == "Strict"
-    cookies = {"upsell_console": session["value"]}
-    refused = HTTP.post(base + "/console/dead-letters/x/delete", cookies=cookies, data={}, follow_redirects=False)
+    with httpx.Client(cookies={"upsell_console": session["value"]}) as signed_in:
+        refused = signed_in.post(base + "/console/dead-letters/x/delete", data={}, follow_redirects=False)
     assert refused.status_code == 403, "an action without the CSRF token"
     browser.find_element(By.XPATH, '//button[text()="Sign out"]').click()
     browser.get(base + "/console/rules")

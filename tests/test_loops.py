@@ -88,3 +88,45 @@ def test_a_number_past_63_bits_is_dead_lettered_with_its_field_before_any_script
     drained(client, within=0)
     assert read_events(client) == [], "nothing applied, nothing emitted"
     assert client.hlen(keys.stats(counters.day())) == 0
+
+
+def test_a_customer_with_thousands_of_offers_gets_small_answers(stack: Stack, client: redis.Redis) -> None:
+    """The API pages and the console shows the newest 50, however many offers a customer has."""
+    from datetime import UTC, datetime
+
+    from receiver.console import views
+    from worker.book import LiveBook
+    from worker.offers import store
+    from worker.offers.model import Offer
+
+    stack.emulator()
+    stack.web()
+    now = datetime.now(UTC).isoformat()
+    for n in range(300):
+        offer = Offer(
+            offer_id=f"off_many_{n:04d}",
+            rule_id="r",
+            variant="default",
+            customer_id="cus_many",
+            type="one_click",
+            product_id=ADDON,
+            quantity=1,
+            created_at=now,
+            source=f"wh_{n}",
+            trigger="payment.succeeded",
+        )
+        assert store.create(client, "test:stream", offer, once=False, cooldown=False) == "created"
+    answer = stack.api("GET", "/api/customers/cus_many/offers", params={"limit": 100})
+    assert len(answer.content) < 200_000 and len(answer.json()["offers"]) == 100
+    assert answer.json()["offers"][0]["offer_id"] == "off_many_0299", "newest first"
+    seen, cursor = 0, "0"
+    while cursor is not None:
+        page = stack.api("GET", "/api/customers/cus_many/offers", params={"limit": 100, "cursor": cursor}).json()
+        seen, cursor = seen + len(page["offers"]), page["next_cursor"]
+    assert seen == 300
+    shown = views.customer(
+        client,
+        type("B", (), {"get": lambda self: __import__("worker.book").book.load_dir(stack.rules_dir)})(),
+        "cus_many",
+    )
+    assert len(shown["offers"]) == views.OFFERS_SHOWN and shown["more_offers"]

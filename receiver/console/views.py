@@ -76,10 +76,19 @@ def _created_converted(counted: dict[Any, Any]) -> dict[str, tuple[int, int]]:
     return {rule_id: (pair[0], pair[1]) for rule_id, pair in totals.items()}
 
 
+OFFERS_SHOWN = 50  # the newest; a customer with thousands still gets a page that renders at once
+
+
 def customer(client: redis.Redis, book: LiveBook, customer_id: str) -> dict[str, Any]:
     access = grants.view(book.get().access, client.get(keys.access(customer_id)), customer_id)
-    offers = [offer.event_view() | {"offer_id": offer.offer_id} for offer in store.for_customer(client, customer_id)]
-    return {"access": access, "offers": offers, "timeline": timeline.read(client, customer_id)}
+    newest, more = store.page(client, customer_id, 0, OFFERS_SHOWN)
+    offers = [offer.event_view() | {"offer_id": offer.offer_id} for offer in newest]
+    return {
+        "access": access,
+        "offers": offers,
+        "more_offers": more is not None,
+        "timeline": timeline.read(client, customer_id),
+    }
 
 
 def window(text: str | None) -> int:

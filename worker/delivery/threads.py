@@ -22,7 +22,7 @@ from worker.queue import schedule
 
 log = structlog.get_logger("delivery")
 THREADS = 16  # attempts in flight per worker process; past that a step waits a second
-WATCH_SECONDS = send.ATTEMPT_SECONDS + 30  # the step's own deadline, and time to record its outcome
+WATCH_SECONDS = send.ATTEMPT_SECONDS + 5  # the step's own deadline, and time to record its outcome
 
 
 class Pool:

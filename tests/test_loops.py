@@ -124,9 +124,5 @@ def test_a_customer_with_thousands_of_offers_gets_small_answers(stack: Stack, cl
         page = stack.api("GET", "/api/customers/cus_many/offers", params={"limit": 100, "cursor": cursor}).json()
         seen, cursor = seen + len(page["offers"]), page["next_cursor"]
     assert seen == 300
-    shown = views.customer(
-        client,
-        type("B", (), {"get": lambda self: __import__("worker.book").book.load_dir(stack.rules_dir)})(),
-        "cus_many",
-    )
+    shown = views.customer(client, LiveBook(stack.rules_dir), "cus_many")
     assert len(shown["offers"]) == views.OFFERS_SHOWN and shown["more_offers"]

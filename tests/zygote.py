@@ -17,6 +17,7 @@ import json
 import os
 import random
 import runpy
+import shutil
 import signal
 import socket
 import subprocess
@@ -159,12 +160,17 @@ class Zygote:
         root = str(Path(__file__).resolve().parent.parent)
         env = os.environ | {"PYTHONPATH": root}
         self.server = subprocess.Popen([sys.executable, "-m", "tests.zygote", self.path], cwd=root, env=env)
-        atexit.register(self.server.kill)
+        atexit.register(self.close)
         deadline = time.monotonic() + 60
         while not os.path.exists(self.path):
             if self.server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the test zygote did not start")
             time.sleep(0.02)
+
+    def close(self) -> None:
+        self.server.kill()
+        self.server.wait(10)
+        shutil.rmtree(Path(self.path).parent, ignore_errors=True)
 
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:

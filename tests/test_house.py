@@ -88,3 +88,18 @@ def test_shipped_files_point_at_sections_that_exist_and_count_what_ships() -> No
     for doc in ("README.md", "docs/operators.md"):
         counts = re.findall(r"(\d+) rules, \d+ products", (ROOT / doc).read_text())
         assert counts and all(int(n) == shipped for n in counts), (doc, counts, shipped)
+
+
+def test_every_variable_the_code_reads_is_in_the_operations_table_and_back() -> None:
+    """docs/operations.md's table names exactly the variables the code reads (Dramatiq's own
+    `dramatiq_prom_*` aside), so none is read undocumented and none documented is dead."""
+    import re
+
+    read = set()
+    for folder in ("worker", "receiver", "emulator"):
+        for path in (ROOT / folder).rglob("*.py"):
+            read |= set(re.findall(r'"((?:UPSELL|DODO_PAYMENTS)_[A-Z_]+|REDIS_URL)"', path.read_text()))
+    table = re.findall(r"^\| (`[^|]+`) \|", (ROOT / "docs" / "operations.md").read_text(), re.M)
+    documented = {name for cell in table for name in re.findall(r"`([A-Za-z_]+)`", cell)}
+    documented = {name for name in documented if name.isupper()}
+    assert read == documented, {"read, not documented": read - documented, "documented, not read": documented - read}

@@ -270,6 +270,17 @@ def test_a_live_key_without_its_environment_refuses_to_start(stack: Stack) -> No
     stack.web()
 
 
+def test_start_up_lines_say_what_was_started(stack: Stack) -> None:
+    web, worker = stack.web(), stack.worker()
+    said = {}
+    for proc, event in ((web, "web_listening"), (worker, "worker_ready")):
+        found = wait_until(lambda p=proc, e=event: [li for li in p.output().splitlines() if f'"{e}"' in li], what=event)
+        said[event] = json.loads(found[0])
+    assert said["web_listening"]["rules"].startswith("ok: ") and "0 rules" in said["web_listening"]["rules"]
+    assert said["web_listening"]["url"].startswith("http://127.0.0.1:") and said["web_listening"]["dodo"] == "test_mode"
+    assert said["worker_ready"]["metrics"] == "off (UPSELL_WORKER_METRICS)" and "rules" in said["worker_ready"]
+
+
 def test_metrics_need_the_token_when_one_is_set(stack: Stack) -> None:
     stack.extra_env["UPSELL_METRICS_TOKEN"] = "scrape-me"
     stack.web()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -59,6 +60,14 @@ def start_background(ctx: Context) -> None:
     Dispatcher(redis_client(ctx.settings.redis_url), ctx.stream, lambda: ctx.book.get().endpoints).start()
 
 
+def _metrics_address(settings: config.Settings) -> str:
+    """Where this worker's Prometheus exporter listens (Dramatiq's variables), or that it is off."""
+    if not settings.worker_metrics:
+        return "off (UPSELL_WORKER_METRICS)"
+    host = os.environ.get("dramatiq_prom_host", "0.0.0.0")  # noqa: S104 - Dramatiq's own default
+    return f"http://{host}:{os.environ.get('dramatiq_prom_port', '9191')}/"
+
+
 def current() -> Context:
     return _current or bootstrap()
 
@@ -89,6 +98,7 @@ class Bootstrap(dramatiq.Middleware):
             "worker_ready",
             redis=config.without_password(ctx.settings.redis_url),
             rules=f"{ctx.settings.rules_dir}: {book.files} files, {len(book.rules)} rules",
+            metrics=_metrics_address(ctx.settings),
             dodo=config.dodo_mode(ctx.settings),
             version=config.version(),
         )

@@ -64,10 +64,23 @@ def cmd_web(args: argparse.Namespace) -> None:
         "web_listening",
         url=f"http://{args.host}:{args.port}",
         redis=config.without_password(settings.redis_url),
+        rules=_rules_said(settings.rules_dir),
         dodo=config.dodo_mode(settings),
         version=config.version(),
     )
     server.run(sockets=[listening])
+
+
+def _rules_said(directory: Path) -> str:
+    """The rules summary a start-up line carries (a broken folder says so; the API then answers 503)."""
+    from worker import book
+    from worker.folder import yamlsource
+    from worker.replay import explain
+
+    try:
+        return explain.summary(book.load_dir(directory), directory)
+    except yamlsource.ProblemsFound as found:
+        return f"broken: {len(found.problems)} error(s) in {directory} (dodo-upsell rules check {directory})"
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

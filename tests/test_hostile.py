@@ -50,6 +50,14 @@ def test_hostile_rule_files_are_file_line_errors_for_check_and_reload(tmp_path: 
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert f"{folder / 'upsell.yaml'}:" in done.stderr and len(done.stderr) < 2000, done.stderr
+    (folder / "upsell.yaml").write_text("rules:\n" + RULE.format(n=1))  # the reload path refuses it too
+    live = book.LiveBook(folder)
+    (folder / "upsell.yaml").write_text(
+        HOSTILE_RULES[kind] if HOSTILE_RULES[kind].startswith("rules:") else "rules:\n" + HOSTILE_RULES[kind]
+    )
+    live.refresh()
+    assert [r.id for r in live.get().rules] == ["r1"], "the last good rules stay in force"
+    assert live.rejected and all(f"{folder / 'upsell.yaml'}:" in problem for problem in live.rejected)
 
 
 def test_the_reload_thread_survives_anything_and_loads_the_next_good_edit(

@@ -79,11 +79,8 @@ def _exchange(url: str, content: bytes, headers: dict[str, str], deadline: Deadl
         with _client.stream(
             "POST", url, content=content, headers=headers, extensions={"trace": deadline.trace}
         ) as answer:
-            read = 0
-            for chunk in answer.iter_raw():
-                read += len(chunk)
-                if read >= MAX_ANSWER_BYTES:
-                    break
+            for _ in answer.iter_raw(chunk_size=MAX_ANSWER_BYTES):
+                break  # one chunk of at most MAX_ANSWER_BYTES: the rest is never asked for
             return f"http_{answer.status_code}"
     except httpx.TimeoutException:
         return "timeout"

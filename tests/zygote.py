@@ -108,8 +108,9 @@ def serve(path: str) -> None:
         __import__(module)
     parent = os.getppid()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    listener.bind(path + ".new")
     listener.listen(64)
+    os.rename(path + ".new", path)  # the path appears only once it accepts: no connect is refused
     listener.settimeout(0.2)
     exited: dict[int, int] = {}
     while os.getppid() == parent:  # the test worker went away: so do we

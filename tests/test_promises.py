@@ -150,3 +150,24 @@ except redis.ConnectionError:
     assert done.returncode == 0, done.stderr
     assert '{"calls": 3}' in done.stdout and '{"gave_up": true}' in done.stdout
     assert done.stderr.count('"redis_unavailable_retrying"') >= 3, done.stderr
+
+
+def test_dead_letters_list_leaves_the_body_out(client: redis.Redis, redis_url: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import dramatiq
+
+    from worker.queue import deadletters
+
+    body = json.dumps({"type": "payment.succeeded", "data": {"customer": {"email": "jane.body@example.com"}}})
+    message = dramatiq.Message(
+        queue_name=keys.WEBHOOK_QUEUE, actor_name="payment_succeeded", args=("wh_body", body), kwargs={}, options={}
+    )
+    deadletters.record(client, message, "PermanentError: test")
+    cli = str(Path(sys.executable).parent / "dodo-upsell")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "REDIS_URL": redis_url}
+    done = subprocess.run([cli, "dead-letters", "list"], env=env, capture_output=True, text=True, timeout=60)
+    (line,) = done.stdout.splitlines()
+    assert json.loads(line)["id"] == "wh_body" and "body" not in json.loads(line) and "args" not in json.loads(line)
+    assert "jane.body" not in done.stdout + done.stderr

@@ -37,12 +37,12 @@ def cycles(rules: Sequence[Rule]) -> list[list[str]]:
         for cause in rule.when.offer_rule or []:
             if cause in ids and cause != rule.id and rule.id not in anywhere and follows(ids[cause], rule):
                 edges[cause].append(rule.id)
+    position = {rule_id: n for n, rule_id in enumerate(ids)}
     for component in _components(list(ids), edges):
         if len(component) > 1:
-            first = min(component, key=list(ids).index)
+            first = min(component, key=position.__getitem__)
             found.append(_shortest_chain(first, edges, set(component)))
-    order = list(ids)
-    return sorted(found, key=lambda chain: order.index(chain[0]))
+    return sorted(found, key=lambda chain: position[chain[0]])
 
 
 def _components(nodes: list[str], edges: dict[str, list[str]]) -> list[list[str]]:

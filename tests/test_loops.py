@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import redis
 
@@ -126,3 +127,35 @@ def test_a_customer_with_thousands_of_offers_gets_small_answers(stack: Stack, cl
     assert seen == 300
     shown = views.customer(client, LiveBook(stack.rules_dir), "cus_many")
     assert len(shown["offers"]) == views.OFFERS_SHOWN and shown["more_offers"]
+
+
+def test_a_page_of_offers_answers_in_seconds_while_dodo_stalls(stack: Stack, client: redis.Redis) -> None:
+    """Each offer's display asks Dodo with a short timeout; a page asks for its offers side by side,
+    so a stalled Dodo costs a page a few seconds, never a timeout per offer in turn."""
+    from datetime import UTC, datetime
+
+    from worker.offers import store
+    from worker.offers.model import Offer
+
+    stack.emulator()
+    stack.web()
+    for n in range(20):
+        offer = Offer(
+            offer_id=f"off_stall_{n:02d}",
+            rule_id="r",
+            variant="default",
+            customer_id="cus_stall",
+            type="one_click",
+            product_id=f"pdt_stalled_{n}",
+            quantity=1,
+            created_at=datetime.now(UTC).isoformat(),
+            source=f"wh_{n}",
+            trigger="payment.succeeded",
+        )
+        assert store.create(client, "test:stream", offer, once=False, cooldown=False) == "created"
+    stack.dodo_control("faults", {"method": "GET", "path": "/", "status": 503, "delay": 10, "times": 1000})
+    started = time.monotonic()
+    answer = stack.api("GET", "/api/customers/cus_stall/offers")
+    assert answer.status_code == 200 and len(answer.json()["offers"]) == 20
+    took = time.monotonic() - started
+    assert took < 12, f"{took:.1f} s: 20 offers in turn would take 20 x 1.5 s or more"

@@ -317,6 +317,6 @@ def test_dripping_endpoints_hold_no_worker_and_each_attempt_ends_at_its_deadline
         sent = time.monotonic()
         buy(stack, [f"cus_after_drip_{n}"], [COURSE])
         wait_until(lambda: client.xlen("upsell:events") > before, 10, interval=0.01, what="applied")
-        assert time.monotonic() - sent < 1.0, "a webhook waited on a dripping endpoint"
+        assert time.monotonic() - sent < 3.0, "a webhook waited on a dripping endpoint (an attempt holds 15 s)"
     wait_until(lambda: len(dripper.lived) >= 4, 40, what="attempts cut at their deadline")
     assert all(send.ATTEMPT_SECONDS - 1 < lived < send.ATTEMPT_SECONDS + 3 for lived in dripper.lived), dripper.lived

@@ -91,35 +91,40 @@ def test_a_number_past_63_bits_is_dead_lettered_with_its_field_before_any_script
     assert client.hlen(keys.stats(counters.day())) == 0
 
 
-def test_a_customer_with_thousands_of_offers_gets_small_answers(stack: Stack, client: redis.Redis) -> None:
-    """The API pages and the console shows the newest 50, however many offers a customer has."""
+def seed_offers(client: redis.Redis, customer_id: str, count: int, product: str | None = None) -> None:
+    """`count` pending offers for one customer, stored as the worker stores them (newest last)."""
     from datetime import UTC, datetime
 
-    from receiver.console import views
-    from worker.book import LiveBook
     from worker.offers import store
     from worker.offers.model import Offer
 
-    stack.emulator()
-    stack.web()
-    now = datetime.now(UTC).isoformat()
-    for n in range(300):
+    for n in range(count):
         offer = Offer(
-            offer_id=f"off_many_{n:04d}",
+            offer_id=f"off_{customer_id}_{n:04d}",
             rule_id="r",
             variant="default",
-            customer_id="cus_many",
+            customer_id=customer_id,
             type="one_click",
-            product_id=ADDON,
+            product_id=product or f"pdt_seeded_{n}",
             quantity=1,
-            created_at=now,
-            source=f"wh_{n}",
+            created_at=datetime.now(UTC).isoformat(),
+            source=f"wh_{customer_id}_{n}",
             trigger="payment.succeeded",
         )
         assert store.create(client, "test:stream", offer, once=False, cooldown=False) == "created"
+
+
+def test_a_customer_with_thousands_of_offers_gets_small_answers(stack: Stack, client: redis.Redis) -> None:
+    """The API pages and the console shows the newest 50, however many offers a customer has."""
+    from receiver.console import views
+    from worker.book import LiveBook
+
+    stack.emulator()
+    stack.web()
+    seed_offers(client, "cus_many", 300, ADDON)
     answer = stack.api("GET", "/api/customers/cus_many/offers", params={"limit": 100})
     assert len(answer.content) < 200_000 and len(answer.json()["offers"]) == 100
-    assert answer.json()["offers"][0]["offer_id"] == "off_many_0299", "newest first"
+    assert answer.json()["offers"][0]["offer_id"] == "off_cus_many_0299", "newest first"
     seen, cursor = 0, "0"
     while cursor is not None:
         page = stack.api("GET", "/api/customers/cus_many/offers", params={"limit": 100, "cursor": cursor}).json()
@@ -132,27 +137,9 @@ def test_a_customer_with_thousands_of_offers_gets_small_answers(stack: Stack, cl
 def test_a_page_of_offers_answers_in_seconds_while_dodo_stalls(stack: Stack, client: redis.Redis) -> None:
     """Each offer's display asks Dodo with a short timeout; a page asks for its offers side by side,
     so a stalled Dodo costs a page a few seconds, never a timeout per offer in turn."""
-    from datetime import UTC, datetime
-
-    from worker.offers import store
-    from worker.offers.model import Offer
-
     stack.emulator()
     stack.web()
-    for n in range(20):
-        offer = Offer(
-            offer_id=f"off_stall_{n:02d}",
-            rule_id="r",
-            variant="default",
-            customer_id="cus_stall",
-            type="one_click",
-            product_id=f"pdt_stalled_{n}",
-            quantity=1,
-            created_at=datetime.now(UTC).isoformat(),
-            source=f"wh_{n}",
-            trigger="payment.succeeded",
-        )
-        assert store.create(client, "test:stream", offer, once=False, cooldown=False) == "created"
+    seed_offers(client, "cus_stall", 20)
     stack.dodo_control("faults", {"method": "GET", "path": "/", "status": 503, "delay": 10, "times": 1000})
     started = time.monotonic()
     answer = stack.api("GET", "/api/customers/cus_stall/offers")

@@ -289,7 +289,11 @@ def test_cycles_are_found_in_any_wiring_and_only_there() -> None:
         named = {member for chain in chains for member in chain}
         assert named <= on_cycle and {chain[0] for chain in chains} <= on_cycle
         assert bool(chains) == bool(on_cycle)
+        order = [r.id for r in rules]
+        firsts = [order.index(chain[0]) for chain in chains]
+        assert firsts == sorted(firsts), "in file order"
         for chain in chains:
+            assert order.index(chain[0]) == min(order.index(member) for member in chain), "from its first rule"
             assert chain[0] == chain[-1] and all(
                 graph.follows(next(r for r in rules if r.id == a), next(r for r in rules if r.id == b))
                 for a, b in itertools.pairwise(chain)

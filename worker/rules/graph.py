@@ -31,11 +31,10 @@ def cycles(rules: Sequence[Rule]) -> list[list[str]]:
     Linear in rules and names, so 10,000 rules check in moments."""
     ids = {rule.id: rule for rule in rules}
     found = [[rule.id, rule.id] for rule in rules if rule.offer and follows(rule, rule)]
-    anywhere = {chain[0] for chain in found if not ids[chain[0]].when.offer_rule}
     edges: dict[str, list[str]] = {rule.id: [] for rule in rules}
-    for rule in rules:
+    for rule in rules:  # a rule without `offer_rule` is a cycle by itself (above): no edges needed
         for cause in rule.when.offer_rule or []:
-            if cause in ids and cause != rule.id and rule.id not in anywhere and follows(ids[cause], rule):
+            if cause in ids and cause != rule.id and follows(ids[cause], rule):
                 edges[cause].append(rule.id)
     position = {rule_id: n for n, rule_id in enumerate(ids)}
     for component in _components(list(ids), edges):

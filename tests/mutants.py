@@ -1,0 +1,143 @@
+"""Mutation testing for the modules whose guards are pure logic: each mutant (a comparison turned
+round, `and` for `or`, a `not` dropped, a number moved by one) is written over the module, the
+tests that hold it run, and a mutant they do not kill is listed with its line. `python3 tasks.py
+mutants` runs it; the scores are in docs/architecture.md.
+
+In-process tests only: a module that runs in the receiver or the worker processes is exercised by
+the integration tests, which take minutes a run (that is for a longer job than this one)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# module -> the tests (pytest node ids or -k filters) that hold it
+TARGETS: dict[str, list[str]] = {
+    "worker/rules/graph.py": [
+        "tests/test_rules_check.py::test_cycles_are_found_in_any_wiring_and_only_there",
+        "tests/test_rules_check.py::test_each_mistake_names_file_and_line",
+    ],
+    "worker/access/numbers.py": ["tests/test_promises.py", "tests/test_access_model.py"],
+    "worker/webhooks/parse.py": ["tests/test_promises.py::test_a_parse_error_names_fields_never_their_values"],
+    "worker/logs.py": ["tests/test_hostile.py::test_every_log_line_is_bounded_whole_and_says_what_it_cut"],
+    "worker/signing.py": ["tests/test_verifier.py"],
+}
+FLIPS: dict[type, type] = {
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.GtE,
+    ast.GtE: ast.Lt,
+    ast.Gt: ast.LtE,
+    ast.LtE: ast.Gt,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    line: int
+    what: str
+    source: str
+
+
+class _Points(ast.NodeVisitor):
+    """Where a mutation can go, in visiting order."""
+
+    def __init__(self) -> None:
+        self.points: list[ast.AST] = []
+
+    def generic_visit(self, node: ast.AST) -> None:
+        mutable = (
+            (isinstance(node, ast.Compare) and type(node.ops[0]) in FLIPS)
+            or isinstance(node, ast.BoolOp)
+            or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not))
+            or (isinstance(node, ast.Constant) and type(node.value) is int)
+        )
+        if mutable:
+            self.points.append(node)
+        super().generic_visit(node)
+
+
+def mutants(path: Path) -> Iterator[Mutant]:
+    text = path.read_text()
+    count = len(_collect(ast.parse(text)))
+    for index in range(count):
+        tree = ast.parse(text)
+        node = _collect(tree)[index]
+        what = _mutate(node)
+        if what:
+            yield Mutant(getattr(node, "lineno", 0), what, ast.unparse(tree))
+
+
+def _collect(tree: ast.AST) -> list[ast.AST]:
+    finder = _Points()
+    finder.visit(tree)
+    return finder.points
+
+
+def _mutate(node: ast.AST) -> str:
+    if isinstance(node, ast.Compare):
+        old = type(node.ops[0])
+        node.ops[0] = FLIPS[old]()
+        return f"{old.__name__} -> {type(node.ops[0]).__name__}"
+    if isinstance(node, ast.BoolOp):
+        node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        return "and <-> or"
+    if isinstance(node, ast.UnaryOp):
+        node.op = ast.UAdd()  # `+x` keeps the operand and drops the `not`
+        node.operand = ast.Call(ast.Name("bool", ast.Load()), [node.operand], [])
+        return "not dropped"
+    assert isinstance(node, ast.Constant)
+    node.value = node.value + 1
+    return f"{node.value - 1} -> {node.value}"
+
+
+def killed(tests: list[str]) -> bool:
+    """The tests fail (or hang past a minute, which a mutated loop can do): the mutant is caught."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        return True
+    return done.returncode != 0
+
+
+def run(selected: list[str]) -> int:
+    survivors = 0
+    for module in selected or list(TARGETS):
+        path = ROOT / module
+        original = path.read_text()
+        found = list(mutants(path))
+        started, alive = time.monotonic(), []
+        try:
+            for mutant in found:
+                path.write_text(mutant.source)
+                if not killed(TARGETS[module]):
+                    alive.append(mutant)
+        finally:
+            path.write_text(original)
+        survivors += len(alive)
+        score = (len(found) - len(alive)) / len(found) if found else 1.0
+        print(
+            f"{module}: {len(found) - len(alive)}/{len(found)} killed ({score:.0%}) in {time.monotonic() - started:.0f} s"
+        )
+        for mutant in alive:
+            print(f"  survived: {module}:{mutant.line} {mutant.what}")
+    return survivors
+
+
+if __name__ == "__main__":
+    sys.exit(1 if run(sys.argv[1:]) else 0)

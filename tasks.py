@@ -1,5 +1,6 @@
 """Set-up with nothing but Python: `python3 tasks.py dev` runs it, `python3 tasks.py test` tests it,
 `python3 tasks.py lint` runs ruff, mypy and the layers contract (import-linter) as CI does,
+`python3 tasks.py mutants [MODULE ...]` runs mutation testing (tests/mutants.py; not in CI: minutes),
 `python3 tasks.py install` only makes .venv.
 
 Creates .venv, installs the project (with test extras) into it when pyproject.toml changed, then
@@ -58,8 +59,8 @@ def ensure_browser() -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint", "install"):
-        sys.exit("usage: python3 tasks.py dev|test|lint|install [args...]")
+    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint", "mutants", "install"):
+        sys.exit("usage: python3 tasks.py dev|test|lint|mutants|install [args...]")
     ensure_env()
     if sys.argv[1] == "install":  # .venv ready: production commands run from .venv/bin
         return
@@ -73,6 +74,8 @@ def main() -> None:
         ensure_browser()
     if command == "dev":
         argv = [str(BIN / "dodo-upsell"), "dev", *rest]
+    elif command == "mutants":
+        argv = [str(BIN / "python"), "-m", "tests.mutants", *rest]
     else:
         argv = [str(BIN / "python"), "-m", "pytest", *rest]
     os.chdir(ROOT)

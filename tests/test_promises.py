@@ -171,3 +171,71 @@ def test_dead_letters_list_leaves_the_body_out(client: redis.Redis, redis_url: s
     (line,) = done.stdout.splitlines()
     assert json.loads(line)["id"] == "wh_body" and "body" not in json.loads(line) and "args" not in json.loads(line)
     assert "jane.body" not in done.stdout + done.stderr
+
+
+def test_the_log_bounds_are_the_documented_ones() -> None:
+    from worker import logs
+
+    assert (logs.MAX_FIELD_CHARS, logs.MAX_LINE_CHARS, logs.MAX_TRACEBACK_CHARS) == (512, 1024, 8192)
+    text = (ROOT / "docs" / "operations.md").read_text()
+    assert "longer than 512 characters" in text and "(a traceback 8,192)" in text and "within 1,024" in text
+    exactly = {"event": "x", "field": "f" * 512}
+    assert logs.capped(None, "info", dict(exactly)) == exactly, "512 characters are kept whole"
+    one_more = logs.capped(None, "info", {"event": "x", "field": "f" * 513})
+    assert one_more["field"] == "f" * 512 + "...[1 more chars]"
+    listed = logs.capped(None, "info", {"event": "x", "ids": ["i" * 100] * 6})
+    assert isinstance(listed["ids"], str) and listed["ids"].endswith("more chars]"), "a list's rendered size counts"
+    many = logs.capped(None, "info", {"event": "x", **{f"f{n}": "v" * 300 for n in range(6)}})
+    assert "line_cut" in many and all(len(many[f"f{n}"]) >= logs.CUT_FLOOR for n in range(6))
+    assert len(json.dumps(many, separators=(",", ":"))) <= logs.MAX_LINE_CHARS  # as orjson renders it
+
+
+def test_credit_balances_are_read_exactly_within_their_bounds() -> None:
+    from worker.access import numbers
+
+    read = {
+        "100": 100,
+        "-5": -5,
+        "100.50": 100.5,
+        "1.2340000": 1.234,
+        "999999999999": 999_999_999_999,
+        "0.001": 0.001,
+    }
+    for text, value in read.items():
+        assert numbers.decimal(text) == value and type(numbers.decimal(text)) is type(value), text
+    for text in ("1.2345", "1000000000000", "1e30", "1_000", " 7 ", "NaN", "", "-", ".5", "0x10", "+5"):
+        assert numbers.decimal(text) is None, text
+    assert numbers.MAX_FUTURE_SECONDS == 86_400
+
+
+def test_the_newest_credit_entry_wins_and_a_name_alone_changes_only_the_name() -> None:
+    from worker.access import numbers
+    from worker.access.state import AccessState
+
+    state = AccessState()
+    numbers.apply(state, numbers.CreditEntry("cde", 700, None, at=10.0, entry="b"))
+    numbers.apply(state, numbers.CreditEntry("cde", 900, None, at=5.0, entry="z"))  # older: ignored
+    numbers.apply(state, numbers.CreditEntry("cde", 650, None, at=10.0, entry="a"))  # same time, lower id: ignored
+    assert state.credits["cde"].balance == 700
+    numbers.apply(state, numbers.CreditEntry("cde", 600, None, at=10.0, entry="c"))  # same time, higher id
+    numbers.apply(state, numbers.CreditEntry("cde", None, "api_calls"))
+    assert state.credits["cde"].view() == {"name": "api_calls", "balance": 600}
+    numbers.apply(state, numbers.CreditEntry("other", None, None))
+    assert "other" not in state.credits, "nothing to learn makes no entry"
+
+
+def test_a_whole_number_past_63_bits_is_refused_at_the_boundary() -> None:
+    from tests.conftest import fixture
+    from worker.queue.errors import PermanentError
+    from worker.webhooks import parse
+
+    def amount(value: str) -> str:
+        body = json.dumps(fixture("payment.succeeded"))
+        old = f'"total_amount": {fixture("payment.succeeded")["data"]["total_amount"]}'
+        return body.replace(old, f'"total_amount": {value}')
+
+    for fits in (str(2**63 - 1), str(-(2**63) + 1)):
+        assert parse.parse("payment.succeeded", amount(fits)).data.total_amount == int(fits)
+    for past in (str(2**63), str(-(2**63)), str(10**30)):
+        with pytest.raises(PermanentError, match=r"data\.total_amount is outside the 63-bit range"):
+            parse.parse("payment.succeeded", amount(past))

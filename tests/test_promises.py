@@ -239,3 +239,17 @@ def test_a_whole_number_past_63_bits_is_refused_at_the_boundary() -> None:
     for past in (str(2**63), str(-(2**63)), str(10**30)):
         with pytest.raises(PermanentError, match=r"data\.total_amount is outside the 63-bit range"):
             parse.parse("payment.succeeded", amount(past))
+
+
+def test_a_signature_carries_the_time_it_is_given() -> None:
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    from worker import signing
+
+    secret, at = "whsec_" + "QUJD" * 8, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    headers = signing.signed_headers(secret, "msg_t", b"{}", at)
+    assert headers["webhook-timestamp"] == str(int(at.timestamp())) and headers["webhook-id"] == "msg_t"
+    with pytest.raises(Exception, match="too old"):
+        Webhook(secret).verify(b"{}", headers)  # a real verifier sees the old time

@@ -155,10 +155,11 @@ class Api:
         return JSONResponse({"items": items, "next_cursor": next_cursor})
 
     async def customer_offers(self, request: Request) -> JSONResponse:
-        """Newest first, `?limit=` (1..100, 20 by default) a page, `?cursor=` from `next_cursor`.
+        """Oldest first, `?limit=` (1..100, 100 by default) a page, `?cursor=` from `next_cursor`.
         `?wait=2s`: as soon as the page holds a pending offer, or with what there is at the end."""
         customer_id = request.path_params["customer_id"]
-        limit, cursor = query.limit(request, 20, query.MAX_OFFERS_PAGE), request.query_params.get("cursor", "0")
+        most = query.MAX_OFFERS_PAGE
+        limit, cursor = query.limit(request, most, most), request.query_params.get("cursor", "0")
         if limit is None or not re.fullmatch(r"[0-9]{1,9}", cursor):
             error = f"limit must be 1..{query.MAX_OFFERS_PAGE}; cursor a next_cursor"
             return JSONResponse({"error": error}, status_code=400)

@@ -53,7 +53,7 @@ class AccessPage(BaseModel):
 
 class Offers(BaseModel):
     customer_id: str
-    offers: list[Offer] = Field(description="newest first, at most `limit` (1..100, default 20)")
+    offers: list[Offer] = Field(description="oldest first, at most `limit` (1..100, default 100)")
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
 
 

@@ -81,7 +81,7 @@ OFFERS_SHOWN = 50  # the newest; a customer with thousands still gets a page tha
 
 def customer(client: redis.Redis, book: LiveBook, customer_id: str) -> dict[str, Any]:
     access = grants.view(book.get().access, client.get(keys.access(customer_id)), customer_id)
-    newest, more = store.page(client, customer_id, 0, OFFERS_SHOWN)
+    newest, more = store.page(client, customer_id, 0, OFFERS_SHOWN, newest_first=True)
     offers = [offer.event_view() | {"offer_id": offer.offer_id} for offer in newest]
     return {
         "access": access,

@@ -29,10 +29,14 @@ def for_customer(client: redis.Redis, customer_id: str) -> list[Offer]:
     return _loaded(client, ids)
 
 
-def page(client: redis.Redis, customer_id: str, offset: int, limit: int) -> tuple[list[Offer], int | None]:
-    """Newest first, `limit` from `offset`, and the next offset (None at the end). An offer made
-    while a reader pages shifts the rest by one: it may see one twice, never miss one."""
-    ids: list[Any] = client.zrevrange(keys.customer_offers(customer_id), offset, offset + limit)
+def page(
+    client: redis.Redis, customer_id: str, offset: int, limit: int, newest_first: bool = False
+) -> tuple[list[Offer], int | None]:
+    """`limit` offers from `offset`, oldest first (the API's order since the start: new offers join
+    the end, so a reader paging meanwhile misses none and sees none twice), or newest first for a
+    glance (the console); and the next offset, None at the end."""
+    read = client.zrevrange if newest_first else client.zrange
+    ids: list[Any] = read(keys.customer_offers(customer_id), offset, offset + limit)
     more = len(ids) > limit
     return _loaded(client, ids[:limit]), (offset + limit if more else None)
 

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import structlog
 from dodopayments import DodoPayments, DodoPaymentsError
 
+from worker import metrics
+
 PRODUCT_SECONDS = 300.0  # names and prices change rarely
 REFRESH_SECONDS = PRODUCT_SECONDS * 0.6  # the catalogue is loaded again well before entries expire
 T = TypeVar("T")
@@ -35,17 +37,16 @@ class TtlCache:
             return hit[2]
         loaded_at = time.time()
         value = load()
-        with self._lock:
-            self._values.pop(key, None)
-            self._values[key] = (time.monotonic(), loaded_at, value)  # dicts keep insertion order: oldest first
-            while len(self._values) > self.size:
-                del self._values[next(iter(self._values))]
+        self.put(key, value, loaded_at)
         return value
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any, loaded_at: float | None = None) -> None:
+        """Store a value (`loaded_at`: when its load began, wall clock); the oldest go past `size`."""
         with self._lock:
             self._values.pop(key, None)
-            self._values[key] = (time.monotonic(), time.time(), value)
+            self._values[key] = (time.monotonic(), loaded_at or time.time(), value)  # insertion order: oldest first
+            while len(self._values) > self.size:
+                del self._values[next(iter(self._values))]
 
 
 _products = TtlCache(PRODUCT_SECONDS)
@@ -63,7 +64,6 @@ class Catalogue:
 
     def __init__(self, api: DodoPayments, products: Callable[[], frozenset[str]]) -> None:
         self.api, self.products = api, products
-        self._stop = threading.Event()
 
     def refresh(self) -> int:
         """Load every product now; returns how many Dodo answered."""
@@ -84,9 +84,8 @@ class Catalogue:
             try:
                 log.info("catalogue_loaded", products=self.refresh())
             except Exception as exc:  # the refresher must outlive anything: offers fall back to asking
-                log.error("catalogue_refresh_error", error=type(exc).__name__)
-            if self._stop.wait(REFRESH_SECONDS):
-                return
+                metrics.background_error("catalogue_refresh", log, exc)
+            time.sleep(REFRESH_SECONDS)
 
 
 def _product(api: DodoPayments, product_id: str) -> dict[str, Any]:

@@ -19,8 +19,13 @@ COOKIE = "upsell_console"
 SESSION_SECONDS = 8 * 3600
 
 
+def _hashed(session: str) -> str:
+    """What is stored and logged of a session cookie: its hash, never the cookie."""
+    return hashlib.sha256(session.encode()).hexdigest()
+
+
 def _key(session: str) -> str:
-    return keys.console_session(hashlib.sha256(session.encode()).hexdigest())
+    return keys.console_session(_hashed(session))
 
 
 class Sessions:
@@ -55,7 +60,7 @@ class Sessions:
 
     def who(self, request: Request) -> str:
         """The signed-in session as logs name it (a short hash of its cookie)."""
-        return hashlib.sha256(request.cookies.get(COOKIE, "").encode()).hexdigest()[:16]
+        return _hashed(request.cookies.get(COOKIE, ""))[:16]
 
     def sign_out(self, request: Request, response: Response) -> None:
         session = request.cookies.get(COOKIE)

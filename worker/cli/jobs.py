@@ -46,9 +46,7 @@ def describe(client: redis.Redis, job_id: str, due: float, body: str | None) -> 
         offer = store.get(client, args[0])
         verb = "expire" if actor == "expire_offer" else "reconcile the charge of"
         why = "expires_in ran out" if actor == "expire_offer" else "no payment outcome yet"
-        settled = offer is None or offer.state in ("converted", "declined", "expired")
-        row |= {"what": f"{verb} offer {args[0]}", "customer_id": offer and offer.customer_id, "why": why}
-        return row | {"moot": actor == "expire_offer" and settled}
+        return row | {"what": f"{verb} offer {args[0]}", "customer_id": offer and offer.customer_id, "why": why}
     return row | {"what": f"{actor}{tuple(args)}"}
 
 

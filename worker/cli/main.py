@@ -177,7 +177,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, summary: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=summary, description=summary, formatter_class=_Help)
+        return _action(sub, name, summary)
 
     for group in (_running, _reading, _repairing):
         group(command)

@@ -220,7 +220,8 @@ def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | No
                 loaded.append((doc, index, yamlsource.validate(doc, Rule, ("rules", index), name)))
             except yamlsource.ProblemsFound as found:
                 problems += found.problems
-                broken.add(str(item.get("id")))
+                if isinstance(item.get("id"), str):
+                    broken.add(item["id"])
     problems += _cross_checks(loaded, access, broken)
     problems += _cycles(loaded)
     if problems:

@@ -220,8 +220,7 @@ def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | No
                 loaded.append((doc, index, yamlsource.validate(doc, Rule, ("rules", index), name)))
             except yamlsource.ProblemsFound as found:
                 problems += found.problems
-                if isinstance(item.get("id"), str):
-                    broken.add(item["id"])
+                broken |= {item["id"]} if isinstance(item.get("id"), str) else set()
     problems += _cross_checks(loaded, access, broken)
     problems += _cycles(loaded)
     if problems:

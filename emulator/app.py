@@ -18,13 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator import lifecycle, shapes
+from emulator import discounts, lifecycle, shapes
+from emulator.discounts import Discounts, Refused
 from emulator.outbound import Outbound
 from emulator.state import Fault, State
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": "EMULATOR_ERROR", "message": message}, status_code=status)
+def _error(status: int, message: str, code: str = "EMULATOR_ERROR") -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
 
 
 class Emulator:
@@ -36,7 +37,14 @@ class Emulator:
             getattr(self.state, name).update(copy.deepcopy((seed or {}).get(name, {})))
         payments = (seed or {}).get("payments", {})
         self.state.payments.update({pid: lifecycle.payment(pid, spec) for pid, spec in payments.items()})
+        self.discounts = Discounts()
+        self.discounts.seed(copy.deepcopy((seed or {}).get("discounts", {})))
         self.outbound = Outbound(self.state)
+
+    def discount(self, request: Request, body: Any) -> Response:
+        code = request.path_params["code"].upper()
+        spec = self.discounts.known.get(code)
+        return JSONResponse(discounts.shape(code, spec)) if spec else _error(404, f"no code {code}", "NOT_FOUND")
 
     def price_of(self, product_id: str) -> tuple[int, str]:
         spec = self.state.products[product_id]
@@ -59,7 +67,10 @@ class Emulator:
             if fault and not fault.after:
                 await asyncio.sleep(fault.delay)
                 return _error(fault.status, "injected fault")
-            response = work(request, body)
+            try:
+                response = work(request, body)
+            except Refused as refused:  # a discount code that cannot apply: Dodo answers 422, changes nothing
+                return _error(422, str(refused), refused.code)
             if fault:
                 await asyncio.sleep(fault.delay)
                 return _error(fault.status, "injected fault after the work was done")
@@ -89,6 +100,8 @@ class Emulator:
                 return _error(404, f"product {item['product_id']} not found")
         amount = sum(self.price_of(i["product_id"])[0] * i["quantity"] for i in cart)
         currency = self.price_of(cart[0]["product_id"])[1]
+        codes = self.discounts.codes_of(body)
+        amount -= self.discounts.amount_off(codes, customer_id, cart[0]["product_id"], amount, currency, self.state)
         session: dict[str, Any] = {
             "session_id": session_id,
             "customer_id": customer_id,
@@ -110,6 +123,7 @@ class Emulator:
         if method_id not in methods:
             return _error(422, "payment method does not belong to the customer")
         decline = methods[method_id].get("decline_code")
+        applied = [] if decline else self.discounts.redeem(customer_id, codes)
         session.update(payment_id="pay_" + secrets.token_hex(10), payment_status="failed" if decline else "succeeded")
         self.outbound.settle(
             shapes.payment_event(
@@ -123,6 +137,7 @@ class Emulator:
                 payment_method_id=method_id,
                 session_id=session_id,
                 error_code=decline,
+                discounts=applied,
             )
         )
         return JSONResponse({"session_id": session_id, "payment_id": session["payment_id"]})
@@ -152,7 +167,10 @@ class Emulator:
         return JSONResponse(data) if data else _error(404, "subscription not found")
 
     def charge_for_change(self, sub: dict[str, Any], body: dict[str, Any]) -> int:
+        """What changing the plan bills now; the new plan's price after the body's codes (Refused)."""
         new = self.price_of(body["product_id"])[0] * body["quantity"]
+        codes, currency = self.discounts.codes_of(body), self.price_of(body["product_id"])[1]
+        new -= self.discounts.amount_off(codes, sub["customer_id"], body["product_id"], new, currency, self.state)
         difference = max(new - self.price_of(sub["product_id"])[0] * sub.get("quantity", 1), 0)
         return {"full_immediately": new, "difference_immediately": difference, "do_not_bill": 0}.get(
             body["proration_billing_mode"], difference // 2
@@ -173,6 +191,7 @@ class Emulator:
         if sub is None or body["product_id"] not in self.state.products:
             return _error(404, "subscription or product not found")
         charge = self.charge_for_change(sub, body)
+        applied = self.discounts.redeem(sub["customer_id"], self.discounts.codes_of(body)) if charge > 0 else []
         sub.update(product_id=body["product_id"], quantity=body["quantity"], addons=body.get("addons") or [])
         data = self.subscription_data(subscription_id)
         assert data is not None
@@ -192,6 +211,7 @@ class Emulator:
                     payment_method_id=None,
                     session_id=None,
                     subscription_id=subscription_id,
+                    discounts=applied,
                 )
             )
         self.outbound.settle(*events)
@@ -207,6 +227,7 @@ class Emulator:
         body = await request.json()
         for name in ("customers", "products", "subscriptions"):
             getattr(self.state, name).update(body.get(name, {}))
+        self.discounts.seed(body.get("discounts", {}))
         self.state.payments.update(
             {pid: lifecycle.payment(pid, spec) for pid, spec in body.get("payments", {}).items()}
         )
@@ -253,6 +274,7 @@ class Emulator:
         return [
             self.api("GET", "/customers/{customer_id}/payment-methods", self.payment_methods),
             self.api("GET", "/products/{product_id}", self.product),
+            self.api("GET", "/discounts/code/{code}", self.discount),
             self.api("POST", "/checkouts", self.create_checkout),
             self.api("GET", "/checkouts/{session_id}", self.checkout_status),
             self.api("GET", "/subscriptions/{subscription_id}", self.subscription),

@@ -94,6 +94,7 @@ def payment_event(
     session_id: str | None,
     subscription_id: str | None = None,
     error_code: str | None = None,
+    discounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     event = template(f"payment.{kind}")
     event["timestamp"] = now()
@@ -111,6 +112,8 @@ def payment_event(
         subscription_id=subscription_id,
         created_at=event["timestamp"],
         updated_at=event["timestamp"],
+        discounts=discounts or [],
+        discount_id=discounts[0]["discount_id"] if discounts else None,
     )
     if kind == "failed":
         event["data"].update(error_code=error_code or "INSUFFICIENT_FUNDS", error_message="The card was declined.")

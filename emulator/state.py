@@ -46,6 +46,15 @@ class State:
             and (since is None or datetime.fromisoformat(p["created_at"]) >= datetime.fromisoformat(since))
         ]
 
+    def returning(self, customer_id: str) -> bool:
+        """Not a first-time buyer: a saved card, a subscription or a payment here says they paid before."""
+        customer = self.customers.get(customer_id) or {}
+        return bool(
+            customer.get("payment_methods")
+            or any(s["customer_id"] == customer_id for s in self.subscriptions.values())
+            or self.payments_of(customer_id, None)
+        )
+
     def fault_for(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
             if fault.method == method and path.startswith(fault.path) and fault.times > 0:

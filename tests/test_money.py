@@ -88,9 +88,9 @@ def test_an_upgrade_keeps_the_add_ons_and_is_quoted_with_its_own_arguments(money
     (preview,) = posts(money, f"/subscriptions/{SUB}/change-plan/preview")
     (change,) = posts(money, f"/subscriptions/{SUB}/change-plan")
     assert change["body"]["addons"] == ADDONS, "leaving addons out removes them"
-    for name in ("product_id", "quantity", "proration_billing_mode", "discount_code", "addons", "effective_at"):
+    for name in ("product_id", "quantity", "proration_billing_mode", "discount_codes", "addons", "effective_at"):
         assert preview["body"][name] == change["body"][name], name
-    assert change["body"]["discount_code"] == "PRO20" and change["body"]["effective_at"] == "immediately"
+    assert change["body"]["discount_codes"] == ["PRO20"] and change["body"]["effective_at"] == "immediately"
 
 
 def app_event(stack: Stack, customer: str, subscription_id: str) -> None:

@@ -102,13 +102,13 @@ def test_wilson_intervals_keep_small_samples_from_winning() -> None:
     large = report.wilson(600, 1000)
     assert small[0] < 0.25 and small[1] > 0.9 and 0.56 < large[0] < large[1] < 0.64
     variants = [
-        {"variant": "a", "conversion_95": list(report.wilson(3, 4))},
-        {"variant": "b", "conversion_95": list(report.wilson(1, 4))},
+        {"variant": "a", "variant_id": "a", "conversion_95": list(report.wilson(3, 4))},
+        {"variant": "b", "variant_id": "b", "conversion_95": list(report.wilson(1, 4))},
     ]
     assert report._verdict(variants).startswith("no clear winner")
     variants = [
-        {"variant": "a", "conversion_95": list(report.wilson(600, 1000))},
-        {"variant": "b", "conversion_95": list(report.wilson(300, 1000))},
+        {"variant": "a", "variant_id": "a", "conversion_95": list(report.wilson(600, 1000))},
+        {"variant": "b", "variant_id": "b", "conversion_95": list(report.wilson(300, 1000))},
     ]
     assert report._verdict(variants).startswith("a converts best")
 
@@ -144,6 +144,7 @@ def test_a_dispute_on_a_converted_offer_counts_once_as_its_guardrail(shop: Stack
 class _Offer:
     def __init__(self, rule_id: str, variant: str, n: int) -> None:
         self.rule_id, self.variant, self.customer_id, self.offer_id = rule_id, variant, f"cus_{n}", f"off_{variant}_{n}"
+        self.variant_id: str | None = None
 
 
 @pytest.mark.parametrize(("refunded_b", "flagged"), [(12, True), (2, False)])

@@ -141,6 +141,12 @@ def delivery_disabled(endpoint_id: str) -> str:
     return f"upsell:delivery:disabled:{endpoint_id}"
 
 
+def variant_terms() -> str:
+    """Hash "<rule>\x1f<variant name@hash>" -> the terms it offers (JSON): one field per variant
+    identity ever offered, so it grows only with rule edits."""
+    return "upsell:variant-terms"
+
+
 def stats(day: str) -> str:
     """Hash of one UTC day's counters: "<rule>\\x1f<variant>\\x1f<metric>" -> number (worker/stats)."""
     return f"upsell:stats:{day}"

@@ -17,7 +17,12 @@ class PaymentRecord(BaseModel):
     products: list[str]
     subscription_id: str | None = None
     offer_id: str | None = None  # the upsell offer this payment converted, if it did (for refund stats)
-    amount: int | None = None  # total_amount: refunds counted against it never exceed it
+    amount: int | None = None  # net_amount: refunds counted against it never exceed it
+
+
+def net_amount(payment: Payment) -> int:
+    """What a payment earned: Dodo's `total_amount` less the `tax` it says it collected."""
+    return payment.total_amount - (payment.tax or 0)
 
 
 def record_of(payment: Payment) -> PaymentRecord:
@@ -32,7 +37,7 @@ def record_of(payment: Payment) -> PaymentRecord:
         products=products,
         subscription_id=payment.subscription_id,
         offer_id=str(offer) if (offer := (payment.metadata or {}).get("upsell_offer_id")) else None,
-        amount=payment.total_amount,
+        amount=net_amount(payment),
     )
 
 

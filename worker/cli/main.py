@@ -141,7 +141,9 @@ def cmd_rules(args: argparse.Namespace) -> None:
         print("\n".join(str(p) for p in found.problems), file=sys.stderr)
         sys.exit(f"{len(found.problems)} error(s) in {directory}: nothing was changed")
     if args.action == "check":
-        for warning in book.warnings:
+        from worker.rules import codes
+
+        for warning in [*book.warnings, *codes.warnings(book.rules, directory, records.dodo_or_none())]:
             print(f"warning: {warning}", file=sys.stderr)
         print(explain.summary(book, directory))
         return

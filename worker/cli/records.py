@@ -33,6 +33,18 @@ def connect() -> redis.Redis:
     return client
 
 
+def dodo_or_none() -> Any:
+    """The Dodo client when DODO_PAYMENTS_API_KEY is set (None: the caller says what it could not
+    check); a key without its environment exits with the one line that says so."""
+    from worker import dodo
+
+    try:
+        settings = config.load(need_redis=False, need_webhook_key=False)
+    except config.ConfigError as exc:
+        sys.exit(f"config error: {exc}")
+    return dodo.make_client(settings) if settings.dodo_api_key else None
+
+
 def access(customer_id: str) -> None:
     """As the access API answers: what counts now, under the project's access.yaml."""
     from worker.access import config as access_config
@@ -136,7 +148,7 @@ def backtest(book: Book, directory: Path, since: str, until: str, as_json: bool)
 
     try:
         start, end = replay.parse_moment(since), replay.parse_moment(until)
-        result = replay.backtest(connect(), book, events_stream(), start, end)
+        result = replay.backtest(connect(), book, events_stream(), start, end, dodo_or_none())
     except ValueError as exc:
         sys.exit(f"backtest: {exc}")
     print(json.dumps(result, indent=2) if as_json else backtest_report.table(result, str(directory)))

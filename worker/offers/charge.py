@@ -18,7 +18,7 @@ from redis.client import Pipeline
 from worker import dodo, keys, metrics
 from worker.access import grants
 from worker.access.config import AccessConfig
-from worker.offers import eligibility, outcome, planchange, reconcile, store
+from worker.offers import eligibility, outcome, planchange, pricing, reconcile, store
 from worker.offers.model import Offer
 from worker.queue import messages
 
@@ -39,6 +39,14 @@ def charge(client: redis.Redis, stream: str, api: DodoPayments, access: AccessCo
     if blocked:
         outcome.fail(client, stream, api, offer, blocked, fallback=False)
         return f"not charged: {blocked}"
+    try:
+        unpriced = pricing.charge_blocker(api, offer)  # the discount read afresh: never another price
+    except DodoPaymentsError as exc:
+        outcome.fail(client, stream, api, offer, dodo.error_code(exc), fallback=False)
+        return "failed before charging: the price could not be checked with Dodo"
+    if unpriced:
+        outcome.fail(client, stream, api, offer, unpriced, fallback=False)
+        return f"not charged: {unpriced}"
     if offer.is_plan_change:
         return _change_plan(client, stream, api, offer)
     try:

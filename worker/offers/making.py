@@ -136,17 +136,23 @@ def act(
     blocked = blocked or _subscription_blocker(api, offer)
     if blocked:
         return f"not offered: {blocked}"
+    if api is not None:  # name and prices for the app (cached); Dodo down: filled in when the app reads it
+        code = offer.discount_code
+        unavailable = display.settle_price(api, offer, rule.on_discount_unavailable)
+        if unavailable:
+            _no_discount(client, rule, offer, code, unavailable)
+        if unavailable and rule.on_discount_unavailable == "skip":
+            return f"not offered: discount {code} cannot apply ({unavailable})"
+    terms = match.variant_terms(rule, match.variant_for(rule, offer.customer_id))
     if rule.holdout and lift.held_out(rule.id, offer.customer_id, rule.holdout):
         lift.record(client, rule.id, offer.variant, offer.customer_id, "held_out", rule.lift_window)
         return "held out: no offer (counted toward the rule's lift)"
     if rule.mode == "shadow":
-        counted = counters.shadow(client, offer, rule.limit.once_per_customer)
+        counted = counters.shadow(client, offer, rule.limit.once_per_customer, terms)
         return f"shadow: would create {offer.offer_id}" if counted else "shadow: counted already (or limited)"
-    if api is not None:  # name and price for the app (cached); Dodo down: filled in when the app reads it
-        offer.display = display.for_offer(api, offer)
     at = datetime.fromisoformat(trigger.at) if trigger.at and not rule.delay else None  # a delay's end is now
     limits = {"once": rule.limit.once_per_customer, "cooldown": rule.limit.cooldown_after_decline is not None}
-    result = store.create(client, stream, offer, **limits, at=at)
+    result = store.create(client, stream, offer, **limits, at=at, terms=terms)
     if rule.holdout and result in ("created", "exists"):
         lift.record(client, rule.id, offer.variant, offer.customer_id, "exposed", rule.lift_window)
     log.info("offer_" + result, offer_id=offer.offer_id, rule_id=rule.id, variant=offer.variant)
@@ -154,6 +160,17 @@ def act(
 
 
 _told_too_deep: set[str] = set()
+
+
+def _no_discount(client: Any, rule: Rule, offer: Offer, code: str | None, reason: str) -> None:
+    """A code Dodo will not apply: counted once per would-be offer in the rule's stats
+    (`discount_unavailable`) and logged; the rule's `on_discount_unavailable` says what follows."""
+    counters.once(client, f"discount_unavailable:{offer.offer_id}", offer, "discount_unavailable")
+    metrics.OFFERS.labels(rule.id, "discount_unavailable").inc()
+    then = rule.on_discount_unavailable
+    log.warning(
+        "offer_discount_unavailable", rule_id=rule.id, discount_code=offer.discount_code, reason=reason, then=then
+    )
 
 
 def _too_deep(client: Any, rule: Rule, offer: Offer) -> str:
@@ -195,6 +212,7 @@ def new_offer(rule: Rule, trigger: Trigger) -> Offer:
         offer_id="off_" + events.stable_id(trigger.source, rule.id).replace("-", ""),
         rule_id=rule.id,
         variant=match.variant_name(rule, variant),
+        variant_id=match.variant_id(rule, variant),
         customer_id=customer_id,
         type=spec.type,
         product_id=spec.product,

@@ -28,6 +28,7 @@ class Offer(BaseModel):
     offer_id: str
     rule_id: str
     variant: str
+    variant_id: str | None = None  # name@hash of the variant's terms: the stats identity (rules/match.py)
     customer_id: str
     type: OfferType
     product_id: str
@@ -36,6 +37,7 @@ class Offer(BaseModel):
     on_payment_failure: str = "prevent_change"
     effective_at: str | None = None  # plan changes: immediately (Dodo's default) or next_billing_date
     discount_code: str | None = None
+    discount_unavailable: str | None = None  # offered at list price (on_discount_unavailable: full_price): why
     subscription_id: str | None = None
     state: OfferState = "pending"
     created_at: str

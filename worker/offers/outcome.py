@@ -48,7 +48,7 @@ def checkout_args(offer: Offer) -> dict[str, Any]:
     if return_url:
         args["return_url"] = return_url
     if offer.discount_code:
-        args["discount_code"] = offer.discount_code
+        args["discount_codes"] = [offer.discount_code]
     return args
 
 

@@ -35,7 +35,7 @@ def offer_args(subscription: Subscription, offer: Offer) -> dict[str, Any]:
         offer.product_id,
         offer.quantity,
         offer.proration,
-        discount_code=offer.discount_code,
+        discount_codes=[offer.discount_code] if offer.discount_code else None,
         effective_at=offer.effective_at,
     )
 

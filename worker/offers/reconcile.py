@@ -20,6 +20,7 @@ from dodopayments import DodoPayments, DodoPaymentsError
 from redis.client import Pipeline
 
 from worker import dodo, keys
+from worker.access import payments
 from worker.offers import outcome, store
 from worker.offers.model import Offer
 from worker.queue import schedule
@@ -53,14 +54,15 @@ def look(api: DodoPayments, offer: Offer, since: float) -> Verdict:
         session = api.checkout_sessions.retrieve(offer.session_id)
         if session.payment_status == "succeeded" and session.payment_id:
             paid = api.payments.retrieve(session.payment_id)
-            return Verdict("paid", paid.payment_id, paid.total_amount, str(paid.currency))
+            return Verdict("paid", paid.payment_id, payments.net_amount(paid), str(paid.currency))
         if session.payment_status in ("failed", "cancelled"):
             return Verdict("unpaid", code=f"payment_{session.payment_status}")
     for item in _payments_since(api, offer.customer_id, since - CLOCK_SKEW_SECONDS):
         if (item.metadata or {}).get("upsell_offer_id") != offer.offer_id:
             continue
-        if item.status == "succeeded":
-            return Verdict("paid", item.payment_id, item.total_amount, str(item.currency))
+        if item.status == "succeeded":  # the list gives no tax: the payment itself says
+            paid = api.payments.retrieve(item.payment_id)
+            return Verdict("paid", paid.payment_id, payments.net_amount(paid), str(paid.currency))
         if item.status in ("failed", "cancelled"):
             return Verdict("unpaid", code=f"payment_{item.status}")
         return Verdict("pending")

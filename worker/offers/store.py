@@ -91,7 +91,14 @@ def _watched(client: redis.Redis, watch: list[str], body: Callable[[Pipeline], T
 
 
 def create(
-    client: redis.Redis, stream: str, offer: Offer, *, once: bool, cooldown: bool, at: datetime | None = None
+    client: redis.Redis,
+    stream: str,
+    offer: Offer,
+    *,
+    once: bool,
+    cooldown: bool,
+    at: datetime | None = None,
+    terms: dict[str, Any] | None = None,
 ) -> str:
     """Store a new pending offer unless it exists or a limit forbids it.
 
@@ -112,6 +119,8 @@ def create(
             schedule.add(pipe, f"expire:{offer.offer_id}", due, "expire_offer", offer.offer_id)
         emit(pipe, stream, "offer.created", offer, offer.source, at=at)
         counters.count(pipe, offer, "created")
+        if terms is not None:
+            counters.terms(pipe, offer, terms)
 
     failed = _guarded(client, guards, record)
     if failed:

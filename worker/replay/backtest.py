@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import redis
+from dodopayments import DodoPayments
 
 from worker import catalog, events, keys
 from worker.access import grants, payments
@@ -29,7 +30,7 @@ from worker.access.config import limits_of, summarize
 from worker.access.state import AccessState
 from worker.book import Book
 from worker.folder.yamlsource import parse_duration
-from worker.offers import app_events, eligibility
+from worker.offers import app_events, display, eligibility
 from worker.offers.making import Trigger, new_offer, offer_trigger
 from worker.offers.model import Offer
 from worker.queue.errors import PermanentError
@@ -77,6 +78,8 @@ class Replay:
     notified: Counter[str] = field(default_factory=Counter)
     held_out: Counter[str] = field(default_factory=Counter)  # customers a rule's holdout would keep
     subscriptions: dict[str, tuple[str, bool, str]] = field(default_factory=dict)  # id -> customer, active, product
+    api: DodoPayments | None = None  # prices and discounts from Dodo (cached), as live offers show them
+    no_discount: Counter[str] = field(default_factory=Counter)  # would-be offers whose code cannot apply
 
     def state(self, customer_id: str) -> AccessState:
         return self.states.setdefault(customer_id, AccessState())
@@ -179,7 +182,7 @@ class Replay:
             self.act(rule, trigger, at)
 
     def act(self, rule: Rule, trigger: Trigger, at: float) -> None:
-        """`making.act`: the same offer id and limits; no quote, display or charge."""
+        """`making.act`: the same offer id, limits and prices (when Dodo can be asked); no quote or charge."""
         if trigger.offer_id:
             triggering = self.offers.get(trigger.offer_id)
             if triggering is None or triggering.state != catalog.OFFER_TRIGGERS[trigger.facts.trigger]:
@@ -193,6 +196,10 @@ class Replay:
             return
         if offer.is_plan_change and not self._changeable(offer):
             return
+        if self.api is not None and display.settle_price(self.api, offer, rule.on_discount_unavailable):
+            self.no_discount[rule.id] += 1
+            if rule.on_discount_unavailable == "skip":
+                return
         if rule.holdout and lift.held_out(rule.id, offer.customer_id, rule.holdout):
             self.held_out[rule.id] += 1
             return
@@ -241,11 +248,14 @@ def live_offers(client: redis.Redis, stream: str, since: float, until: float) ->
     return found
 
 
-def backtest(client: redis.Redis, book: Book, stream: str, since: float, until: float) -> dict[str, Any]:
-    """Replay the archive up to `until` (all of it, so access is rebuilt); report the window."""
+def backtest(
+    client: redis.Redis, book: Book, stream: str, since: float, until: float, api: DodoPayments | None = None
+) -> dict[str, Any]:
+    """Replay the archive up to `until` (all of it, so access is rebuilt); report the window. With
+    `api`, offers carry the prices and discounts Dodo gives them now."""
     if until <= since:
         raise ValueError("--since must be before --until")
-    replay = Replay(book, client, since)
+    replay = Replay(book, client, since, api=api)
     started = time.perf_counter()
     for entry_id, fields in entries(client, keys.INBOUND, "-", str(int(until * 1000))):
         try:

@@ -15,7 +15,8 @@ def report(replay: Any, live: Counter[tuple[str, str]], since: float, until: flo
     predicted: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for offer in replay.offers.values():
         shown = offer.model_dump(
-            include={"offer_id", "rule_id", "variant", "customer_id", "type", "product_id", "source"}
+            include={"offer_id", "rule_id", "variant", "variant_id", "customer_id", "type", "product_id", "source"}
+            | {"quantity", "discount_code", "discount_unavailable", "display"}
         )
         predicted[offer.rule_id].append(shown | {"at": offer.created_at})
     rule_ids = list(drafted) + sorted({rule for rule, _ in live} - set(drafted))
@@ -33,6 +34,7 @@ def report(replay: Any, live: Counter[tuple[str, str]], since: float, until: flo
                 "live_created": sum(n for (r, _), n in live.items() if r == rule_id),
                 "would_notify": replay.notified.get(rule_id, 0),
                 "held_out": replay.held_out.get(rule_id, 0),
+                "discount_unavailable": replay.no_discount.get(rule_id, 0),
                 "variants": [
                     {
                         "variant": v,
@@ -58,6 +60,7 @@ def report(replay: Any, live: Counter[tuple[str, str]], since: float, until: flo
             "skipped": replay.counts["skipped"],
         },
         "events_per_second": round(replayed / seconds) if seconds > 0 else None,
+        "prices": "from Dodo" if replay.api is not None else "not checked: DODO_PAYMENTS_API_KEY is not set",
         "rules": rows,
     }
 
@@ -69,6 +72,7 @@ def table(result: dict[str, Any], directory: str) -> str:
         f"{counted['in_window']} events replayed through the rules; {counted['before_window']} earlier ones"
         f" rebuilt access; {counted['skipped']} skipped (a payment never seen, or a body the worker rejects too)",
     ]
+    lines.append(f"prices and discount codes: {result['prices']}")
     if result["archive_from"] is None:  # said before the table, never inside it
         lines.append("the archive (upsell:inbound) is empty: nothing arrived yet, or UPSELL_INBOUND_RETENTION is 0")
     elif result["archive_from"] > result["since"]:

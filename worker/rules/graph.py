@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from worker import catalog
 
 if TYPE_CHECKING:  # the model calls this module while loading: typed only, no import cycle
+    from worker.folder import yamlsource
     from worker.rules.model import Rule
 
 MAX_DEPTH = 3  # an offer made by an offer made by an offer...: deeper chains make nothing
@@ -102,3 +103,19 @@ def _shortest_chain(start: str, edges: dict[str, list[str]], within: set[str]) -
                     following.append(nxt)
         frontier = following
     raise AssertionError("a component of two or more rules has a cycle through each")
+
+
+def problems(loaded: list[tuple[yamlsource.Document, int, Rule]]) -> list[yamlsource.Problem]:
+    """Load errors: a chain of rules that trigger each other (rules/graph.py): one error at its first rule."""
+    where = {rule.id: (doc, index) for doc, index, rule in loaded}
+    problems = []
+    for chain in cycles([rule for _, _, rule in loaded]):
+        doc, index = where[chain[0]]
+        problems.append(
+            doc.problem(
+                ("rules", index, "on"),
+                f"rule {chain[0]!r}: its offers trigger a chain back to it: {' -> '.join(chain)}; "
+                "one offer would make offers without end (a delay only slows it): narrow `when.offer_rule`",
+            )
+        )
+    return problems

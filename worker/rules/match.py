@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,6 +164,18 @@ def variant_name(rule: Rule, variant: Variant | None) -> str:
     if variant is None:
         return "default"
     return variant.name or f"v{rule.variants.index(variant) + 1}"  # type: ignore[union-attr]
+
+
+def variant_terms(rule: Rule, variant: Variant | None) -> dict[str, Any]:
+    """What a variant offers (type, product, quantity, discount, proration...): its stats identity."""
+    return rule.offer_for(variant).model_dump(mode="json", exclude_none=True)
+
+
+def variant_id(rule: Rule, variant: Variant | None) -> str:
+    """The variant's name and a short hash of its terms: an edit to a variant's discount, price or
+    product starts a new identity in the stats, so figures of different terms never pool."""
+    terms = json.dumps(variant_terms(rule, variant), sort_keys=True, separators=(",", ":"))
+    return f"{variant_name(rule, variant)}@{hashlib.sha256(terms.encode()).hexdigest()[:6]}"
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,9 @@ class Rule(Strict):
     mode: Literal["live", "shadow"] = "live"  # shadow: evaluated and counted in stats, never offered
     holdout: Share | None = None  # this share of matched customers (stable per customer) gets no offer
     lift_window: Duration = 30 * 86400  # how long after a match a customer's payments count toward lift
+    on_discount_unavailable: Literal["skip", "full_price"] = (
+        "skip"  # a code Dodo will not apply: no offer, or list price
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:
@@ -222,26 +225,10 @@ def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | No
                 problems += found.problems
                 broken |= {item["id"]} if isinstance(item.get("id"), str) else set()
     problems += _cross_checks(loaded, access, broken)
-    problems += _cycles(loaded)
+    problems += graph.problems(loaded)
     if problems:
         raise yamlsource.ProblemsFound(problems)
     return [rule for _, _, rule in loaded]
-
-
-def _cycles(loaded: list[tuple[yamlsource.Document, int, Rule]]) -> list[yamlsource.Problem]:
-    """A chain of rules that trigger each other (rules/graph.py): one error at its first rule."""
-    where = {rule.id: (doc, index) for doc, index, rule in loaded}
-    problems = []
-    for chain in graph.cycles([rule for _, _, rule in loaded]):
-        doc, index = where[chain[0]]
-        problems.append(
-            doc.problem(
-                ("rules", index, "on"),
-                f"rule {chain[0]!r}: its offers trigger a chain back to it: {' -> '.join(chain)}; "
-                "one offer would make offers without end (a delay only slows it): narrow `when.offer_rule`",
-            )
-        )
-    return problems
 
 
 def _cross_checks(

@@ -4,6 +4,7 @@ read per day, so a report costs the same whether 1,000 or 1,000,000 offers were 
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -24,6 +25,8 @@ class Offer(Protocol):
     @property
     def variant(self) -> str: ...
     @property
+    def variant_id(self) -> str | None: ...
+    @property
     def customer_id(self) -> str: ...
     @property
     def offer_id(self) -> str: ...
@@ -31,7 +34,18 @@ class Offer(Protocol):
 
 SEP = "\x1f"  # between rule id, variant and metric in a field name: no rule id holds it
 KEEP_SECONDS = 400 * keys.DAY
-COUNTS = ("would_create", "held_out", "too_deep", "created", "accepted", "converted", "declined", "expired", "failed")
+COUNTS = (
+    "would_create",
+    "held_out",
+    "too_deep",
+    "discount_unavailable",
+    "created",
+    "accepted",
+    "converted",
+    "declined",
+    "expired",
+    "failed",
+)
 GUARDRAILS = ("refunds", "disputed", "cancelled_early")  # converted offers refunded, disputed, cancelled in 30 d
 
 
@@ -40,7 +54,13 @@ def day(at: float | None = None) -> str:
 
 
 def field(offer: Offer, metric: str) -> str:
-    return SEP.join((offer.rule_id, offer.variant, metric))
+    """Keyed by the variant's identity (name@terms hash); offers made before identities had one, by name."""
+    return SEP.join((offer.rule_id, offer.variant_id or offer.variant, metric))
+
+
+def terms(pipe: Pipeline, offer: Offer, offered: dict[str, object]) -> None:
+    """What a variant identity offers, for reports to show beside its figures (one field per identity)."""
+    pipe.hset(keys.variant_terms(), SEP.join((offer.rule_id, offer.variant_id or offer.variant)), json.dumps(offered))
 
 
 def parse(raw_field: bytes | str, raw_value: bytes | str) -> tuple[str, str, str, int] | None:
@@ -126,13 +146,14 @@ def once(client: redis.Redis, mark_id: str, offer: Offer, metric: str) -> bool:
     return _once(client, keys.stats_counted(mark_id), [], body)
 
 
-def shadow(client: redis.Redis, offer: Offer, once_per_customer: bool) -> bool:
+def shadow(client: redis.Redis, offer: Offer, once_per_customer: bool, offered: dict[str, object]) -> bool:
     """A shadow rule's would-be offer: counted once per offer id (and customer, if the rule says so),
     never stored, shown, charged or emitted. Its limits are its own: they never block a live rule."""
     watch = [keys.once(f"shadow{SEP}{offer.rule_id}", offer.customer_id)] if once_per_customer else []
 
     def body(pipe: Pipeline) -> None:
         count(pipe, offer, "would_create")
+        terms(pipe, offer, offered)
         for key in watch:
             pipe.set(key, offer.offer_id)
 

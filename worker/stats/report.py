@@ -3,6 +3,7 @@ any variant's conversion is ahead by more than chance (95% Wilson intervals)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -56,7 +57,8 @@ def report(client: redis.Redis, since: date, until: date, rule: str | None = Non
     with client.pipeline(transaction=False) as pipe:
         for n in range(days):
             pipe.hgetall(keys.stats((since + timedelta(days=n)).isoformat()))
-        hashes = pipe.execute()
+        pipe.hgetall(keys.variant_terms())
+        *hashes, offered = pipe.execute()
     rows: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {
             **dict.fromkeys(counters.COUNTS + counters.GUARDRAILS, 0),
@@ -80,7 +82,7 @@ def report(client: redis.Redis, since: date, until: date, rule: str | None = Non
                 row[money][currency] += value
             else:
                 row[metric] += value
-    by_rule = _by_rule(rows)
+    by_rule = _by_rule(rows, _terms(offered))
     lifts = lift.summaries(client, [found["rule_id"] for found in by_rule])  # one hash per rule, one round trip
     for found in by_rule:
         found["lift"] = lifts[found["rule_id"]]
@@ -88,7 +90,23 @@ def report(client: redis.Redis, since: date, until: date, rule: str | None = Non
     return window | {"rules": by_rule, "unreadable_fields": unreadable}
 
 
-def _by_rule(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+def _terms(stored: dict[Any, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(rule id, variant identity) -> the terms it offered; a field no report can read is left out."""
+    found = {}
+    for raw_field, raw_value in stored.items():
+        try:
+            rule_id, variant = (raw_field.decode() if isinstance(raw_field, bytes) else raw_field).split(counters.SEP)
+            found[(rule_id, variant)] = json.loads(raw_value)
+        except ValueError:
+            continue
+    return found
+
+
+def _by_rule(
+    rows: dict[tuple[str, str], dict[str, Any]], terms: dict[tuple[str, str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One entry per rule; one per variant identity in it (name@terms hash: an edited discount is a
+    new one), with its name and terms beside its figures."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (rule_id, variant), row in sorted(rows.items()):
         low, high = wilson(row["converted"], row["created"])
@@ -97,7 +115,8 @@ def _by_rule(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]
         conversion = row["converted"] / row["created"] if row["created"] else None
         figures = {k: row[k] for k in counters.COUNTS}
         out[rule_id].append(
-            {"variant": variant, **figures, "revenue": revenue, "refunded": refunded, "net": net}
+            {"variant": variant.partition("@")[0], "variant_id": variant, "terms": terms.get((rule_id, variant))}
+            | {**figures, "revenue": revenue, "refunded": refunded, "net": net}
             | {"conversion": conversion, "conversion_95": [round(low, 4), round(high, 4)]}
             | {"guardrails": {name: _rate(row[name], row["converted"]) for name in counters.GUARDRAILS}}
         )
@@ -129,7 +148,7 @@ def _flags(variants: list[dict[str, Any]]) -> list[str]:
                 and v["converted"]
                 and all(rate["rate_95"][0] > o["guardrails"][name]["rate_95"][1] for o in others)
             ):
-                flags.append(f"{v['variant']}: {said} {rate['rate']:.0%} is worse than the other variants'")
+                flags.append(f"{v['variant_id']}: {said} {rate['rate']:.0%} is worse than the other variants'")
     return flags
 
 
@@ -139,13 +158,13 @@ def _verdict(variants: list[dict[str, Any]]) -> str:
         return "one variant"
     best = max(variants, key=lambda v: v["conversion_95"][0])
     if all(best["conversion_95"][0] > v["conversion_95"][1] for v in variants if v is not best):
-        return f"{best['variant']} converts best (95% intervals do not overlap)"
+        return f"{best['variant_id']} converts best (95% intervals do not overlap)"
     return "no clear winner yet: the 95% intervals overlap"
 
 
 def table(result: dict[str, Any]) -> str:
     lines = [f"{result['since']} .. {result['until']}"]
-    columns = f"{'rule':24} {'variant':10} {'created':>7} {'conv':>5} {'rate':>6} {'95% interval':>13}"
+    columns = f"{'rule':24} {'variant':18} {'created':>7} {'conv':>5} {'rate':>6} {'95% interval':>13}"
     lines.append(columns + "  revenue / refunded / net")
     for rule in result["rules"]:
         for v in rule["variants"]:
@@ -157,9 +176,11 @@ def table(result: dict[str, Any]) -> str:
             )
             shadow = f" (shadow: would create {v['would_create']})" if v["would_create"] else ""
             lines.append(
-                f"{rule['rule_id']:24} {v['variant']:10} {v['created']:>7} {v['converted']:>5} {rate:>6} "
+                f"{rule['rule_id']:24} {v['variant_id']:18} {v['created']:>7} {v['converted']:>5} {rate:>6} "
                 f"{low:>6.1%}-{high:<6.1%}  {money or '-'}{shadow}"
             )
+            if v["terms"]:
+                lines.append(f"{'':24}   terms: {', '.join(f'{k} {t}' for k, t in sorted(v['terms'].items()))}")
         lines.append(f"{'':24} {rule['verdict']}")
         lines += [f"{'':24} guardrail: {flag}" for flag in rule["flags"]]
         lines += _lift_lines(rule.get("lift"))

@@ -55,7 +55,7 @@ def close_offer(ctx: Context, webhook_id: str, payment: Payment, succeeded: bool
         log.warning("payment_names_unknown_offer")
         return
     if succeeded:
-        amount, currency = payment.total_amount, str(payment.currency)
+        amount, currency = payments.net_amount(payment), str(payment.currency)
         moved = outcome.convert(
             ctx.client, ctx.stream, offer.offer_id, payment.payment_id, amount, currency, webhook_id, at
         )

@@ -63,8 +63,11 @@ def purchase(customer: str = CUSTOMER) -> dict[str, Any]:
     return payload
 
 
-def pending_offer(stack: Stack, client: redis.Redis, payload: dict[str, Any], rule: str = "addon") -> dict[str, Any]:
-    assert stack.post(payload).json()["status"] == "queued"
+def pending_offer(
+    stack: Stack, client: redis.Redis, payload: dict[str, Any], rule: str = "addon", post: bool = True
+) -> dict[str, Any]:
+    """The rule's pending offer for the payload's customer, once made (`post`: the payload is sent first)."""
+    assert not post or stack.post(payload).json()["status"] == "queued"
     customer = payload["data"]["customer"]["customer_id"]
 
     def found() -> dict[str, Any] | None:

@@ -23,6 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from worker import testclock
+
+    testclock.install_from_env()  # tests move every process's clock alike: a code's window is Dodo's too
+
     from emulator.app import create_app
     from emulator.demo_data import DEMO
 

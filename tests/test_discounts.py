@@ -280,3 +280,42 @@ def test_revenue_is_net_of_the_tax_dodo_reports() -> None:
     data = fixture("payment.succeeded")["data"] | {"total_amount": 1200, "tax": 200}
     assert net_amount(Payment.model_validate(data)) == 1000
     assert net_amount(Payment.model_validate(data | {"tax": None})) == 1200
+
+
+def test_a_code_window_is_judged_on_the_moved_clock_across_days(stack: Stack, client: redis.Redis) -> None:
+    """A code ending in 2 days: offered now at its price; 2 days and an hour later (every process's
+    clock moved) the pending offer's accept is refused with `discount_expired` and charges nothing,
+    and a new purchase makes no offer."""
+    from tests.test_days import restart
+
+    (stack.rules_dir / "upsell.yaml").write_text(rules("ENDS") + "    expires_in: 7d\n")
+    start(
+        stack,
+        stack.rules_dir.joinpath("upsell.yaml").read_text(),
+        {"ENDS": {"type": "percentage", "amount": 1000, "expires_at": iso(2)}},
+    )
+    offer = pending_offer(stack, client, purchase())
+    assert offer["display"]["price_now"] == 810 and offer["display"]["discount"]["ends_at"]
+    restart(stack, 2 * 86400 + 3600)
+    assert stack.api("POST", f"/api/offers/{offer['offer_id']}/accept").status_code == 202
+    assert offer_state(stack, offer["offer_id"], "failed")["error_code"] == "discount_expired"
+    assert stack.post(purchase("cus_later"), shift=2 * 86400 + 3600).json()["status"] == "queued"
+    drained(client)
+    assert stack.api("GET", "/api/customers/cus_later/offers").json()["offers"] == []
+    assert stack.dodo_requests("POST", "/checkouts") == []
+
+
+def test_a_code_that_starts_in_days_is_charged_once_the_clock_reaches_it(stack: Stack, client: redis.Redis) -> None:
+    """Every process (the emulator too) runs 3 days and an hour ahead: a code starting in 3 days is
+    live for the worker and for Dodo alike, shown and charged at its price."""
+    from worker import testclock
+
+    shift = 3 * 86400 + 3600
+    stack.extra_env[testclock.VARIABLE] = repr(shift)
+    start(stack, rules("SOON"), {"SOON": {"type": "percentage", "amount": 1000, "starts_at": iso(3)}})
+    assert stack.post(purchase(), shift=shift).json()["status"] == "queued"
+    offer = pending_offer(stack, client, {"data": {"customer": {"customer_id": CUSTOMER}}}, post=False)
+    assert offer["display"]["price_now"] == 810
+    stack.api("POST", f"/api/offers/{offer['offer_id']}/accept")
+    converted = offer_state(stack, offer["offer_id"], "converted")
+    assert emulator_payment(stack, converted["payment_id"])["total_amount"] == 810

@@ -4,6 +4,7 @@ offer is made, and again right before the charge), and the figures are what Dodo
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -319,3 +320,31 @@ def test_a_code_that_starts_in_days_is_charged_once_the_clock_reaches_it(stack: 
     stack.api("POST", f"/api/offers/{offer['offer_id']}/accept")
     converted = offer_state(stack, offer["offer_id"], "converted")
     assert emulator_payment(stack, converted["payment_id"])["total_amount"] == 810
+
+
+def test_the_backtest_prices_offers_as_dodo_would_and_skips_unusable_codes(stack: Stack, client: redis.Redis) -> None:
+    from tests.test_backtest import run_backtest
+
+    start(stack, "rules: []\n", {"ADDON10": {"type": "percentage", "amount": 1000}, "GONE": UNUSABLE["expired"][0]})
+    for n in range(3):
+        assert stack.post(purchase(f"cus_bt{n}")).json()["status"] == "queued"
+    drained(client)
+    draft = stack.tmp / "draft"
+    draft.mkdir()
+    (draft / "access.yaml").write_text((stack.rules_dir / "access.yaml").read_text())
+    (draft / "upsell.yaml").write_text(
+        rules("ADDON10") + rules("GONE").replace("rules:\n", "").replace("id: addon", "id: gone")
+    )
+    done = run_backtest(stack, draft, "--since", "1d", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["prices"] == "from Dodo"
+    found = {r["rule_id"]: r for r in result["rules"]}
+    assert found["addon"]["would_create"] == 3
+    assert all(o["display"]["price_now"] == 810 and o["discount_code"] == "ADDON10" for o in found["addon"]["offers"])
+    assert found["gone"]["would_create"] == 0 and found["gone"]["discount_unavailable"] == 3
+    unpriced = {k: v for k, v in stack.env().items() if k != "DODO_PAYMENTS_API_KEY"}
+    argv = [sys.executable, "-m", "worker", "rules", "backtest", str(draft), "--since", "1d", "--json"]
+    plain = json.loads(subprocess.run(argv, env=unpriced, capture_output=True, text=True, timeout=120).stdout)
+    assert plain["prices"].startswith("not checked")
+    assert {r["rule_id"]: r["would_create"] for r in plain["rules"]} == {"addon": 3, "gone": 3}

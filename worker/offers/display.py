@@ -30,8 +30,8 @@ def for_offer(api: DodoPayments, offer: Offer) -> tuple[dict[str, Any], str | No
         priced, unavailable = pricing.priced(api, offer)
     except (DodoPaymentsError, ValueError, TypeError, AttributeError):
         return {"complete": False}, None
-    if offer.discount_unavailable:
-        priced["discount_unavailable"] = offer.discount_unavailable
+    if offer.discount_unavailable or unavailable:  # shown at list price: the charge will not run at another
+        priced["discount_unavailable"] = offer.discount_unavailable or unavailable
     return priced | _quoted(offer) | {"complete": True}, unavailable
 
 

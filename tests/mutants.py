@@ -3,8 +3,10 @@ round, `and` for `or`, a `not` dropped, a number moved by one) is written over t
 tests that hold it run, and a mutant they do not kill is listed with its line. `python3 tasks.py
 mutants` runs it; the scores are in docs/architecture.md.
 
-In-process tests only: a module that runs in the receiver or the worker processes is exercised by
-the integration tests, which take minutes a run (that is for a longer job than this one)."""
+In-process tests only, so a mutant costs seconds: the money path's modules are held by
+tests/test_charge_steps.py (a real Redis and the emulator on a thread, through the real SDK), the
+intake by tests/test_intake.py, access by the Hypothesis model. A target `module::function` mutates
+that function alone (the actors' retry wrapper, whose module is mostly Dramatiq wiring)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,16 @@ TARGETS: dict[str, list[str]] = {
     "worker/signing.py": [
         "tests/test_verifier.py",
         "tests/test_promises.py::test_a_signature_carries_the_time_it_is_given",
+    ],
+    "worker/offers/charge.py": ["tests/test_charge_steps.py"],
+    "worker/offers/outcome.py": ["tests/test_charge_steps.py"],
+    "worker/offers/reconcile.py": ["tests/test_charge_steps.py"],
+    "worker/offers/pricing.py": ["tests/test_charge_steps.py"],
+    "worker/discounts.py": ["tests/test_emulator_truth.py", "tests/test_charge_steps.py"],
+    "worker/access/grants.py": ["tests/test_access_model.py"],
+    "worker/queue/intake.py": ["tests/test_intake.py"],
+    "worker/actors.py::_riding_out_redis_blips": [
+        "tests/test_promises.py::test_the_actors_ride_out_a_redis_blip_and_say_so",
     ],
 }
 FLIPS: dict[type, type] = {
@@ -79,20 +91,25 @@ class _Points(ast.NodeVisitor):
         super().generic_visit(node)
 
 
-def mutants(path: Path) -> Iterator[Mutant]:
+def mutants(path: Path, function: str | None = None) -> Iterator[Mutant]:
     text = path.read_text()
-    count = len(_collect(ast.parse(text)))
+    count = len(_collect(ast.parse(text), function))
     for index in range(count):
         tree = ast.parse(text)
-        node = _collect(tree)[index]
+        node = _collect(tree, function)[index]
         what = _mutate(node)
         if what:
             yield Mutant(getattr(node, "lineno", 0), what, ast.unparse(tree))
 
 
-def _collect(tree: ast.AST) -> list[ast.AST]:
+def _collect(tree: ast.AST, function: str | None = None) -> list[ast.AST]:
+    """The mutation points of the module, or of the one top-level function named."""
     finder = _Points()
-    finder.visit(tree)
+    scopes = (
+        [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function] if function else [tree]
+    )
+    for scope in scopes:
+        finder.visit(scope)
     return finder.points
 
 
@@ -130,9 +147,10 @@ def killed(tests: list[str]) -> bool:
 def run(selected: list[str]) -> int:
     survivors = 0
     for module in selected or list(TARGETS):
-        path = ROOT / module
+        file, _, function = module.partition("::")
+        path = ROOT / file
         original = path.read_text()
-        found = list(mutants(path))
+        found = list(mutants(path, function or None))
         started, alive = time.monotonic(), []
         try:
             for mutant in found:
@@ -147,7 +165,7 @@ def run(selected: list[str]) -> int:
             f"{module}: {len(found) - len(alive)}/{len(found)} killed ({score:.0%}) in {time.monotonic() - started:.0f} s"
         )
         for mutant in alive:
-            print(f"  survived: {module}:{mutant.line} {mutant.what}")
+            print(f"  survived: {file}:{mutant.line} {mutant.what}")
     return survivors
 
 

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from receiver import auth
 from receiver.api import Api
 from receiver.console.pages import Console
+from receiver.ofrep import Ofrep
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
 from worker import config, redisconn
 from worker.config import Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> WebhookFirst:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *api.routes(),
+        *Ofrep(client, api.tokens, api.book, settings.client_origins).routes(),
     ]
     if settings.console_tokens:  # off unless configured: /console is then a 404
         routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings)).routes()

@@ -23,3 +23,19 @@ def check(request: Request, tokens: tuple[bytes, ...]) -> JSONResponse | None:
             {"error": "missing or invalid bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
     return None
+
+
+def presented(request: Request) -> bytes:
+    """The credential a request carries: `Authorization: Bearer ...`, else `X-API-Key` (OFREP's two)."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and given.strip():
+        return given.strip().encode()
+    return request.headers.get("x-api-key", "").strip().encode()
+
+
+def valid(given: bytes, tokens: tuple[bytes, ...]) -> bool:
+    """Whether `given` is one of the API tokens, compared against every one (timing says nothing)."""
+    found = False
+    for token in tokens:
+        found |= hmac.compare_digest(given, token)
+    return bool(given) and found

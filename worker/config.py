@@ -41,6 +41,7 @@ class Settings:
     ack_timeout_ms: int = 500  # UPSELL_ACK_TIMEOUT: how long to wait for them, then 503
     metrics_tokens: tuple[str, ...] = ()  # UPSELL_METRICS_TOKEN: the receiver's /metrics then needs one (bearer)
     request_timeout_seconds: float = 10.0  # UPSELL_REQUEST_TIMEOUT: a client's time to send a whole request
+    client_origins: tuple[str, ...] = ()  # UPSELL_CLIENT_ORIGINS: browser origins allowed with client tokens
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -130,6 +131,18 @@ def request_timeout(env: dict[str, str]) -> float:
     return seconds
 
 
+def client_origins(env: dict[str, str]) -> tuple[str, ...]:
+    """UPSELL_CLIENT_ORIGINS: `https://app.example.com,http://localhost:3000`, each an origin exactly
+    as a browser sends it (scheme, host, optional port; no path)."""
+    found = _split(env.get("UPSELL_CLIENT_ORIGINS", ""))
+    for origin in found:
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+            raise ConfigError(
+                f"UPSELL_CLIENT_ORIGINS: {origin[:60]!r} is not an origin such as https://app.example.com"
+            )
+    return found
+
+
 def dodo_mode(settings: Settings) -> str:
     """What start-up lines and the console say about where charges go."""
     if settings.dodo_base_url:
@@ -192,6 +205,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         ack_timeout_ms=ack_timeout_ms,
         metrics_tokens=_split(env.get("UPSELL_METRICS_TOKEN", "")),
         request_timeout_seconds=request_timeout(env),
+        client_origins=client_origins(env),
     )
 
 

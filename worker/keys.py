@@ -141,6 +141,9 @@ def delivery_disabled(endpoint_id: str) -> str:
     return f"upsell:delivery:disabled:{endpoint_id}"
 
 
+CLIENT_TOKEN_KEY = "upsell:client-token-key"  # noqa: S105 - a key name, not a secret; signs client tokens (receiver/clienttokens.py); made once
+
+
 def variant_terms() -> str:
     """Hash "<rule>\x1f<variant name@hash>" -> the terms it offers (JSON): one field per variant
     identity ever offered, so it grows only with rule edits."""

@@ -33,6 +33,7 @@ def create_app(settings: Settings) -> WebhookFirst:
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=2, decode_responses=True
     )
     intake = Intake(aclient, settings.inbound_retention_seconds, ack)
+    follower = redisconn.connect_async(settings.redis_url, socket_timeout=15, socket_connect_timeout=2)  # XREAD BLOCK
     webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), intake)
     dodo = make_client(settings)
     api = Api(client, settings.api_tokens, settings.events_stream, dodo, settings.rules_dir, intake, ack)
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> WebhookFirst:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await aclient.aclose()
+        await follower.aclose()
         client.close()
 
     routes = [
@@ -66,7 +68,15 @@ def create_app(settings: Settings) -> WebhookFirst:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *api.routes(),
-        *Ofrep(client, api.tokens, api.book, settings.client_origins).routes(),
+        *Ofrep(
+            client,
+            api.tokens,
+            api.book,
+            settings.client_origins,
+            follower,
+            settings.events_stream,
+            settings.event_streams_max,
+        ).routes(),
     ]
     if settings.console_tokens:  # off unless configured: /console is then a 404
         routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings)).routes()

@@ -17,12 +17,13 @@ from typing import Any
 from urllib.parse import quote
 
 import redis
+import redis.asyncio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver import auth, clienttokens, cors
+from receiver import auth, clienttokens, cors, eventstream
 from worker import book, keys
 from worker.access import flags, grants
 from worker.access.state import AccessState
@@ -47,13 +48,34 @@ class Ofrep:
         tokens: tuple[bytes, ...],
         live: Callable[[], book.LiveBook],
         origins: tuple[str, ...],
+        follower: redis.asyncio.Redis,
+        stream: str,
+        most_streams: int,
     ) -> None:
         self.client, self.tokens, self.live, self.origins = client, tokens, live, origins
         self.signer = clienttokens.Signer(client)
+        self.fanout = eventstream.Fanout(follower, stream, self.etag_of, most_streams)
 
-    def caller(self, request: Request, scope: str) -> Caller | Response:
+    async def etag_of(self, customer_id: str) -> str:
+        config, state, known = await run_in_threadpool(self.state, customer_id)
+        return flags.etag(config, customer_id, state, known)
+
+    async def events(self, request: Request) -> Response:
+        """`GET /ofrep/v1/events?customer_id=...&token=...`: a client token for that customer (in the
+        URL, as EventSource cannot send headers), or an API token (then `customer_id` is optional:
+        without it, every customer's changes)."""
+        token = request.query_params.get("token", "").encode()
+        caller = self.caller(request, "flags", token or None)
+        if isinstance(caller, Response):
+            return caller
+        customer_id = request.query_params.get("customer_id", "") or caller.customer_id or eventstream.EVERYONE
+        if not caller.may_read(customer_id):
+            return JSONResponse({"error": "this client token is for another customer"}, status_code=403)
+        return self.fanout.answer(customer_id, eventstream.resume_point(request))
+
+    def caller(self, request: Request, scope: str, given: bytes | None = None) -> Caller | Response:
         """The caller, or the refusal: 401 with no valid credential, 403 for a token without `scope`."""
-        given = auth.presented(request)
+        given = given or auth.presented(request)
         if auth.valid(given, self.tokens):
             return Caller(None)
         claims = self.signer.verify(given.decode(errors="replace"))
@@ -146,6 +168,7 @@ class Ofrep:
         return [
             Route("/ofrep/v1/evaluate/flags/{key:path}", wrap(self.one), methods=["POST", "OPTIONS"]),
             Route("/ofrep/v1/evaluate/flags", wrap(self.every), methods=["POST", "OPTIONS"]),
+            Route("/ofrep/v1/events", wrap(self.events), methods=["GET", "OPTIONS"]),
             Route("/api/customers/{customer_id}/client-tokens", self.mint, methods=["POST"]),
         ]
 

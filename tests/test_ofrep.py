@@ -5,6 +5,7 @@ flags from access.yaml, off values never errors, ETag and 304, credentials and C
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,7 @@ from openfeature.evaluation_context import EvaluationContext
 from openfeature.exception import ErrorCode
 from openfeature.flag_evaluation import Reason
 
-from tests.conftest import HTTP, TOKEN, Stack, drained, fixture
+from tests.conftest import HTTP, TOKEN, Stack, drained, fixture, wait_until
 from tests.test_charges import BASIC, COURSE, PRO
 
 ACCESS = f"""tiers: [basic, pro]
@@ -169,3 +170,78 @@ def test_browsers_from_listed_origins_only(flags: Stack) -> None:
     stranger = bulk(flags, "cus_of_8", origin="https://evil.example")
     assert "access-control-allow-origin" not in stranger.headers
     assert HTTP.options(url, headers={"origin": "https://evil.example"}).status_code == 403
+
+
+class Events:
+    """An open event stream read on a thread: the `data` of each event, as they come."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        import threading
+
+        import httpx
+
+        self.got: list[dict[str, Any]] = []
+        self.ids: list[str] = []
+        self.status = 0
+        self._client = httpx.Client(timeout=httpx.Timeout(5, read=60))
+        self._stop = False
+
+        def read() -> None:
+            try:
+                with self._client.stream("GET", url, headers=headers or {}) as answer:
+                    self.status = answer.status_code
+                    for line in answer.iter_lines():
+                        if line.startswith("id: "):
+                            self.ids.append(line[4:])
+                        if line.startswith("data: "):
+                            self.got.append(json.loads(line[6:]))
+            except (httpx.HTTPError, OSError):
+                if not self._stop:  # closed by the test: the end it asked for
+                    raise
+
+        self.thread = threading.Thread(target=read, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self._stop = True
+        self._client.close()
+
+
+def test_a_purchase_reaches_an_open_event_stream_as_a_refetch(flags: Stack, client: redis.Redis) -> None:
+    answer = bulk(flags, "cus_of_9")
+    (stream,) = answer.json()["eventStreams"]
+    events = Events(stream["url"])
+    try:
+        wait_until(lambda: events.status == 200, what="the stream open")
+        buy(flags, client, "cus_of_10")  # another customer's change: nothing on this stream
+        buy(flags, client, "cus_of_9")
+        (event,) = wait_until(lambda: events.got, what="a refetchEvaluation")
+        assert event["type"] == "refetchEvaluation"
+        assert event["etag"] == bulk(flags, "cus_of_9").headers["etag"] != answer.headers["etag"]
+    finally:
+        events.close()
+    buy(flags, client, "cus_of_9", PRO)  # a change while no stream is open
+    resumed = Events(stream["url"], {"last-event-id": events.ids[-1]})
+    try:
+        (missed,) = wait_until(lambda: resumed.got, what="the change missed while away")
+        assert missed["etag"] == bulk(flags, "cus_of_9").headers["etag"]
+    finally:
+        resumed.close()
+
+
+def test_event_streams_are_bounded_and_guarded(stack: Stack, client: redis.Redis) -> None:
+    stack.extra_env["UPSELL_EVENT_STREAMS_MAX"] = "2"
+    stack.web()
+    url = f"{stack.base_url}/ofrep/v1/events"
+    token = stack.api("POST", "/api/customers/cus_b/client-tokens").json()["token"]
+    assert HTTP.get(f"{url}?customer_id=cus_other&token={token}").status_code == 403
+    assert HTTP.get(f"{url}?customer_id=cus_b&token=ct_forged.x").status_code == 401
+    held = [Events(url, {"authorization": f"Bearer {TOKEN}"}), Events(f"{url}?customer_id=cus_b&token={token}")]
+    try:
+        wait_until(lambda: all(e.status == 200 for e in held), what="an API token's stream for everyone, and one more")
+        refused = HTTP.get(f"{url}?token={token}")
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+        assert "UPSELL_EVENT_STREAMS_MAX" in refused.json()["error"]
+    finally:
+        for events in held:
+            events.close()

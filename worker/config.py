@@ -42,6 +42,7 @@ class Settings:
     metrics_tokens: tuple[str, ...] = ()  # UPSELL_METRICS_TOKEN: the receiver's /metrics then needs one (bearer)
     request_timeout_seconds: float = 10.0  # UPSELL_REQUEST_TIMEOUT: a client's time to send a whole request
     client_origins: tuple[str, ...] = ()  # UPSELL_CLIENT_ORIGINS: browser origins allowed with client tokens
+    event_streams_max: int = 1000  # UPSELL_EVENT_STREAMS_MAX: open OFREP event streams per receiver process
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -131,6 +132,13 @@ def request_timeout(env: dict[str, str]) -> float:
     return seconds
 
 
+def _count(env: dict[str, str], name: str, default: int, most: int) -> int:
+    text = env.get(name, "").strip() or str(default)
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise ConfigError(f"{name} must be a whole number from 1 to {most} (got {text[:20]!r})")
+    return int(text)
+
+
 def client_origins(env: dict[str, str]) -> tuple[str, ...]:
     """UPSELL_CLIENT_ORIGINS: `https://app.example.com,http://localhost:3000`, each an origin exactly
     as a browser sends it (scheme, host, optional port; no path)."""
@@ -206,6 +214,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         metrics_tokens=_split(env.get("UPSELL_METRICS_TOKEN", "")),
         request_timeout_seconds=request_timeout(env),
         client_origins=client_origins(env),
+        event_streams_max=_count(env, "UPSELL_EVENT_STREAMS_MAX", 1000, 100_000),
     )
 
 

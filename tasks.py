@@ -58,6 +58,23 @@ def ensure_browser() -> None:
     say("Chromium installed")
 
 
+NODE_TESTS = ROOT / "tests" / "node"
+
+
+def ensure_node_packages() -> None:
+    """OpenFeature's JavaScript SDKs for the interop tests: `npm ci` from the committed lock file,
+    once per lock file (npm and Node.js are the machine's; without them those tests say so and skip)."""
+    npm = shutil.which("npm")
+    lock = NODE_TESTS / "package-lock.json"
+    stamp = NODE_TESTS / "node_modules" / ".installed"
+    want = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if npm is None or (stamp.is_file() and stamp.read_text() == want):
+        return
+    say("installing OpenFeature's JavaScript SDKs with npm ci (tests/node; once per package-lock.json)")
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_TESTS, check=True)
+    stamp.write_text(want)
+
+
 def main() -> None:
     if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint", "mutants", "install"):
         sys.exit("usage: python3 tasks.py dev|test|lint|mutants|install [args...]")
@@ -72,6 +89,7 @@ def main() -> None:
         return
     if command == "test":
         ensure_browser()
+        ensure_node_packages()
     if command == "dev":
         argv = [str(BIN / "dodo-upsell"), "dev", *rest]
     elif command == "mutants":

@@ -217,10 +217,12 @@ def test_a_plan_change_is_made_with_its_arguments_and_waits_for_its_payment(
     client: redis.Redis, dodo: Dodo, access: Any
 ) -> None:
     dodo.emulator.state.subscriptions[SUB]["addons"] = [{"addon_id": "adn_1", "quantity": 2}]
-    after = charge_it(client, dodo, access, plan_change(client, subscription_id=SUB, effective_at="immediately"))
+    offer = plan_change(client, subscription_id=SUB, effective_at="immediately", on_payment_failure="apply_change")
+    after = charge_it(client, dodo, access, offer)
     (change,) = dodo.posts(f"/subscriptions/{SUB}/change-plan")
     body = change["body"]
-    assert body["addons"] == [{"addon_id": "adn_1", "quantity": 2}] and body["on_payment_failure"] == "prevent_change"
+    assert body["addons"] == [{"addon_id": "adn_1", "quantity": 2}] and body["on_payment_failure"] == "apply_change"
+    assert body["effective_at"] == "immediately"
     assert body["product_id"] == PRO and body["metadata"]["upsell_offer_id"] == after.offer_id
     assert after.state == "charging" and after.payment_id
 
@@ -297,6 +299,16 @@ def test_a_conversion_counts_its_revenue_once_whoever_settles_it(client: redis.R
     (rule,) = report.report(client, day, day)["rules"]
     assert rule["variants"][0]["revenue"] == {"USD": 810} and rule["variants"][0]["converted"] == 1
     assert now_of(client, offer).payment_id == "pay_1"
+
+
+def test_a_conversion_with_nothing_billed_counts_no_revenue(client: redis.Redis) -> None:
+    from worker.stats import report
+
+    offer = charging(client)
+    assert outcome.convert(client, STREAM, offer.offer_id, None, 0, "USD")
+    day = report.parse_moment("0d")
+    (rule,) = report.report(client, day, day)["rules"]
+    assert rule["variants"][0]["revenue"] == {} and rule["variants"][0]["converted"] == 1
 
 
 def _schedule_of(client: redis.Redis, offer: Offer) -> list[str]:

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 import redis.asyncio
 import structlog
+import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -27,6 +31,17 @@ BLOCK_MS = 5_000
 RESUME_LOOKBACK = 1000  # entries read after a Last-Event-ID to see whether this customer changed
 log = structlog.get_logger("eventstream")
 EVERYONE = ""
+WAKE_SECONDS = 1.0  # how often an idle stream looks whether the process is shutting down
+CLOSING = threading.Event()  # set when the receiver is told to stop: open streams end within WAKE_SECONDS
+
+
+class Server(uvicorn.Server):
+    """uvicorn waits for every open request before it stops, and an event stream never ends by
+    itself: on the stop signal the streams are told to end, so a deploy is not held up."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        CLOSING.set()
+        super().handle_exit(sig, frame)
 
 
 class Fanout:
@@ -93,12 +108,16 @@ class Fanout:
             yield ": connected\n\n"
             if resume_after and customer_id != EVERYONE and (hit := await self.missed(customer_id, resume_after)):
                 yield await self._event(hit, customer_id)
-            while True:
+            quiet_since = time.monotonic()
+            while not CLOSING.is_set():
                 try:
-                    entry_id, whose = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    entry_id, whose = await asyncio.wait_for(queue.get(), WAKE_SECONDS)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
+                        quiet_since = time.monotonic()
+                        yield ": keep-alive\n\n"
                     continue
+                quiet_since = time.monotonic()
                 yield await self._event(entry_id, whose)
         finally:
             self.open -= 1

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ("worker", "receiver", "emulator")
+PACKAGES = ("worker", "receiver", "emulator", "dodo_upsell")
 
 
 def _sources() -> list:

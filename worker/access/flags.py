@@ -49,6 +49,8 @@ def evaluate(config: AccessConfig, state: AccessState, key: str, known: bool) ->
     if kind is None and credit is None:
         return None
     meta: dict[str, Any] = {"access_version": state.version, "customer_known": known}
+    if kind in ("boolean", "integer"):
+        meta["granted_by"] = granting(config, key)
     if key == "tier":
         value: Any = state.tier
     elif kind == "boolean":
@@ -67,6 +69,18 @@ def evaluate(config: AccessConfig, state: AccessState, key: str, known: bool) ->
         item: dict[str, Any] = {"key": key, "reason": "DEFAULT", "variant": "off", "metadata": meta}
         return item | ({} if off is None else {"value": off})  # no tier: the caller's default
     return {"key": key, "value": value, "reason": "TARGETING_MATCH", "variant": "on", "metadata": meta}
+
+
+def granting(config: AccessConfig, key: str) -> str:
+    """The products (and Dodo entitlements) that give a feature or limit, comma-separated: what
+    would unlock it, for an app to offer."""
+    name = key.removeprefix("limit.")
+    found = [
+        product_id
+        for product_id, product in [*config.products.items(), *config.entitlements.items()]
+        if (name in product.limits if key.startswith("limit.") else key in product.features)
+    ]
+    return ",".join(sorted(found))
 
 
 def bulk(config: AccessConfig, state: AccessState, known: bool) -> list[dict[str, Any]]:

@@ -55,11 +55,12 @@ def cmd_web(args: argparse.Namespace) -> None:
     listening = project.bound_socket(args.host, args.port)  # exits with one line if the port is taken
     app = create_app(settings)
     gctune.after_start_up()
+    from receiver.eventstream import Server
     from receiver.slowclients import bounded
 
     protocol = bounded(settings.request_timeout_seconds)
     options = {"log_level": "warning", "access_log": False, "log_config": None, "http": protocol}
-    server = uvicorn.Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
+    server = Server(uvicorn.Config(app, **options))  # type: ignore[arg-type]
     structlog.get_logger("web").info(
         "web_listening",
         url=f"http://{args.host}:{args.port}",

@@ -434,7 +434,7 @@ def test_a_settled_offer_is_left_alone(client: redis.Redis, dodo: Dodo) -> None:
     offer = charging(client)
     outcome.convert(client, STREAM, offer.offer_id, "pay_1", 900, "USD")
     said = reconcile.reconcile(client, STREAM, dodo.api, offer.offer_id, 0, time.time())
-    assert said.startswith("settled already") and dodo.emulator.state.requests == []
+    assert said == "settled already: offer is converted" and dodo.emulator.state.requests == []
 
 
 def _payment(payment_id: str, offer_id: str, status: str) -> dict[str, Any]:
@@ -442,3 +442,30 @@ def _payment(payment_id: str, offer_id: str, status: str) -> dict[str, Any]:
 
     found = lifecycle.payment(payment_id, {"customer_id": CUSTOMER, "total_amount": 900, "currency": "USD"})
     return found | {"metadata": {"upsell_offer_id": offer_id}, "status": status}
+
+
+def test_the_reconcile_schedule_is_the_documented_one() -> None:
+    """docs/apps.md: looks 1 m, 5 m, 15 m, 1 h, 6 h and 24 h after the attempt; a charge not started
+    by the 15-minute look never starts; payments listed from 10 minutes before the attempt."""
+    assert reconcile.STEPS == (60, 300, 900, 3600, 21600, 86400)
+    assert reconcile.STEPS[reconcile.NEVER_STARTED_STEP] == 900 and reconcile.CLOCK_SKEW_SECONDS == 600
+
+
+def test_payments_are_looked_for_from_the_attempt_not_from_now(client: redis.Redis, dodo: Dodo) -> None:
+    offer = charging(client)
+    at = attempted(client, offer, time.time() - 7200)  # the attempt two hours ago; the payment an hour later
+    paid = _payment("pay_late", offer.offer_id, "succeeded")
+    paid["created_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at + 3600))
+    dodo.emulator.state.payments["pay_late"] = paid
+    assert look_at(client, dodo, offer, 3).state == "converted"
+    listed = [r for r in dodo.emulator.state.requests if r["path"] == "/payments"]
+    assert len(listed) == 1, "one page: fewer items than a page ends the listing"
+
+
+def test_a_one_click_offer_is_never_settled_by_a_subscription_being_on_its_product(
+    client: redis.Redis, dodo: Dodo
+) -> None:
+    offer = charging(client, product_id=BASIC, subscription_id=SUB)  # a one-click offer made on a subscription's event
+    attempted(client, offer)
+    assert look_at(client, dodo, offer).state == "charging"
+    assert not any(r["path"].startswith("/subscriptions/") for r in dodo.emulator.state.requests)

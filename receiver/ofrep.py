@@ -29,6 +29,7 @@ from worker.access import flags, grants
 from worker.access.state import AccessState
 
 MAX_BODY = 16 * 1024
+CLIENT_RATE = 20  # evaluations a second per customer holding a client token, per receiver process
 
 
 class Caller:
@@ -54,6 +55,7 @@ class Ofrep:
     ) -> None:
         self.client, self.tokens, self.live, self.origins = client, tokens, live, origins
         self.signer = clienttokens.Signer(client)
+        self.calls: dict[str, tuple[int, int]] = {}  # customer -> (second, calls in it), client tokens only
         self.fanout = eventstream.Fanout(follower, stream, self.etag_of, most_streams)
 
     async def etag_of(self, customer_id: str) -> str:
@@ -83,7 +85,21 @@ class Ofrep:
             return _error(401, "GENERAL", "a valid API token or client token is needed", None)
         if scope not in claims.scopes:
             return _error(403, "GENERAL", f"this client token has no {scope!r} scope", None)
+        if not self._within_rate(claims.customer_id):
+            refused = _error(429, "GENERAL", f"more than {CLIENT_RATE} calls a second with this client token", None)
+            refused.headers["Retry-After"] = "1"
+            return refused
         return Caller(claims.customer_id)
+
+    def _within_rate(self, customer_id: str) -> bool:
+        """A browser is a client we do not control: a page in a loop gets 429, never the receiver."""
+        second = int(time.monotonic())
+        if len(self.calls) > 100_000:
+            self.calls.clear()
+        at, count = self.calls.get(customer_id, (second, 0))
+        count = count + 1 if at == second else 1
+        self.calls[customer_id] = (second, count)
+        return count <= CLIENT_RATE
 
     async def context(self, request: Request, key: str | None) -> tuple[Caller, str] | Response:
         """The caller and the customer (`context.targetingKey`), or the OFREP error answer."""

@@ -245,3 +245,11 @@ def test_event_streams_are_bounded_and_guarded(stack: Stack, client: redis.Redis
     finally:
         for events in held:
             events.close()
+
+
+def test_a_client_token_in_a_loop_gets_429_with_retry_after(flags: Stack) -> None:
+    token = mint(flags, "cus_loop").json()["token"]
+    answers = [bulk(flags, "cus_loop", authorization=f"Bearer {token}") for _ in range(60)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited and limited[0].headers["retry-after"] == "1" and limited[0].json()["errorCode"] == "GENERAL"
+    assert all(bulk(flags, "cus_loop").status_code == 200 for _ in range(30)), "API tokens are not limited"

@@ -17,8 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from receiver import auth, openapi, query, refusals, waiting
+from receiver import auth, clienttokens, cors, openapi, query, refusals, waiting
 from receiver.dodolane import DodoBusy, DodoLane
+from receiver.preview import Preview
 from receiver.webhooks import read_body
 from worker import dodo, events, keys, products
 from worker.access import grants
@@ -28,7 +29,6 @@ from worker.offers.model import Offer
 from worker.queue import messages
 from worker.queue.intake import Intake
 from worker.replication import Ack
-from worker.rules.model import PRORATION_MODES
 from worker.stats import report
 
 Handler = Callable[[Request], JSONResponse] | Callable[[Request], Awaitable[JSONResponse]]
@@ -57,6 +57,8 @@ class Api:
         rules_dir: Path,
         intake: Intake,
         ack: Ack | None = None,
+        signer: clienttokens.Signer | None = None,
+        origins: tuple[str, ...] = (),
     ) -> None:
         self.client = client
         self.stream = stream
@@ -69,6 +71,7 @@ class Api:
         self._book: LiveBook | None = None
         self.intake = intake  # app events are queued like webhooks, in one atomic step
         self.ack = ack or Ack()  # replicas an accept or decline must reach before its answer
+        self.signer, self.origins = signer or clienttokens.Signer(client), origins  # client tokens (scope offers)
 
     def book(self) -> LiveBook:
         """The rules (for access.yaml's policy), loaded on first need and hot reloaded like the worker's."""
@@ -126,9 +129,14 @@ class Api:
             return JSONResponse({"error": f"Dodo answered {code}", "code": code}, status_code=502)
         return JSONResponse({"customer_id": customer_id, "product_id": product_id, **answer.view()})
 
-    def guarded(self, handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+    def guarded(self, handler: Handler, client: bool = False) -> Callable[[Request], Awaitable[JSONResponse]]:
+        """API tokens; with `client`, also a client token with the `offers` scope, for its own
+        customer's offers only (another customer's offer is then a 404, as with ?customer_id=)."""
+
         async def endpoint(request: Request) -> JSONResponse:
             refused = auth.check(request, self.tokens)
+            if refused is not None and client:
+                refused = clienttokens.offers_caller(request, self.signer, refused)
             if refused is not None:
                 return refused
             try:
@@ -183,7 +191,7 @@ class Api:
     def _visible(self, request: Request) -> Offer | None:
         """The offer, unless absent or the app scoped the call to another customer (?customer_id=)."""
         offer = store.get(self.client, request.path_params["offer_id"])
-        scope = request.query_params.get("customer_id")
+        scope = request.scope.get(clienttokens.CUSTOMER) or request.query_params.get("customer_id")
         if offer is None or (scope is not None and scope != offer.customer_id):
             return None
         return offer
@@ -255,33 +263,6 @@ class Api:
             return JSONResponse({"error": "quote changed", "quote": fresh}, status_code=409)
         return None
 
-    async def change_preview(self, request: Request) -> JSONResponse:
-        product_id = request.query_params.get("product_id")
-        proration = request.query_params.get("proration", "prorated_immediately")
-        quantity = request.query_params.get("quantity", "1")
-        if (
-            not product_id
-            or proration not in PRORATION_MODES
-            or not re.fullmatch(r"[0-9]{1,5}", quantity)
-            or not 1 <= int(quantity) <= 10_000
-        ):
-            error = f"need product_id; proration one of {list(PRORATION_MODES)}; quantity 1..10000"
-            return JSONResponse({"error": error}, status_code=400)
-        subscription_id = request.path_params["subscription_id"]
-        try:
-            quote = await self.lane.call(
-                planchange.preview, self.dodo, subscription_id, product_id, int(quantity), proration
-            )
-        except DodoPaymentsError as exc:
-            status = 404 if getattr(exc, "status_code", None) == 404 else 502
-            return JSONResponse(
-                {"error": f"Dodo answered {dodo.error_code(exc)}", "code": dodo.error_code(exc)}, status_code=status
-            )
-        except (ValueError, TypeError, AttributeError):  # pydantic's ValidationError is a ValueError
-            return JSONResponse({"error": "Dodo's answer was unusable", "code": "dodo_bad_answer"}, status_code=502)
-        wanted = {"product_id": product_id, "quantity": int(quantity), "proration": proration}
-        return JSONResponse({"subscription_id": subscription_id, **wanted, "quote": quote})
-
     def routes(self) -> list[Route]:
         table: list[tuple[str, Handler, list[str]]] = [
             ("/api/access", self.access_page, ["GET"]),
@@ -291,9 +272,19 @@ class Api:
             ("/api/offers/{offer_id}", self.offer, ["GET"]),
             ("/api/offers/{offer_id}/decline", self.decline, ["POST"]),
             ("/api/offers/{offer_id}/accept", self.accept, ["POST"]),
-            ("/api/subscriptions/{subscription_id}/change-preview", self.change_preview, ["GET"]),
+            (
+                "/api/subscriptions/{subscription_id}/change-preview",
+                Preview(self.lane, self.dodo).change_preview,
+                ["GET"],
+            ),
             ("/api/customers/{customer_id}/eligibility", self.eligibility, ["GET"]),
             ("/api/customers/{customer_id}/events", self.app_event, ["POST"]),
             ("/api/openapi.json", lambda request: JSONResponse(openapi.document()), ["GET"]),
         ]
-        return [Route(path, self.guarded(handler), methods=methods) for path, handler, methods in table]
+        browsers = (self.customer_offers, self.offer, self.decline, self.accept)  # client tokens, CORS
+        return [
+            Route(path, cors.allowing(self.origins, self.guarded(handler, True)), methods=[*methods, "OPTIONS"])
+            if handler in browsers
+            else Route(path, self.guarded(handler), methods=methods)
+            for path, handler, methods in table
+        ]

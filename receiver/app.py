@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from receiver import auth
 from receiver.api import Api
+from receiver.clienttokens import Signer
 from receiver.console.pages import Console
 from receiver.ofrep import Ofrep
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
@@ -36,7 +37,18 @@ def create_app(settings: Settings) -> WebhookFirst:
     follower = redisconn.connect_async(settings.redis_url, socket_timeout=15, socket_connect_timeout=2)  # XREAD BLOCK
     webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), intake)
     dodo = make_client(settings)
-    api = Api(client, settings.api_tokens, settings.events_stream, dodo, settings.rules_dir, intake, ack)
+    signer = Signer(client)
+    api = Api(
+        client,
+        settings.api_tokens,
+        settings.events_stream,
+        dodo,
+        settings.rules_dir,
+        intake,
+        ack,
+        signer,
+        settings.client_origins,
+    )
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -68,15 +80,7 @@ def create_app(settings: Settings) -> WebhookFirst:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *api.routes(),
-        *Ofrep(
-            client,
-            api.tokens,
-            api.book,
-            settings.client_origins,
-            follower,
-            settings.events_stream,
-            settings.event_streams_max,
-        ).routes(),
+        *Ofrep(api, follower, settings).routes(),
     ]
     if settings.console_tokens:  # off unless configured: /console is then a 404
         routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings)).routes()

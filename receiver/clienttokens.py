@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 
 import redis
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from worker import keys
 
@@ -82,3 +84,22 @@ def lifetime(raw: object) -> int | None:
         return None
     seconds = int(number) * unit
     return seconds if 60 <= seconds <= MAX_SECONDS else None
+
+
+CUSTOMER = "upsell.client_customer"  # request scope key: the customer a client token binds the call to
+
+
+def offers_caller(request: Request, signer: Signer, refused: JSONResponse) -> JSONResponse | None:
+    """A client token with the `offers` scope, for the customer in the path if there is one: the
+    call goes on bound to that customer (None); anything else keeps the API's refusal."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    claims = signer.verify(given.strip()) if scheme.lower() == "bearer" else None
+    if claims is None:
+        return refused
+    if (
+        "offers" not in claims.scopes
+        or request.path_params.get("customer_id", claims.customer_id) != claims.customer_id
+    ):
+        return JSONResponse({"error": "this client token is not for this customer's offers"}, status_code=403)
+    request.scope[CUSTOMER] = claims.customer_id
+    return None

@@ -24,9 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver import auth, clienttokens, cors, eventstream
-from worker import book, keys
+from receiver.api import Api
+from worker import keys
 from worker.access import flags, grants
 from worker.access.state import AccessState
+from worker.config import Settings
 
 MAX_BODY = 16 * 1024
 CLIENT_RATE = 20  # evaluations a second per customer holding a client token, per receiver process
@@ -43,20 +45,13 @@ class Caller:
 
 
 class Ofrep:
-    def __init__(
-        self,
-        client: redis.Redis,
-        tokens: tuple[bytes, ...],
-        live: Callable[[], book.LiveBook],
-        origins: tuple[str, ...],
-        follower: redis.asyncio.Redis,
-        stream: str,
-        most_streams: int,
-    ) -> None:
-        self.client, self.tokens, self.live, self.origins = client, tokens, live, origins
-        self.signer = clienttokens.Signer(client)
+    def __init__(self, api: Api, follower: redis.asyncio.Redis, settings: Settings) -> None:
+        """On the API's Redis client, tokens, rules and client-token signer; `follower` is the
+        connection the event streams' reader blocks on."""
+        self.client, self.tokens, self.live, self.signer = api.client, api.tokens, api.book, api.signer
+        self.origins = settings.client_origins
         self.calls: dict[str, tuple[int, int]] = {}  # customer -> (second, calls in it), client tokens only
-        self.fanout = eventstream.Fanout(follower, stream, self.etag_of, most_streams)
+        self.fanout = eventstream.Fanout(follower, settings.events_stream, self.etag_of, settings.event_streams_max)
 
     async def etag_of(self, customer_id: str) -> str:
         config, state, known = await run_in_threadpool(self.state, customer_id)
@@ -172,7 +167,8 @@ class Ofrep:
         scopes = body.get("scopes", list(clienttokens.SCOPES))
         if seconds is None:
             return JSONResponse({"error": "ttl: 60s to 24h (seconds, or 90s, 30m, 1h)"}, status_code=400)
-        if not isinstance(scopes, list) or not scopes or not set(scopes) <= set(clienttokens.SCOPES):
+        known = isinstance(scopes, list) and all(isinstance(x, str) and x in clienttokens.SCOPES for x in scopes)
+        if not known or not scopes:
             return JSONResponse({"error": f"scopes: a non-empty list of {list(clienttokens.SCOPES)}"}, status_code=400)
         customer_id = request.path_params["customer_id"]
         token, expires = await run_in_threadpool(self.signer.mint, customer_id, seconds, tuple(scopes))

@@ -91,7 +91,34 @@ class Stats(BaseModel):
     rules: list[dict[str, Any]]
 
 
-MODELS = (Error, Access, AccessPage, Offers, Offer, Eligibility, AppEvent, AppEventAnswer, ChangePreview, Stats)
+class ClientTokenRequest(BaseModel):
+    ttl: str | int | None = Field(default=None, description="60 s to 24 h: seconds, or 90s, 30m, 1h; default 1h")
+    scopes: list[Literal["flags", "offers"]] | None = Field(default=None, description="default both")
+
+
+class ClientToken(BaseModel):
+    """A token a browser may hold: one customer's flags (OFREP) and offers, until `expires_at`."""
+
+    token: str
+    expires_at: str
+    customer_id: str
+    scopes: list[str]
+
+
+MODELS = (
+    Error,
+    Access,
+    AccessPage,
+    Offers,
+    Offer,
+    Eligibility,
+    AppEvent,
+    AppEventAnswer,
+    ChangePreview,
+    Stats,
+    ClientTokenRequest,
+    ClientToken,
+)
 WAIT = {
     "name": "wait",
     "in": "query",
@@ -147,6 +174,16 @@ def _paths() -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AppEvent"}}},
                 },
                 "responses": _answer("AppEventAnswer", 400, 413, ok=202, also={200: "duplicate"}),
+            }
+        },
+        "/api/customers/{customer_id}/client-tokens": {
+            "post": {
+                "parameters": [customer],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClientTokenRequest"}}},
+                },
+                "responses": _answer("ClientToken", 400),
             }
         },
         "/api/offers/{offer_id}": {"get": {"parameters": [offer, scope], "responses": _answer("Offer", 404)}},

@@ -469,3 +469,16 @@ def test_a_one_click_offer_is_never_settled_by_a_subscription_being_on_its_produ
     attempted(client, offer)
     assert look_at(client, dodo, offer).state == "charging"
     assert not any(r["path"].startswith("/subscriptions/") for r in dodo.emulator.state.requests)
+
+
+def test_an_offer_is_priced_with_its_code_and_without_one(client: redis.Redis, dodo: Dodo) -> None:
+    from worker.offers import pricing
+
+    dodo.emulator.discounts.seed({"OFF": {"type": "percentage", "amount": 1000}})
+    coded = charging(client, discount_code="OFF", quantity=2)
+    shown, unavailable = pricing.priced(dodo.api, coded)
+    assert unavailable is None and (shown["price"], shown["price_now"]) == (900, 1620)
+    assert shown["discount"] == {"code": "OFF", "type": "percentage", "amount": 1000, "ends_at": None}
+    plain, _ = pricing.priced(dodo.api, charging(client))
+    assert (plain["price_now"], plain["discount"]) == (900, None)
+    assert pricing.priced(dodo.api, charging(client, discount_code="NOPE"))[1] == "discount_unknown"

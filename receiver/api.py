@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from receiver import auth, clienttokens, cors, openapi, query, refusals, waiting
+from receiver import auth, clienttokens, cors, openapi, query, refusals, settling, waiting
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.preview import Preview
 from receiver.webhooks import read_body
 from worker import dodo, events, keys, products
 from worker.access import grants
 from worker.book import LiveBook
-from worker.offers import app_events, charge, display, eligibility, planchange, store
+from worker.offers import app_events, display, eligibility, store
 from worker.offers.model import Offer
 from worker.queue import messages
 from worker.queue.intake import Intake
@@ -33,14 +32,6 @@ from worker.stats import report
 
 Handler = Callable[[Request], JSONResponse] | Callable[[Request], Awaitable[JSONResponse]]
 DISPLAY_TIMEOUT_SECONDS = 1.5  # an offer read shows what is stored rather than wait longer for Dodo
-
-
-# Why an offer in this state cannot be accepted (or declined).
-REFUSED = {
-    "declined": "the offer was declined",
-    "expired": "offer expired",
-    "failed": "the charge failed and is not retried: use checkout_url",
-}
 
 
 def not_found() -> JSONResponse:
@@ -203,65 +194,13 @@ class Api:
         return JSONResponse(await self._shown(offer))
 
     def decline(self, request: Request) -> JSONResponse:
-        if self._visible(request) is None:
-            return not_found()
-        offer_id = request.path_params["offer_id"]
-        moved, offer = store.transition(self.client, self.stream, offer_id, "declined", event_type="offer.declined")
-        assert offer is not None
-        if not moved:
-            error = REFUSED.get(offer.state, f"offer is {offer.state}, only a pending offer can be declined")
-            return JSONResponse({"error": error, "offer": offer.view()}, status_code=409)
-        self.ack.confirm(self.client)
-        return JSONResponse(offer.view())
+        offer = self._visible(request)
+        return not_found() if offer is None else settling.decline(self, offer)
 
     async def accept(self, request: Request) -> JSONResponse:
-        """202 once charging; again later or concurrently: 202 with the state, never a second charge.
-        A plan change whose quote is older than 10 minutes is quoted again first: if it went up,
-        nothing is charged and the new quote is answered (409) for the customer to see."""
         wait = waiting.parse(request.query_params.get("wait"))  # a bad one is 400 before anything moves
         offer = await run_in_threadpool(self._visible, request)
-        if offer is None:
-            return not_found()
-        if offer.state == "pending" and offer.is_plan_change and planchange.stale(offer, time.time()):
-            refused = await self._requote(offer)
-            if refused is not None:
-                return refused
-        moved, offer = await run_in_threadpool(
-            store.transition,
-            self.client,
-            self.stream,
-            offer.offer_id,
-            "charging",
-            event_type="offer.accepted",
-            also=charge.schedule_charge,
-        )
-        assert offer is not None
-        taken = moved or offer.state in ("charging", "converted")  # by this call or an earlier one
-        if taken:
-            await run_in_threadpool(self.ack.confirm, self.client)
-        if taken and wait > 0:
-            offer_id = offer.offer_id
-            settled = await self.waiters.until(
-                wait,
-                lambda: run_in_threadpool(store.get, self.client, offer_id),
-                lambda o: o is not None and o.state in ("converted", "failed"),
-            )
-            if settled is not None and settled.state in ("converted", "failed"):
-                return JSONResponse(settled.view(), status_code=200)  # settled within the wait
-        if taken:
-            return JSONResponse(offer.view(), status_code=202)
-        return JSONResponse({"error": REFUSED[offer.state], "offer": offer.view()}, status_code=409)
-
-    async def _requote(self, offer: Offer) -> JSONResponse | None:
-        try:
-            fresh = await self.lane.call(planchange.offer_quote, self.dodo, offer)
-        except DodoPaymentsError as exc:
-            code = dodo.error_code(exc)
-            return JSONResponse({"error": f"could not quote the change: Dodo answered {code}", "code": code}, 502)
-        await run_in_threadpool(store.annotate, self.client, offer.offer_id, "pending", {"quote": fresh})
-        if offer.quote is not None and fresh["total_amount"] > offer.quote["total_amount"]:
-            return JSONResponse({"error": "quote changed", "quote": fresh}, status_code=409)
-        return None
+        return not_found() if offer is None else await settling.accept(self, offer, wait)
 
     def routes(self) -> list[Route]:
         table: list[tuple[str, Handler, list[str]]] = [

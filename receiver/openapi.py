@@ -217,6 +217,10 @@ def document() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    schemas["Offer"]["properties"]["offer_url"] = {  # added by Offer.view(): the signed link (offers/links.py)
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "description": "the offer's page for the customer (UPSELL_PUBLIC_URL); null without one",
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "dodo-upsell API", "version": config.version()},

@@ -132,6 +132,17 @@ def request_timeout(env: dict[str, str]) -> float:
     return seconds
 
 
+def check_offer_links(env: dict[str, str]) -> None:
+    """UPSELL_PUBLIC_URL and UPSELL_OFFER_LINK_KEYS (worker/offers/links.py), checked at start."""
+    public = env.get("UPSELL_PUBLIC_URL", "").strip()
+    if public and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", public):
+        raise ConfigError(
+            f"UPSELL_PUBLIC_URL must be the http(s) URL customers reach the receiver at (got {public[:60]!r})"
+        )
+    if any(len(k.strip()) < 32 for k in env.get("UPSELL_OFFER_LINK_KEYS", "").split(",") if k.strip()):
+        raise ConfigError("UPSELL_OFFER_LINK_KEYS: each key at least 32 characters (e.g. `openssl rand -hex 32`)")
+
+
 def _count(env: dict[str, str], name: str, default: int, most: int) -> int:
     text = env.get(name, "").strip() or str(default)
     if not text.isdigit() or not 1 <= int(text) <= most:
@@ -193,6 +204,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
     except ValueError as exc:
         raise ConfigError(f"UPSELL_DELIVERY_BACKOFF: {exc} (a comma-separated list, e.g. {DELIVERY_BACKOFF})") from None
     ack_replicas, ack_timeout_ms = _ack(env)
+    check_offer_links(env)
     return Settings(
         redis_url=_redis_url(env, need_redis),
         webhook_secrets=secrets,

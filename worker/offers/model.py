@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from worker.offers import links
+
 OfferType = Literal["one_click", "cross_sell", "upgrade", "downgrade"]
 OfferState = Literal["pending", "charging", "converted", "failed", "declined", "expired"]
 PLAN_CHANGES = ("upgrade", "downgrade")
@@ -64,13 +66,14 @@ class Offer(BaseModel):
         return self.model_dump_json()
 
     def view(self) -> dict[str, Any]:
-        """What the API answers."""
-        return self.model_dump(mode="json")
+        """What the API answers: the offer and its signed link for the customer (offers/links.py)."""
+        return self.model_dump(mode="json") | {"offer_url": links.url(self.offer_id, self.customer_id)}
 
     def event_view(self) -> dict[str, Any]:
         """What `offer.*` events carry: no payment method or session id (entitlement systems and
         logs have no use for them; the app reads them from the API if it must)."""
-        return self.model_dump(mode="json", exclude={"payment_method_id", "session_id"})
+        shown = self.model_dump(mode="json", exclude={"payment_method_id", "session_id"})
+        return shown | {"offer_url": links.url(self.offer_id, self.customer_id)}
 
     @property
     def is_plan_change(self) -> bool:

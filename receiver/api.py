@@ -168,11 +168,11 @@ class Api:
             lambda: run_in_threadpool(store.page, self.client, customer_id, int(cursor), limit),
             lambda page: any(o.state == "pending" for o in page[0]),
         )
-        shown = await asyncio.gather(*(self._shown(o) for o in found))  # side by side in Dodo's lane
+        shown = await asyncio.gather(*(self.shown(o) for o in found))  # side by side in Dodo's lane
         more = None if next_cursor is None else str(next_cursor)
         return JSONResponse({"customer_id": customer_id, "offers": shown, "next_cursor": more})
 
-    async def _shown(self, offer: Offer) -> dict[str, Any]:
+    async def shown(self, offer: Offer) -> dict[str, Any]:
         """The offer with its display brought up to date, if Dodo answers quickly; as stored if not."""
         try:
             return await self.lane.call(display.for_app, self.display_dodo, offer, self.client)
@@ -191,7 +191,7 @@ class Api:
         offer = await run_in_threadpool(self._visible, request)
         if offer is None:
             return not_found()
-        return JSONResponse(await self._shown(offer))
+        return JSONResponse(await self.shown(offer))
 
     def decline(self, request: Request) -> JSONResponse:
         offer = self._visible(request)

@@ -228,6 +228,7 @@ def new_offer(rule: Rule, trigger: Trigger) -> Offer:
         trigger=trigger.facts.trigger,
         cooldown_seconds=rule.limit.cooldown_after_decline,
         return_url=rule.return_url,
+        locale=rule.locale,
         source_payment_id=trigger.payment_id,
         causation_depth=trigger.depth,
     )

@@ -54,6 +54,7 @@ class Offer(BaseModel):
     session_id: str | None = None
     payment_method_id: str | None = None
     return_url: str | None = None  # the rule's; else UPSELL_RETURN_URL when the checkout is made
+    locale: str | None = None  # the rule's: the offer page's language whatever the browser says
     source_payment_id: str | None = None  # the payment whose webhook made this offer, if one did
     display: dict[str, Any] | None = None  # product name and price (offers/display.py); never card details
     causation_depth: int = 0  # 0: made by a webhook or app event; n: by an offer of depth n - 1

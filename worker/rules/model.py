@@ -164,6 +164,7 @@ class Rule(Strict):
     mode: Literal["live", "shadow"] = "live"  # shadow: evaluated and counted in stats, never offered
     holdout: Share | None = None  # this share of matched customers (stable per customer) gets no offer
     lift_window: Duration = 30 * 86400  # how long after a match a customer's payments count toward lift
+    locale: Literal["en", "it", "es"] | None = None  # the offer page's language (else the browser's)
     on_discount_unavailable: Literal["skip", "full_price"] = (
         "skip"  # a code Dodo will not apply: no offer, or list price
     )

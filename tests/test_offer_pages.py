@@ -1,0 +1,140 @@
+"""Offers reach the customer with no app code: the signed `offer_url` opens the offer's own page in
+Chromium, Accept (pressed twice) charges once, the page follows the charge to "it's yours", a
+tampered link is a 404 that says nothing, the page speaks the browser's language (or the rule's),
+No thanks holds against the same rule firing again, and the thank-you page shows the payment's offer.
+axe-core finds no violation on any state."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+
+from tests.conftest import HTTP, ROOT, Stack, drained, wait_until
+from tests.test_charges import ADDON, COURSE, CUSTOMER, charges, offer_state, pending_offer, purchase
+from tests.test_console import browser as browser
+
+KEY = "k" * 32 + "0123456789abcdef0123456789abcdef"
+AXE = ROOT / "tests" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+RULES = f"""rules:
+  - id: addon
+    on: payment.succeeded
+    when: {{product: [{COURSE}]}}
+    offer: {{type: one_click, product: {ADDON}, discount_code: ADDON10}}
+    expires_in: 2h
+    limit: {{cooldown_after_decline: 30d}}
+"""
+
+
+@pytest.fixture
+def pages(stack: Stack) -> Stack:
+    (stack.rules_dir / "upsell.yaml").write_text(RULES)
+    stack.extra_env |= {"UPSELL_PUBLIC_URL": stack.base_url, "UPSELL_OFFER_LINK_KEYS": KEY}
+    stack.emulator()
+    stack.web()
+    stack.worker(threads=8)
+    return stack
+
+
+def no_violations(chrome: webdriver.Chrome, state: str) -> None:
+    chrome.execute_script(AXE.read_text())
+    found: Any = chrome.execute_async_script(
+        "const done = arguments[arguments.length - 1]; axe.run(document).then(r => done(r.violations.map(v => v.id)));"
+    )
+    assert found == [], f"axe on the {state} page: {found}"
+
+
+def test_the_offer_page_from_link_to_conversion(
+    pages: Stack,
+    client: redis.Redis,
+    browser: webdriver.Chrome,
+) -> None:
+    offer = pending_offer(pages, client, purchase())
+    url = offer["offer_url"]
+    assert url.startswith(f"{pages.base_url}/o/{offer['offer_id']}.")
+    browser.get(url)
+    text = browser.find_element(By.TAG_NAME, "main").text
+    assert "Priority support" in text and "USD 8.10" in text and "USD 9.00" in text and "ADDON10" in text
+    assert "Visa" in text and "4242" in text, "one click: the saved card, brand and last four"
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert "pm_" not in browser.page_source and "cks_" not in browser.page_source
+    no_violations(browser, "pending")
+    cookie = browser.get_cookie("upsell_offer_nonce")
+    nonce = browser.find_element(By.NAME, "nonce").get_attribute("value")
+    assert cookie and cookie["value"] == nonce and cookie["sameSite"] == "Strict" and cookie["httpOnly"]
+
+    def press(_: int) -> int:
+        jar = {"upsell_offer_nonce": nonce}
+        return httpx.post(f"{url}/accept", data={"nonce": nonce}, cookies=jar, follow_redirects=False).status_code
+
+    with ThreadPoolExecutor(2) as pool:  # Accept pressed twice at once
+        assert list(pool.map(press, range(2))) == [303, 303]
+    offer_state(pages, offer["offer_id"], "converted")
+    browser.get(url)
+    assert "It's yours" in browser.find_element(By.TAG_NAME, "main").text
+    no_violations(browser, "converted")
+    drained(client)
+    assert len(charges(pages)) == 1, "one charge however often Accept is pressed"
+    paid = charges(pages)[0]["body"]
+    assert paid["discount_codes"] == ["ADDON10"]
+
+
+def test_a_tampered_link_or_a_missing_nonce_reveals_nothing(pages: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(pages, client, purchase())
+    url = offer["offer_url"]
+    for bad in (
+        url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB"),
+        f"{pages.base_url}/o/off_nothing.x",
+        url + "x",
+    ):
+        answer = HTTP.get(bad)
+        assert answer.status_code == 404 and "There is no offer at this address." in answer.text
+        assert offer["offer_id"] not in answer.text and "Priority" not in answer.text
+    other = pending_offer(pages, client, purchase("cus_other"))
+    swapped = other["offer_url"].rpartition(".")[0] + "." + url.rpartition(".")[2]  # one offer's signature on another
+    assert HTTP.get(swapped).status_code == 404
+    refused = HTTP.post(f"{url}/accept", data={"nonce": "guessed"})
+    assert refused.status_code == 403 and offer_state(pages, offer["offer_id"], "pending")
+
+
+def test_the_page_speaks_the_browsers_language_or_the_rules(pages: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(pages, client, purchase())
+    italian = HTTP.get(offer["offer_url"], headers={"accept-language": "it-IT,it;q=0.9,en;q=0.5"})
+    assert '<html lang="it">' in italian.text and "Sì, aggiungilo" in italian.text and "8,10 USD" in italian.text
+    spanish = HTTP.get(offer["offer_url"], headers={"accept-language": "de, es;q=0.8"})
+    assert '<html lang="es">' in spanish.text and "No, gracias" in spanish.text
+    (pages.rules_dir / "upsell.yaml").write_text(
+        RULES.replace("    expires_in: 2h\n", "    expires_in: 2h\n    locale: es\n")
+    )
+    wait_until(lambda: "rules_reloaded" in pages.procs[-1].output(), what="the edit")
+    ruled = pending_offer(pages, client, purchase("cus_es"))
+    assert '<html lang="es">' in HTTP.get(ruled["offer_url"], headers={"accept-language": "en"}).text
+
+
+def test_no_thanks_holds_when_the_rule_fires_again(pages: Stack, client: redis.Redis) -> None:
+    offer = pending_offer(pages, client, purchase())
+    page = HTTP.get(offer["offer_url"])
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    declined = HTTP.post(f"{offer['offer_url']}/decline", data={"nonce": nonce}, cookies={"upsell_offer_nonce": nonce})
+    assert declined.status_code == 303
+    assert "You declined this offer" in HTTP.get(offer["offer_url"]).text
+    assert pages.post(purchase()).json()["status"] == "queued"
+    drained(client)
+    offers = pages.api("GET", f"/api/customers/{CUSTOMER}/offers").json()["offers"]
+    assert [o["state"] for o in offers] == ["declined"], "the cooldown after a decline"
+
+
+def test_the_thank_you_page_shows_the_payments_offer(pages: Stack, client: redis.Redis) -> None:
+    bought = purchase("cus_thanks")
+    assert pages.post(bought).json()["status"] == "queued"
+    payment_id = bought["data"]["payment_id"]
+    page = HTTP.get(f"{pages.base_url}/thanks", params={"payment_id": payment_id, "status": "succeeded"})
+    assert page.status_code == 200 and "Before you go" in page.text and "/o/off_" in page.text
+    nothing = HTTP.get(f"{pages.base_url}/thanks", params={"payment_id": "pay_unknown"})
+    assert nothing.status_code == 200 and "Your purchase is complete." in nothing.text

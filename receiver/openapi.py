@@ -142,6 +142,21 @@ def _answer(model: str, *errors: int, ok: int = 200, also: dict[int, str] | None
     return answers
 
 
+def _offer_paths(offer: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "/api/offers/{offer_id}": {"get": {"parameters": [offer, scope], "responses": _answer("Offer", 404)}},
+        "/api/offers/{offer_id}/accept": {
+            "post": {
+                "parameters": [offer, scope, WAIT],
+                "responses": _answer("Offer", 400, 404, 409, 502, ok=202, also={200: "settled within the wait"}),
+            }
+        },
+        "/api/offers/{offer_id}/decline": {
+            "post": {"parameters": [offer, scope], "responses": _answer("Offer", 404, 409)}
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     customer, offer = _param("customer_id"), _param("offer_id")
     scope, paging = _param("customer_id", "query"), [_param("cursor", "query"), _param("limit", "query")]
@@ -186,16 +201,7 @@ def _paths() -> dict[str, Any]:
                 "responses": _answer("ClientToken", 400),
             }
         },
-        "/api/offers/{offer_id}": {"get": {"parameters": [offer, scope], "responses": _answer("Offer", 404)}},
-        "/api/offers/{offer_id}/accept": {
-            "post": {
-                "parameters": [offer, scope, WAIT],
-                "responses": _answer("Offer", 400, 404, 409, 502, ok=202, also={200: "settled within the wait"}),
-            }
-        },
-        "/api/offers/{offer_id}/decline": {
-            "post": {"parameters": [offer, scope], "responses": _answer("Offer", 404, 409)}
-        },
+        **_offer_paths(offer, scope),
         "/api/subscriptions/{subscription_id}/change-preview": {
             "get": {
                 "parameters": [

@@ -107,3 +107,49 @@ def test_a_flat_code_without_that_currency_is_unusable(currency: str) -> None:
     spec = {"type": "flat", "amount": 100, "currency_options": [{"currency": "GBP", "max_amount_possible": 100}]}
     discount = Discount.model_validate(discount_shape("FLAT", spec))
     assert discounts.unusable(discount, ADDON, currency, 900) == "discount_currency"
+
+
+windows = st.fixed_dictionaries(
+    {"type": st.just("percentage"), "amount": st.integers(1, 10_000)},
+    optional={
+        "starts_at": st.sampled_from(["2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z"]),
+        "expires_at": st.sampled_from(["2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z"]),
+        "usage_limit": st.integers(1, 3),
+        "times_used": st.integers(0, 4),
+        "restricted_to": st.sampled_from([[ADDON], [BASIC], [ADDON, PRO], []]),
+        "customer_eligibility": st.sampled_from(["any", "existing", "first_time"]),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spec=windows)
+def test_the_worker_calls_a_code_usable_exactly_when_the_emulator_takes_it(spec: dict[str, Any]) -> None:
+    """Windows, limits, products and customers: the worker's verdict before the charge is the
+    emulator's at the charge (for a returning customer, as an upsell's always is)."""
+    known = Discounts()
+    known.seed({"CODE": spec})
+    world = State(None, None)
+    world.customers[CUSTOMER] = {"payment_methods": [{"payment_method_id": "pm_1"}]}  # bought before
+    discount = Discount.model_validate(discount_shape("CODE", known.known["CODE"]))
+    reason = discounts.unusable(discount, ADDON, "USD", 900)
+    try:
+        known.amount_off(["CODE"], CUSTOMER, ADDON, 900, "USD", world)
+        taken = True
+    except Exception:
+        taken = False
+    assert (reason is None) == taken, (reason, spec)
+
+
+def test_a_codes_terms_say_basis_points_for_a_percentage_and_minor_units_for_a_flat_code() -> None:
+    options = [{"currency": "USD", "max_amount_possible": 250}]
+    flat = Discount.model_validate(discount_shape("FLAT", {"type": "flat", "amount": 1, "currency_options": options}))
+    share = Discount.model_validate(
+        discount_shape("PCT", {"type": "percentage", "amount": 540, "currency_options": options})
+    )
+    assert discounts.terms(flat, "USD") == {"code": "FLAT", "type": "flat", "amount": 250, "ends_at": None}
+    assert discounts.terms(flat, None)["amount"] is None and discounts.terms(flat, "EUR")["amount"] is None
+    assert discounts.terms(share, "USD")["amount"] == 540 and discounts.terms(share, None)["amount"] == 540
+    assert discounts.amount_off(share, 4999, "EUR") == 270 and discounts.amount_off(share, 100, "USD") == 5
+    one_bp = Discount.model_validate(discount_shape("BP", {"type": "percentage", "amount": 1}))
+    assert discounts.amount_off(one_bp, 4999, "USD") == 0 and discounts.amount_off(one_bp, 5000, "USD") == 1, "half up"

@@ -47,8 +47,8 @@ def percentile(found: list[float], share: float) -> float:
     return found[min(len(found) - 1, int(len(found) * share))] * 1000
 
 
-async def steady(base: str, call: Any) -> dict[str, float]:
-    """`call(http, n)` RATE times a second for SECONDS, each on time whatever the others take."""
+async def steady(base: str, call: Any, rate: int = RATE) -> dict[str, float]:
+    """`call(http, n)` `rate` times a second for SECONDS, each on time whatever the others take."""
     latencies: list[float] = []
     failed = 0
     async with httpx.AsyncClient(base_url=base, limits=httpx.Limits(max_connections=64)) as http:
@@ -65,8 +65,8 @@ async def steady(base: str, call: Any) -> dict[str, float]:
             latencies.append(time.perf_counter() - started)
 
         tasks, start = [], time.perf_counter()
-        for n in range(RATE * SECONDS):
-            await asyncio.sleep(max(0.0, start + n / RATE - time.perf_counter()))
+        for n in range(rate * SECONDS):
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
             tasks.append(asyncio.create_task(one(n)))
         await asyncio.gather(*tasks)
     return {"p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99), "failed": failed}

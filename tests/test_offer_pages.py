@@ -138,3 +138,25 @@ def test_the_thank_you_page_shows_the_payments_offer(pages: Stack, client: redis
     assert page.status_code == 200 and "Before you go" in page.text and "/o/off_" in page.text
     nothing = HTTP.get(f"{pages.base_url}/thanks", params={"payment_id": "pay_unknown"})
     assert nothing.status_code == 200 and "Your purchase is complete." in nothing.text
+
+
+def test_a_follow_up_made_days_later_carries_a_link_that_works_then(stack: Stack, client: redis.Redis) -> None:
+    from tests.test_days import restart
+
+    follow_up = RULES.replace("    expires_in: 2h\n", "    delay: 3d\n    expires_in: 2d\n")
+    (stack.rules_dir / "upsell.yaml").write_text(follow_up)
+    stack.extra_env |= {"UPSELL_PUBLIC_URL": stack.base_url, "UPSELL_OFFER_LINK_KEYS": KEY}
+    stack.emulator()
+    stack.web()
+    stack.worker(threads=8)
+    assert stack.post(purchase()).json()["status"] == "queued"
+    drained(client)
+    assert stack.api("GET", f"/api/customers/{CUSTOMER}/offers").json()["offers"] == []
+    restart(stack, 3 * 86400 + 3600)  # every process three days and an hour on
+    offer = wait_until(
+        lambda: next(iter(stack.api("GET", f"/api/customers/{CUSTOMER}/offers").json()["offers"]), None),
+        30,
+        what="the follow-up, made when its delay ran out",
+    )
+    page = HTTP.get(offer["offer_url"])
+    assert page.status_code == 200 and "Yes, add it" in page.text and "Priority support" in page.text

@@ -4,6 +4,7 @@ thread every worker process runs to copy new stream entries into those lists."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from worker.delivery.endpoints import Endpoint
 from worker.queue import schedule
 
 log = structlog.get_logger("delivery")
+JITTER = 0.2  # each retry's delay, give or take a fifth: endpoints recovering are not hit in step
+TOO_MANY_SECONDS = 60.0  # a 429 without Retry-After waits at least this
+MOST_ASKED_SECONDS = 24 * 3600.0  # a consumer's Retry-After is honoured up to a day
 CONCURRENCY_PER_ENDPOINT = 2  # deliveries in flight to one endpoint from one worker process: the rest of
 # its threads keep processing events however slow the endpoint is
 _slots: dict[str, threading.BoundedSemaphore] = {}
@@ -60,7 +64,7 @@ def step(
     endpoint_id: str,
     customer_id: str,
     backoff: tuple[int, ...],
-    post: Callable[[Endpoint, dict[str, Any]], str] = send.post,
+    post: Callable[[Endpoint, dict[str, Any]], send.Answer] = send.post,
 ) -> str:
     """Try the list's head once; then queue the next step (delivered or dead), a retry on the
     backoff schedule, or a later check while the endpoint is disabled or missing from the file."""
@@ -76,9 +80,10 @@ def step(
         _later(client, f"deliver:{endpoint_id}:{customer_id}:busy:{time.time()}", 1, endpoint_id, customer_id)
         return "endpoint busy: in a second"
     try:
-        outcome = post(endpoint, event)
+        answer = post(endpoint, event)
     finally:
         _slot(endpoint_id).release()
+    outcome = answer.outcome
     if outcome.startswith("http_2"):
         outbox.finish(client, endpoint_id, customer_id, item)
         _on_timeline(client, customer_id, event, f"delivered to {endpoint_id}")
@@ -91,26 +96,50 @@ def step(
         return "endpoint answered 410 Gone: disabled until its endpoints.yaml entry changes"
     metrics.DELIVERIES.labels(endpoint_id, "failed_attempt").inc()
     attempts = outbox.failed_attempt(client, endpoint_id, customer_id)
-    if attempts > len(backoff):
-        dead = {
-            "id": f"{endpoint_id}:{event['id']}",
-            "endpoint": endpoint_id,
-            "customer_id": customer_id,
-            "event_id": event["id"],
-            "type": event["type"],
-            "attempts": attempts,
-            "error": outcome,
-            "dead_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "item": item,
-        }
-        outbox.finish(client, endpoint_id, customer_id, item, dead)
-        _on_timeline(client, customer_id, event, f"dead at {endpoint_id} after {attempts} attempts: {outcome}")
-        metrics.DELIVERIES.labels(endpoint_id, "dead").inc()
-        log.error("delivery_dead", endpoint=endpoint_id, event_id=event["id"], attempts=attempts, error=outcome)
-        return f"dead after {attempts} attempts: {outcome}"
-    wait = backoff[attempts - 1]
+    if answer.abort or attempts > len(backoff):
+        error = f"{outcome}, and the consumer asked to stop (webhook-delivery: abort)" if answer.abort else outcome
+        _dead(client, endpoint_id, customer_id, item, event, attempts, error)
+        return f"dead after {attempts} attempts: {error}"
+    wait = next_wait(backoff[attempts - 1], answer)
     _later(client, f"deliver:{endpoint_id}:{customer_id}:{event['id']}:{attempts}", wait, endpoint_id, customer_id)
-    return f"attempt {attempts} failed ({outcome}): next in {wait}s"
+    return f"attempt {attempts} failed ({outcome}): next in {wait:.0f}s"
+
+
+def next_wait(scheduled: float, answer: send.Answer) -> float:
+    """The schedule's delay, jittered ±20 %; a consumer's `Retry-After` (429, 503) makes it longer,
+    never shorter, up to a day; a 429 without one waits at least a minute."""
+    wait = scheduled * random.uniform(1 - JITTER, 1 + JITTER)
+    if answer.outcome == "http_429":
+        wait = max(wait, TOO_MANY_SECONDS)
+    if answer.retry_after is not None:
+        wait = max(wait, min(answer.retry_after, MOST_ASKED_SECONDS))
+    return wait
+
+
+def _dead(
+    client: redis.Redis,
+    endpoint_id: str,
+    customer_id: str,
+    item: str,
+    event: dict[str, Any],
+    attempts: int,
+    error: str,
+) -> None:
+    dead = {
+        "id": f"{endpoint_id}:{event['id']}",
+        "endpoint": endpoint_id,
+        "customer_id": customer_id,
+        "event_id": event["id"],
+        "type": event["type"],
+        "attempts": attempts,
+        "error": error,
+        "dead_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "item": item,
+    }
+    outbox.finish(client, endpoint_id, customer_id, item, dead)
+    _on_timeline(client, customer_id, event, f"dead at {endpoint_id} after {attempts} attempts: {error}")
+    metrics.DELIVERIES.labels(endpoint_id, "dead").inc()
+    log.error("delivery_dead", endpoint=endpoint_id, event_id=event["id"], attempts=attempts, error=error)
 
 
 def _on_timeline(client: redis.Redis, customer_id: str, event: dict[str, Any], detail: str) -> None:

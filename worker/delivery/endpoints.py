@@ -10,7 +10,9 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -30,6 +32,10 @@ class EndpointEntry(BaseModel):
     url: str
     secret_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     events: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    previous_secret_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
+    )  # a rotation's old secret
+    previous_secret_until: datetime | None = None  # when it stops signing: at most 7 days on from the edit
 
     @field_validator("url")
     @classmethod
@@ -53,9 +59,43 @@ class Endpoint:
     secret: str
     events: tuple[str, ...]
     fingerprint: str  # of the file entry: a 410 disables the endpoint until this changes
+    previous: tuple[str, float] | None = None  # a rotation: the old secret, and until when it signs too
+
+    def previous_secrets(self, at: datetime | None = None) -> list[str]:
+        """The old secret while its window lasts (every delivery then carries both signatures)."""
+        now = (at or datetime.now(UTC)).timestamp()
+        return [self.previous[0]] if self.previous is not None and now < self.previous[1] else []
 
     def wants(self, event_type: str) -> bool:
         return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in self.events)
+
+
+ROTATION_MOST_SECONDS = 7 * 86400
+
+
+def _previous(entry: EndpointEntry, where: str) -> tuple[tuple[str, float] | None, list[str]]:
+    """A rotation's old secret and its end, or why it is left out (a warning each)."""
+    if entry.previous_secret_env is None:
+        return None, []
+    until = entry.previous_secret_until
+    if until is None or until.tzinfo is None:
+        return None, [
+            f"{where}: previous_secret_until (an ISO time with its zone) is needed beside previous_secret_env"
+        ]
+    now = time.time()
+    if until.timestamp() <= now:
+        return None, [
+            f"{where}: the rotation window ended at {until.isoformat()}: "
+            "remove previous_secret_env and previous_secret_until"
+        ]
+    if until.timestamp() - now > ROTATION_MOST_SECONDS:
+        return None, [f"{where}: previous_secret_until is more than 7 days away: a rotation lasts at most 7 days"]
+    old = os.environ.get(entry.previous_secret_env, "").strip()
+    try:
+        config.check_webhook_secret(old, entry.previous_secret_env)
+    except config.ConfigError as exc:
+        return None, [f"{where}: {exc}: deliveries are signed with the new secret only"]
+    return (old, until.timestamp()), []
 
 
 def load(directory: Path) -> tuple[dict[str, Endpoint], list[str]]:
@@ -83,7 +123,9 @@ def load(directory: Path) -> tuple[dict[str, Endpoint], list[str]]:
             warnings.append(f"{where}: {exc}; this endpoint gets nothing until it is fixed")
             continue
         fingerprint = hashlib.sha256(entry.model_dump_json().encode()).hexdigest()[:16]
-        endpoints[entry.id] = Endpoint(entry.id, entry.url, secret, tuple(entry.events), fingerprint)
+        previous, said = _previous(entry, where)
+        warnings += said
+        endpoints[entry.id] = Endpoint(entry.id, entry.url, secret, tuple(entry.events), fingerprint, previous)
     if problems:
         raise yamlsource.ProblemsFound(problems)
     return endpoints, warnings

@@ -4,9 +4,12 @@ the event id (receivers deduplicate on it), bounded in time and in what we read 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import socket
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -59,34 +62,70 @@ class Deadline:
         self._timer.cancel()
 
 
+@dataclass(frozen=True)
+class Answer:
+    """How an attempt went: `http_<status>` or the failure (`timeout`, `connect_error`, ...), the
+    consumer's `Retry-After` in seconds (429 and 503 only), and whether it asked us to stop
+    retrying (`webhook-delivery: abort`)."""
+
+    outcome: str
+    retry_after: float | None = None
+    abort: bool = False
+
+
 def signed(endpoint: Endpoint, event: dict[str, Any], at: datetime | None = None) -> tuple[bytes, dict[str, str]]:
+    """Signed with the endpoint's secret, and during a rotation with the previous one too: one
+    `v1,` signature each, so a consumer verifying with either accepts it."""
     payload = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
-    return payload, signing.signed_headers(endpoint.secret, event["id"], payload, at)
+    headers = signing.signed_headers(endpoint.secret, event["id"], payload, at)
+    for secret in endpoint.previous_secrets(at):
+        also = signing.signed_headers(secret, event["id"], payload, at)["webhook-signature"]
+        headers["webhook-signature"] += " " + also
+    return payload, headers
 
 
-def post(endpoint: Endpoint, event: dict[str, Any]) -> str:
-    """`http_<status>` for any answer, or the failure (`timeout`, `connect_error`, ...). Whatever
-    raises (a host name the IDNA codec refuses, say) is a failed attempt, retried on the backoff,
-    never an exception that would leave the customer's list with nothing scheduled to move it."""
+def post(endpoint: Endpoint, event: dict[str, Any]) -> Answer:
+    """One attempt. Whatever raises (a host name the IDNA codec refuses, say) is a failed attempt,
+    retried on the backoff, never an exception that would leave the customer's list with nothing
+    scheduled to move it."""
     content, headers = signed(endpoint, event)
     with Deadline(ATTEMPT_SECONDS) as deadline:
-        outcome = _exchange(endpoint.url, content, headers, deadline)
-    return "timeout" if deadline.passed.is_set() and not outcome.startswith("http_") else outcome
+        answer = _exchange(endpoint.url, content, headers, deadline)
+    timed_out = deadline.passed.is_set() and not answer.outcome.startswith("http_")
+    return Answer("timeout") if timed_out else answer
 
 
-def _exchange(url: str, content: bytes, headers: dict[str, str], deadline: Deadline) -> str:
+def _exchange(url: str, content: bytes, headers: dict[str, str], deadline: Deadline) -> Answer:
     try:
         with _client.stream(
             "POST", url, content=content, headers=headers, extensions={"trace": deadline.trace}
         ) as answer:
             for _ in answer.iter_raw(chunk_size=MAX_ANSWER_BYTES):
                 break  # one chunk of at most MAX_ANSWER_BYTES: the rest is never asked for
-            return f"http_{answer.status_code}"
+            asked = retry_after(answer.headers.get("retry-after")) if answer.status_code in (429, 503) else None
+            abort = answer.headers.get("webhook-delivery", "").strip().lower() == "abort"
+            return Answer(f"http_{answer.status_code}", asked, abort)
     except httpx.TimeoutException:
-        return "timeout"
+        return Answer("timeout")
     except httpx.ConnectError:
-        return "connect_error"
+        return Answer("connect_error")
     except httpx.HTTPError as exc:
-        return type(exc).__name__.lower()
+        return Answer(type(exc).__name__.lower())
     except Exception as exc:
-        return f"error_{type(exc).__name__.lower()}"
+        return Answer(f"error_{type(exc).__name__.lower()}")
+
+
+def retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds from now: a number of seconds, or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text[:9])
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - time.time())

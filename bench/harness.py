@@ -150,6 +150,18 @@ def payment(n: int, customers: int = 1000) -> dict[str, Any]:
     return event
 
 
+def purchase(http: httpx.Client, base: str, payment_id: str, customer_id: str) -> float:
+    """POST one signed purchase webhook for this customer; returns when it was sent (perf_counter)."""
+    body = copy.deepcopy(TEMPLATE)
+    body["data"]["payment_id"] = payment_id
+    body["data"]["customer"]["customer_id"] = customer_id
+    raw = json.dumps(body).encode()
+    sent = time.perf_counter()
+    answer = http.post(f"{base}/webhooks/dodo", content=raw, headers=signed_headers(SECRET, f"msg_{payment_id}", raw))
+    assert answer.status_code == 200, answer.text
+    return sent
+
+
 def signed_requests(port: int, count: int, prefix: str, first: int = 0, customers: int = 1000) -> list[bytes]:
     """Raw HTTP/1.1 requests, signed ahead of time so the load generator only writes bytes."""
     out = []

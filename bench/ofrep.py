@@ -11,8 +11,6 @@ provider, through the same client).
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 import time
 from typing import Any
 
@@ -26,7 +24,6 @@ from bench import harness
 from dodo_upsell.openfeature import UpsellProvider
 from worker import keys
 from worker.access.state import AccessState, Grant
-from worker.signing import signed_headers
 
 CUSTOMERS, RATE, SECONDS, STREAMS, CHANGES = 1_000, 500, 10, 1_000, 50
 COURSE = "pdt_e9mUw084cWnu0tz"
@@ -102,17 +99,7 @@ def changes(base: str, port: int, client: redis.Redis) -> dict[str, float]:
         next(lines)  # ": connected"
         for n in range(CHANGES):
             last = client.xrevrange("upsell:events", count=1)
-            body = copy.deepcopy(harness.TEMPLATE)
-            body["data"]["payment_id"] = f"pay_live_{n}"
-            body["data"]["customer"]["customer_id"] = "cus_live"
-            raw = json.dumps(body).encode()
-            sent = time.perf_counter()
-            assert (
-                http.post(
-                    f"{base}/webhooks/dodo", content=raw, headers=signed_headers(harness.SECRET, f"msg_live_{n}", raw)
-                ).status_code
-                == 200
-            )
+            sent = harness.purchase(http, base, f"pay_live_{n}", "cus_live")
             entry = client.xread({"upsell:events": last[0][0] if last else "0"}, block=10_000)
             to_entry.append(time.perf_counter() - sent)
             while not next(lines).startswith("data: "):

@@ -9,8 +9,6 @@ offer, one purchase at a time with the system idle between them, the first after
 from __future__ import annotations
 
 import asyncio
-import copy
-import json
 import random
 import shutil
 import tempfile
@@ -22,7 +20,6 @@ import httpx
 
 from bench import harness
 from bench.ofrep import percentile, steady
-from worker.signing import signed_headers
 
 RATE, PURCHASES = 100, 30
 KEY = "bench-offer-link-key-0123456789abcdef"
@@ -37,18 +34,7 @@ RULE = f"""rules:
 
 
 def purchase(http: httpx.Client, base: str, n: int) -> tuple[str, float]:
-    body = copy.deepcopy(harness.TEMPLATE)
-    body["data"]["payment_id"] = f"pay_pages_{n}"
-    body["data"]["customer"]["customer_id"] = f"cus_pages_{n}"
-    raw = json.dumps(body).encode()
-    started = time.perf_counter()
-    assert (
-        http.post(
-            f"{base}/webhooks/dodo", content=raw, headers=signed_headers(harness.SECRET, f"msg_pages_{n}", raw)
-        ).status_code
-        == 200
-    )
-    return body["data"]["payment_id"], started
+    return f"pay_pages_{n}", harness.purchase(http, base, f"pay_pages_{n}", f"cus_pages_{n}")
 
 
 def main() -> None:

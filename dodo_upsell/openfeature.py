@@ -33,6 +33,7 @@ TYPES: dict[str, tuple[type, ...]] = {"bool": (bool,), "str": (str,), "int": (in
 class Entry:
     def __init__(self, flags: dict[str, dict[str, Any]], etag: str) -> None:
         self.flags, self.etag, self.at = flags, etag, time.monotonic()
+        self.current = True  # False once changes may have been missed (the stream was away): asked again
 
 
 class UpsellProvider(AbstractProvider):
@@ -106,7 +107,8 @@ class UpsellProvider(AbstractProvider):
         """The customer's flags: cached (CACHED), fetched now (None: each flag's own reason), or
         the last known ones when the receiver cannot be asked (STALE)."""
         entry = self.cache.get(customer_id)
-        if entry is not None and (self.live or time.monotonic() - entry.at < self.stale_after):
+        young = entry is not None and time.monotonic() - entry.at < self.stale_after
+        if entry is not None and entry.current and (self.live or young):
             return entry, Reason.CACHED
         seen = self.changes.get(customer_id, 0)
         try:
@@ -135,7 +137,8 @@ class UpsellProvider(AbstractProvider):
                     "GET", f"{self.base_url}/ofrep/v1/events", timeout=httpx.Timeout(5, read=60)
                 ) as got:
                     self.live = got.status_code == 200
-                    self.cache.clear() if self.live else None  # changes missed while away: ask again
+                    for entry in list(self.cache.values()):  # changes may have been missed while away:
+                        entry.current = False  # each is asked again when next used, kept if that fails
                     for line in got.iter_lines():
                         if line.startswith("data: "):
                             changed = str(json.loads(line[6:]).get("customer_id", ""))

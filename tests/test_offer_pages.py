@@ -42,7 +42,13 @@ def pages(stack: Stack) -> Stack:
     return stack
 
 
+SHOTS = ROOT / "screenshots"
+
+
 def no_violations(chrome: webdriver.Chrome, state: str) -> None:
+    """axe-core finds nothing on this state of the page; a screenshot of it goes to screenshots/."""
+    SHOTS.mkdir(exist_ok=True)
+    chrome.save_screenshot(str(SHOTS / f"offer-{state}.png"))
     chrome.execute_script(AXE.read_text())
     found: Any = chrome.execute_async_script(
         "const done = arguments[arguments.length - 1]; axe.run(document).then(r => done(r.violations.map(v => v.id)));"
@@ -160,3 +166,52 @@ def test_a_follow_up_made_days_later_carries_a_link_that_works_then(stack: Stack
     )
     page = HTTP.get(offer["offer_url"])
     assert page.status_code == 200 and "Yes, add it" in page.text and "Priority support" in page.text
+
+
+def test_every_other_state_of_the_pages_in_a_browser(
+    pages: Stack,
+    client: redis.Redis,
+    browser: webdriver.Chrome,
+) -> None:
+    """The thank-you page, No thanks pressed, a one-click that fell back to checkout, a dead link."""
+    pages.dodo_control("seed", {"customers": {"cus_no_card": {"payment_methods": []}}})
+    bought = purchase("cus_no_card")
+    assert pages.post(bought).json()["status"] == "queued"
+    browser.get(f"{pages.base_url}/thanks?payment_id={bought['data']['payment_id']}&status=succeeded")
+    assert "Before you go" in browser.find_element(By.TAG_NAME, "main").text
+    no_violations(browser, "thanks")
+    browser.find_element(By.LINK_TEXT, "See the offer").click()
+    assert "secure checkout" in browser.find_element(By.TAG_NAME, "main").text, "no saved card: checkout says so"
+    browser.find_element(By.CSS_SELECTOR, "button.accept").click()
+    wait_until(lambda: "did not go through" in browser.find_element(By.TAG_NAME, "main").text, what="failed page")
+    assert browser.find_element(By.LINK_TEXT, "Complete the purchase at checkout").get_attribute("href")
+    no_violations(browser, "failed")
+    other = pending_offer(pages, client, purchase())
+    browser.get(other["offer_url"])
+    browser.find_element(By.CSS_SELECTOR, "button.decline").click()
+    assert "You declined this offer" in browser.find_element(By.TAG_NAME, "main").text
+    no_violations(browser, "declined")
+    browser.get(other["offer_url"] + "x")
+    assert "There is no offer at this address." in browser.find_element(By.TAG_NAME, "main").text
+    no_violations(browser, "missing")
+
+
+def test_an_italian_browser_gets_the_italian_page(pages: Stack, client: redis.Redis) -> None:
+    import shutil
+
+    offer = pending_offer(pages, client, purchase())
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or ""
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--lang=it"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "it,it-IT"})
+    italian = webdriver.Chrome(
+        options=options, service=webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    )
+    try:
+        italian.get(offer["offer_url"])
+        assert italian.find_element(By.TAG_NAME, "html").get_attribute("lang") == "it"
+        assert "Sì, aggiungilo" in italian.find_element(By.TAG_NAME, "main").text
+        no_violations(italian, "pending-it")
+    finally:
+        italian.quit()

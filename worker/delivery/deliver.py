@@ -4,7 +4,6 @@ thread every worker process runs to copy new stream entries into those lists."""
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +18,6 @@ from worker.delivery.endpoints import Endpoint
 from worker.queue import schedule
 
 log = structlog.get_logger("delivery")
-JITTER = 0.2  # each retry's delay, give or take a fifth: endpoints recovering are not hit in step
 TOO_MANY_SECONDS = 60.0  # a 429 without Retry-After waits at least this
 MOST_ASKED_SECONDS = 24 * 3600.0  # a consumer's Retry-After is honoured up to a day
 CONCURRENCY_PER_ENDPOINT = 2  # deliveries in flight to one endpoint from one worker process: the rest of
@@ -106,9 +104,10 @@ def step(
 
 
 def next_wait(scheduled: float, answer: send.Answer) -> float:
-    """The schedule's delay, jittered ±20 %; a consumer's `Retry-After` (429, 503) makes it longer,
-    never shorter, up to a day; a 429 without one waits at least a minute."""
-    wait = scheduled * random.uniform(1 - JITTER, 1 + JITTER)
+    """The schedule's delay, exactly (the contract's times: an operator reads when the next attempt
+    comes); a consumer's `Retry-After` (429, 503) makes it longer, never shorter, up to a day; a 429
+    without one waits at least a minute."""
+    wait = float(scheduled)
     if answer.outcome == "http_429":
         wait = max(wait, TOO_MANY_SECONDS)
     if answer.retry_after is not None:

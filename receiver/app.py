@@ -22,6 +22,7 @@ from receiver.webhooks import WebhookEndpoint, WebhookFirst
 from worker import config, redisconn
 from worker.config import Settings
 from worker.dodo import make_client
+from worker.offers import links
 from worker.queue.intake import Intake
 from worker.replication import Ack
 from worker.signing import Verifier
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> WebhookFirst:
     webhook = WebhookEndpoint(Verifier(settings.webhook_secrets), intake)
     dodo = make_client(settings)
     signer = Signer(client)
+    links.share(client)  # offer links signed with the key every process shares, unless configured
     api = Api(
         client,
         settings.api_tokens,

@@ -16,7 +16,7 @@ import redis
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.conftest import HTTP, ROOT, Stack, drained, wait_until
+from tests.conftest import HTTP, ROOT, Stack, drained, read_events, wait_until
 from tests.test_charges import ADDON, COURSE, CUSTOMER, charges, offer_state, pending_offer, purchase
 from tests.test_console import browser as browser
 
@@ -215,3 +215,16 @@ def test_an_italian_browser_gets_the_italian_page(pages: Stack, client: redis.Re
         no_violations(italian, "pending-it")
     finally:
         italian.quit()
+
+
+def test_links_work_with_no_keys_configured(stack: Stack, client: redis.Redis) -> None:
+    """UPSELL_PUBLIC_URL alone: the worker and the receiver sign with one key they share in Redis."""
+    (stack.rules_dir / "upsell.yaml").write_text(RULES)
+    stack.extra_env["UPSELL_PUBLIC_URL"] = stack.base_url
+    stack.emulator()
+    stack.web()
+    stack.worker(threads=8)
+    assert pending_offer(stack, client, purchase())
+    (created,) = [e["data"] for e in read_events(client) if e["type"] == "offer.created"]
+    assert created["offer_url"] and HTTP.get(created["offer_url"]).status_code == 200, "signed by the worker"
+    assert client.get("upsell:offer-link-key")

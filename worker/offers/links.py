@@ -1,8 +1,9 @@
 """Signed offer links: `offer_url` = UPSELL_PUBLIC_URL + `/o/<offer id>.<signature>`, the signature
 an HMAC-SHA256 over the offer id and its customer with the first key of UPSELL_OFFER_LINK_KEYS (every
 key listed verifies, so a key is rotated by putting the new one first and dropping the old one once
-the links it signed have expired). A link is good as long as its offer is: the page says when the
-offer expired or was settled. Without UPSELL_PUBLIC_URL, or without keys, offers carry no link.
+the links it signed have expired); without that variable, a key made once in Redis and shared by
+every process (`upsell:offer-link-key`). A link is good as long as its offer is: the page says when
+the offer expired or was settled. Without UPSELL_PUBLIC_URL offers carry no link.
 """
 
 from __future__ import annotations
@@ -13,15 +14,37 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
+from typing import Any
 
 OFFER_ID = re.compile(r"off_[A-Za-z0-9]{1,64}")
+KEY = "upsell:offer-link-key"
+
+
+_shared: list[bytes] = []  # the Redis-made key, once `share` has read it
 
 
 @functools.cache
-def _settings() -> tuple[str, tuple[bytes, ...]]:
+def _configured() -> tuple[str, tuple[bytes, ...]]:
     public = os.environ.get("UPSELL_PUBLIC_URL", "").strip().rstrip("/")
     keys = tuple(k.strip().encode() for k in os.environ.get("UPSELL_OFFER_LINK_KEYS", "").split(",") if k.strip())
     return public, keys
+
+
+def _settings() -> tuple[str, tuple[bytes, ...]]:
+    public, keys = _configured()
+    return public, keys or tuple(_shared)
+
+
+def share(client: Any) -> None:
+    """At a process's start: with links on and no UPSELL_OFFER_LINK_KEYS, read (or make, once for
+    every process) the key kept in Redis."""
+    public, keys = _configured()
+    if not public or keys or _shared:
+        return
+    client.set(KEY, secrets.token_hex(32), nx=True)
+    found = client.get(KEY)
+    _shared.append(found.encode() if isinstance(found, str) else found)
 
 
 def _sign(key: bytes, offer_id: str, customer_id: str) -> str:

@@ -11,6 +11,7 @@ import redis
 from redis.client import Pipeline
 
 from worker import catalog, events, keys, metrics, redis_scripts
+from worker.offers import links
 from worker.offers.model import Offer
 from worker.queue import messages, schedule
 from worker.stats import counters
@@ -104,6 +105,7 @@ def create(
 
     Returns "created", "exists", "once_per_customer" or "cooldown_after_decline".
     """
+    links.share(client)  # offer events carry offer_url: the shared key is read once per process
     guards = [(keys.offer(offer.offer_id), None)]
     guards += [(keys.once(offer.rule_id, offer.customer_id), None)] if once else []
     guards += [(keys.cooldown(offer.rule_id, offer.customer_id), None)] if cooldown else []
@@ -147,6 +149,7 @@ def transition(
 
     Returns (moved to `to`, offer as it is afterwards); moved is False when it was elsewhere.
     """
+    links.share(client)  # offer events carry offer_url: the shared key is read once per process
 
     while True:
         raw = client.get(keys.offer(offer_id))
@@ -202,6 +205,7 @@ def annotate(client: redis.Redis, offer_id: str, state: str, changes: dict[str, 
 
 def notify_once(client: redis.Redis, stream: str, event_type: str, offer: Offer, source: str, event_id: str) -> bool:
     """An event about an offer that no state change guards (a reminder): once per event id."""
+    links.share(client)  # offer events carry offer_url: the shared key is read once per process
     mark = keys.notified(event_id)
 
     def body(pipe: Pipeline) -> bool:

@@ -191,6 +191,56 @@ async def _connection(port: int, queue: list[bytes], latencies: list[float], sta
     writer.close()
 
 
+def request(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+    """One raw HTTP/1.1 request, keep-alive: built before the clock starts."""
+    lines = [f"{method} {path} HTTP/1.1", "host: 127.0.0.1", f"content-length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def paced(port: int, make: Any, rate: int, seconds: int, connections: int = 32) -> dict[str, float]:
+    """`make(n)` sent `rate` times a second for `seconds` over keep-alive connections, each latency
+    counted from the moment the request was due (a request waiting for a free connection waits on
+    the clock too: no coordinated omission). Raw sockets: the generator stays cheap beside the server."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def main() -> None:
+        idle: asyncio.Queue[Any] = asyncio.Queue()
+        for _ in range(connections):
+            idle.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+        start = time.perf_counter()
+
+        async def one(n: int, due: float) -> None:
+            reader, writer = await idle.get()
+            writer.write(make(n))
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = (
+                int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                if b"content-length" in head.lower()
+                else 0
+            )
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - due)
+            statuses[int(head[9:12])] = statuses.get(int(head[9:12]), 0) + 1
+            idle.put_nowait((reader, writer))
+
+        tasks = []
+        for n in range(rate * seconds):
+            due = start + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(n, due)))
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    latencies.sort()
+    return {
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "failed": sum(v for k, v in statuses.items() if k not in (200, 304)),
+    }
+
+
 def load(port: int, requests: list[bytes], concurrency: int) -> dict[str, float]:
     """Keep `concurrency` keep-alive connections busy until every request is answered."""
     queue = list(reversed(requests))

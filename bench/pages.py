@@ -1,6 +1,6 @@
 """The customer pages, measured: an offer's page and the thank-you page (with its offer present) at a
 steady 100 requests a second, against `/healthz` at the same rate in the same run (the baseline:
-the server and the load generator alone); and a purchase webhook to the thank-you page showing its
+the server and the load generator alone), Dodo's part answered by the local emulator; and a purchase webhook to the thank-you page showing its
 offer, one purchase at a time with the system idle between them, the first after a start included.
 
     .venv/bin/python -m bench.pages
@@ -8,20 +8,19 @@ offer, one purchase at a time with the system idle between them, the first after
 
 from __future__ import annotations
 
-import asyncio
 import random
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from bench import harness
-from bench.ofrep import percentile, steady
+from bench.ofrep import percentile
 
-RATE, PURCHASES = 100, 30
+RATE, SECONDS, PURCHASES = 100, 10, 30
 KEY = "bench-offer-link-key-0123456789abcdef"
 COURSE, ADDON = "pdt_e9mUw084cWnu0tz", "pdt_ADDON0priority7Kq"
 RULE = f"""rules:
@@ -45,7 +44,16 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     with harness.valkey() as url:
         environment = harness.env(url, rules) | {"UPSELL_PUBLIC_URL": base, "UPSELL_OFFER_LINK_KEYS": KEY}
-        with harness.receiver(port, environment), harness.worker(environment), httpx.Client(timeout=15) as http:
+        dodo_port = harness.free_port()
+        dodo = f"http://127.0.0.1:{dodo_port}"  # Dodo's part (prices, the saved card) from the emulator, as in dev
+        environment |= {"DODO_PAYMENTS_BASE_URL": dodo, "DODO_PAYMENTS_API_KEY": "bench"}
+        emulator = [sys.executable, "-m", "emulator", "--port", str(dodo_port), "--secret", harness.SECRET]
+        with (
+            harness.process(emulator, environment, ready_url=f"{dodo}/_emulator/requests"),
+            harness.receiver(port, environment),
+            harness.worker(environment),
+            httpx.Client(timeout=15) as http,
+        ):
             shown = []
             for n in range(PURCHASES):  # idle between purchases: the worker wakes for each
                 payment_id, started = purchase(http, base, n)
@@ -56,18 +64,12 @@ def main() -> None:
             offers = http.get(f"{base}/api/customers/cus_pages_0/offers", headers={"authorization": "Bearer bench"})
             link = offers.json()["offers"][0]["offer_url"]
 
-            def baseline(client: httpx.AsyncClient, n: int) -> Any:
-                return client.get("/healthz")
-
-            def offer_page(client: httpx.AsyncClient, n: int) -> Any:
-                return client.get(link.removeprefix(base))
-
-            def thanks(client: httpx.AsyncClient, n: int) -> Any:
-                return client.get("/thanks", params={"payment_id": f"pay_pages_{n % PURCHASES}"})
-
-            rest = asyncio.run(steady(base, baseline, RATE))
-            page = asyncio.run(steady(base, offer_page, RATE))
-            done = asyncio.run(steady(base, thanks, RATE))
+            path = link.removeprefix(base)
+            rest = harness.paced(port, lambda n: harness.request("GET", "/healthz"), RATE, SECONDS)
+            page = harness.paced(port, lambda n: harness.request("GET", path), RATE, SECONDS)
+            done = harness.paced(
+                port, lambda n: harness.request("GET", f"/thanks?payment_id=pay_pages_{n % PURCHASES}"), RATE, SECONDS
+            )
     print(f"/healthz (baseline) at {RATE}/s: p50 {rest['p50_ms']:.1f} ms, p99 {rest['p99_ms']:.1f} ms")
     print(
         f"offer page at {RATE}/s: p50 {page['p50_ms']:.1f} ms, p99 {page['p99_ms']:.1f} ms ({page['p99_ms'] / rest['p99_ms']:.1f}x)"

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import FrameType
@@ -31,8 +29,7 @@ BLOCK_MS = 5_000
 RESUME_LOOKBACK = 1000  # entries read after a Last-Event-ID to see whether this customer changed
 log = structlog.get_logger("eventstream")
 EVERYONE = ""
-WAKE_SECONDS = 1.0  # how often an idle stream looks whether the process is shutting down
-CLOSING = threading.Event()  # set when the receiver is told to stop: open streams end within WAKE_SECONDS
+FANOUTS: list[Fanout] = []  # this process's: told to end their streams when the receiver is told to stop
 
 
 class Server(uvicorn.Server):
@@ -40,7 +37,9 @@ class Server(uvicorn.Server):
     itself: on the stop signal the streams are told to end, so a deploy is not held up."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        CLOSING.set()
+        for fanout in FANOUTS:
+            if fanout.loop is not None:
+                fanout.loop.call_soon_threadsafe(fanout.close_all)
         super().handle_exit(sig, frame)
 
 
@@ -52,6 +51,16 @@ class Fanout:
         self.listeners: dict[str, set[asyncio.Queue[tuple[str, str]]]] = defaultdict(set)
         self.open = 0
         self._reader: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        FANOUTS.append(self)
+
+    def close_all(self) -> None:
+        """End every open stream (an empty entry id tells a stream to finish)."""
+        for queues in self.listeners.values():
+            for queue in queues:
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(("", ""))
 
     async def _read(self) -> None:
         """Follow the stream from now on; Redis away: wait and follow again (a resume covers the gap)."""
@@ -94,7 +103,8 @@ class Fanout:
             )
             return JSONResponse({"error": said}, status_code=503, headers={"Retry-After": "5"})
         if self._reader is None or self._reader.done():
-            self._reader = asyncio.get_running_loop().create_task(self._read())
+            self.loop = asyncio.get_running_loop()
+            self._reader = self.loop.create_task(self._read())
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(
             self._events(customer_id, resume_after), media_type="text/event-stream", headers=headers
@@ -108,16 +118,14 @@ class Fanout:
             yield ": connected\n\n"
             if resume_after and customer_id != EVERYONE and (hit := await self.missed(customer_id, resume_after)):
                 yield await self._event(hit, customer_id)
-            quiet_since = time.monotonic()
-            while not CLOSING.is_set():
+            while True:
                 try:
-                    entry_id, whose = await asyncio.wait_for(queue.get(), WAKE_SECONDS)
+                    entry_id, whose = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
                 except TimeoutError:
-                    if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
-                        quiet_since = time.monotonic()
-                        yield ": keep-alive\n\n"
+                    yield ": keep-alive\n\n"
                     continue
-                quiet_since = time.monotonic()
+                if not entry_id:  # the receiver is stopping
+                    return
                 yield await self._event(entry_id, whose)
         finally:
             self.open -= 1

@@ -140,7 +140,8 @@ class Ofrep:
         caller, customer_id = found
         config, state, known = await run_in_threadpool(self.state, customer_id)
         tag = flags.etag(config, customer_id, state, known)
-        if request.headers.get("if-none-match") == tag:
+        asked = {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}
+        if tag in asked or "*" in asked:
             return Response(status_code=304, headers={"ETag": tag})
         stream = await run_in_threadpool(self.stream_url, request, caller, customer_id)
         answer = {"flags": flags.bulk(config, state, known), "eventStreams": [{"type": "sse", "url": stream}]}

@@ -253,3 +253,9 @@ def test_a_client_token_in_a_loop_gets_429_with_retry_after(flags: Stack) -> Non
     limited = [a for a in answers if a.status_code == 429]
     assert limited and limited[0].headers["retry-after"] == "1" and limited[0].json()["errorCode"] == "GENERAL"
     assert all(bulk(flags, "cus_loop").status_code == 200 for _ in range(30)), "API tokens are not limited"
+
+
+def test_if_none_match_takes_a_list_and_weak_tags(flags: Stack) -> None:
+    tag = bulk(flags, "cus_of_list").headers["etag"]
+    assert bulk(flags, "cus_of_list", **{"if-none-match": f'"other", W/{tag}'}).status_code == 304
+    assert bulk(flags, "cus_of_list", **{"if-none-match": '"other"'}).status_code == 200

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,6 +26,16 @@ from worker.offers import links
 from worker.queue.intake import Intake
 from worker.replication import Ack
 from worker.signing import Verifier
+
+
+def _metrics(tokens: tuple[bytes, ...]) -> Callable[[Request], Awaitable[Response]]:
+    async def metrics(request: Request) -> Response:
+        """Open unless UPSELL_METRICS_TOKEN is set (rule ids and counts are in it): for a deployment
+        that cannot keep the port from the public."""
+        refused = auth.check(request, tokens) if tokens else None
+        return refused or Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
 
 
 def create_app(settings: Settings) -> WebhookFirst:
@@ -63,14 +73,6 @@ def create_app(settings: Settings) -> WebhookFirst:
             return JSONResponse({"status": "redis unavailable"}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    metrics_tokens = tuple(token.encode() for token in settings.metrics_tokens)
-
-    async def metrics(request: Request) -> Response:
-        """Open unless UPSELL_METRICS_TOKEN is set (rule ids and counts are in it): for a deployment
-        that cannot keep the port from the public."""
-        refused = auth.check(request, metrics_tokens) if metrics_tokens else None
-        return refused or Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -81,7 +83,7 @@ def create_app(settings: Settings) -> WebhookFirst:
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics),
+        Route("/metrics", _metrics(tuple(token.encode() for token in settings.metrics_tokens))),
         *api.routes(),
         *Ofrep(api, follower, settings).routes(),
         *OfferPages(api).routes(),

@@ -115,6 +115,7 @@ def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int 
     os.environ.setdefault("UPSELL_RULES_DIR", str(project.rules_dir()))
     os.environ.setdefault("DODO_PAYMENTS_WEBHOOK_KEY", values.secret)
     os.environ.setdefault("UPSELL_API_TOKENS", values.token)
+    os.environ.setdefault("UPSELL_PUBLIC_URL", f"http://{host}:{values.web_port}")  # offers carry their page's link
     valkey = None
     if not os.environ.get("REDIS_URL"):
         valkey = Valkey(data_dir, values.redis_port)

@@ -127,7 +127,8 @@ def test_no_thanks_holds_when_the_rule_fires_again(pages: Stack, client: redis.R
     offer = pending_offer(pages, client, purchase())
     page = HTTP.get(offer["offer_url"])
     nonce = re.search(r'name="nonce" value="([^"]+)"', page.text)[1]  # type: ignore[index]
-    declined = HTTP.post(f"{offer['offer_url']}/decline", data={"nonce": nonce}, cookies={"upsell_offer_nonce": nonce})
+    cookie = {"cookie": f"upsell_offer_nonce={nonce}"}
+    declined = HTTP.post(f"{offer['offer_url']}/decline", data={"nonce": nonce}, headers=cookie)
     assert declined.status_code == 303
     assert "You declined this offer" in HTTP.get(offer["offer_url"]).text
     assert pages.post(purchase()).json()["status"] == "queued"

@@ -13,12 +13,7 @@ def check(request: Request, tokens: tuple[bytes, ...]) -> JSONResponse | None:
     if not tokens:
         return JSONResponse({"error": "API disabled: set UPSELL_API_TOKENS"}, status_code=503)
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-    given = presented.strip().encode()
-    # Compare against every token, whatever matches, so timing says nothing about which one.
-    valid = False
-    for token in tokens:
-        valid |= hmac.compare_digest(given, token)
-    if scheme.lower() != "bearer" or not valid:
+    if scheme.lower() != "bearer" or not valid(presented.strip().encode(), tokens):
         return JSONResponse(
             {"error": "missing or invalid bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
@@ -34,7 +29,8 @@ def presented(request: Request) -> bytes:
 
 
 def valid(given: bytes, tokens: tuple[bytes, ...]) -> bool:
-    """Whether `given` is one of the API tokens, compared against every one (timing says nothing)."""
+    """Whether `given` is one of the API tokens, compared against every one, whatever matches, so
+    timing says nothing about which one."""
     found = False
     for token in tokens:
         found |= hmac.compare_digest(given, token)

@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from receiver import auth, clienttokens, cors, eventstream
 from receiver.api import Api
+from receiver.webhooks import read_body
 from worker import keys
 from worker.access import flags, grants
 from worker.access.state import AccessState
@@ -101,9 +102,9 @@ class Ofrep:
         caller = self.caller(request, "flags")
         if isinstance(caller, Response):
             return caller
-        raw = await request.body()
+        raw = await read_body(request.receive, request.headers.get("content-length", ""), MAX_BODY)
         try:
-            body = json.loads(raw) if raw and len(raw) <= MAX_BODY else None
+            body = json.loads(raw) if raw else None
             context = body.get("context") if isinstance(body, dict) else None
         except ValueError:
             context = None
@@ -157,7 +158,9 @@ class Ofrep:
         """`POST /api/customers/{id}/client-tokens` (API token): `{"ttl"?: "1h", "scopes"?: [...]}`."""
         if not auth.valid(auth.presented(request), self.tokens):
             return auth.check(request, self.tokens) or JSONResponse({"error": "API token needed"}, status_code=401)
-        raw = await request.body()
+        raw = await read_body(request.receive, request.headers.get("content-length", ""), MAX_BODY)
+        if raw is None:
+            return JSONResponse({"error": f"the body is over {MAX_BODY // 1024} KiB"}, status_code=400)
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:

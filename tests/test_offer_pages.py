@@ -229,3 +229,27 @@ def test_links_work_with_no_keys_configured(stack: Stack, client: redis.Redis) -
     (created,) = [e["data"] for e in read_events(client) if e["type"] == "offer.created"]
     assert created["offer_url"] and HTTP.get(created["offer_url"]).status_code == 200, "signed by the worker"
     assert client.get("upsell:offer-link-key")
+
+
+def test_the_thank_you_page_finds_a_new_offer_behind_a_hundred_old_ones(pages: Stack, client: redis.Redis) -> None:
+    from worker.offers import store
+    from worker.offers.model import Offer
+
+    for n in range(120):  # a long-standing customer: the payment's offer is the newest of many
+        old = Offer(
+            offer_id=f"off_old{n}",
+            rule_id="old",
+            variant="default",
+            customer_id="cus_many",
+            type="one_click",
+            product_id=ADDON,
+            quantity=1,
+            created_at="2026-01-01T00:00:00Z",
+            source=f"msg_old{n}",
+            trigger="payment.succeeded",
+        )
+        assert store.create(client, "upsell:events", old, once=False, cooldown=False) == "created"
+    bought = purchase("cus_many")
+    assert pages.post(bought).json()["status"] == "queued"
+    page = HTTP.get(f"{pages.base_url}/thanks", params={"payment_id": bought["data"]["payment_id"]})
+    assert "Before you go" in page.text and "/o/off_" in page.text

@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ class OfferPages:
             if raw is None:
                 return []
             customer_id = PaymentRecord.model_validate_json(raw).customer_id
-            offers, _ = store.page(self.api.client, customer_id, 0, 100)
+            offers, _ = store.page(self.api.client, customer_id, 0, 100, newest_first=True)  # a payment's are new
             now = time.time()
             return [
                 o
@@ -179,6 +180,4 @@ class OfferPages:
 
 
 def _at(iso: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

@@ -19,38 +19,54 @@ from worker.access.state import AccessState
 CREDIT_KEY = re.compile(r"credits\.([A-Za-z0-9][A-Za-z0-9_.-]{0,63})")
 
 
-def defined(config: AccessConfig) -> dict[str, str]:
-    """Every key the policy defines, and its flag type."""
-    found: dict[str, str] = {"tier": "string"}
-    products = [*config.products.values(), *config.entitlements.values()]
-    for product in products:
-        found |= {feature: "boolean" for feature in product.features}
-        found |= {f"limit.{name}": "integer" for name in product.limits}
-    return found | {f"limit.{name}": "integer" for name in config.limits}
+class _Policy:
+    """What the flags read of one policy, worked out once per loaded access.yaml (every evaluation
+    would otherwise walk every product and hash the whole file): the keys it defines, with their
+    types, the products that give each, and its tag."""
+
+    def __init__(self, config: AccessConfig) -> None:
+        self.config = config
+        owners = [*config.products.items(), *config.entitlements.items()]
+        self.defined: dict[str, str] = {"tier": "string"}
+        granted: dict[str, set[str]] = {}
+        for product_id, product in owners:
+            for key, kind in [
+                *((f, "boolean") for f in product.features),
+                *((f"limit.{n}", "integer") for n in product.limits),
+            ]:
+                self.defined[key] = kind
+                granted.setdefault(key, set()).add(product_id)
+        self.defined |= {f"limit.{name}": "integer" for name in config.limits}
+        self.granted_by = {key: ",".join(sorted(found)) for key, found in granted.items()}
+        self.tag = hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:12]
 
 
-def policy_tag(config: AccessConfig) -> str:
-    """Changes exactly when the policy's answer could: part of every ETag."""
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:12]
+_last: list[_Policy] = []  # the policy last asked about: one book is live at a time
+
+
+def _policy(config: AccessConfig) -> _Policy:
+    if not _last or _last[0].config is not config:
+        _last[:] = [_Policy(config)]
+    return _last[0]
 
 
 def etag(config: AccessConfig, customer_id: str, state: AccessState, known: bool) -> str:
     """The bulk answer's ETag: the policy, the customer and their access version (and, for the
     few seconds a grant's end is past but its revocation has not run, the grants that count)."""
     counting = ",".join(sorted(f"{g.source}/{g.product_id}" for g in state.grants.values()))
-    raw = f"{policy_tag(config)}|{customer_id}|{known}|{state.version}|{counting}"
+    raw = f"{_policy(config).tag}|{customer_id}|{known}|{state.version}|{counting}"
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:24] + '"'
 
 
 def evaluate(config: AccessConfig, state: AccessState, key: str, known: bool) -> dict[str, Any] | None:
     """One success item, or None when the policy defines no such key."""
-    kind = defined(config).get(key)
+    kind = _policy(config).defined.get(key)
     credit = CREDIT_KEY.fullmatch(key)
     if kind is None and credit is None:
         return None
     meta: dict[str, Any] = {"access_version": state.version, "customer_known": known}
     if kind in ("boolean", "integer"):
-        meta["granted_by"] = granting(config, key)
+        meta["granted_by"] = _policy(config).granted_by.get(key, "")
     if key == "tier":
         value: Any = state.tier
     elif kind == "boolean":
@@ -71,21 +87,9 @@ def evaluate(config: AccessConfig, state: AccessState, key: str, known: bool) ->
     return {"key": key, "value": value, "reason": "TARGETING_MATCH", "variant": "on", "metadata": meta}
 
 
-def granting(config: AccessConfig, key: str) -> str:
-    """The products (and Dodo entitlements) that give a feature or limit, comma-separated: what
-    would unlock it, for an app to offer."""
-    name = key.removeprefix("limit.")
-    found = [
-        product_id
-        for product_id, product in [*config.products.items(), *config.entitlements.items()]
-        if (name in product.limits if key.startswith("limit.") else key in product.features)
-    ]
-    return ",".join(sorted(found))
-
-
 def bulk(config: AccessConfig, state: AccessState, known: bool) -> list[dict[str, Any]]:
     """Every defined key for this customer, and each credit they hold."""
-    keys = sorted(defined(config)) + [
+    keys = sorted(_policy(config).defined) + [
         f"credits.{cid}" for cid in sorted(state.credits) if CREDIT_KEY.fullmatch(f"credits.{cid}")
     ]
     return [item for key in keys if (item := evaluate(config, state, key, known)) is not None]

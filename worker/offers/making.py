@@ -168,9 +168,7 @@ def _no_discount(client: Any, rule: Rule, offer: Offer, code: str | None, reason
     counters.once(client, f"discount_unavailable:{offer.offer_id}", offer, "discount_unavailable")
     metrics.OFFERS.labels(rule.id, "discount_unavailable").inc()
     then = rule.on_discount_unavailable
-    log.warning(
-        "offer_discount_unavailable", rule_id=rule.id, discount_code=offer.discount_code, reason=reason, then=then
-    )
+    log.warning("offer_discount_unavailable", rule_id=rule.id, discount_code=code, reason=reason, then=then)
 
 
 def _too_deep(client: Any, rule: Rule, offer: Offer) -> str:

@@ -9,7 +9,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import redis
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from worker import keys
+from worker import keys, signing
 
 PREFIX = "ct_"
 SCOPES = ("flags", "offers")
@@ -39,10 +38,7 @@ class Signer:
     def key(self) -> bytes:
         """The shared signing key: made by the first receiver that needs it, read by the rest."""
         if self._key is None:
-            self.client.set(keys.CLIENT_TOKEN_KEY, secrets.token_hex(32), nx=True)
-            found = self.client.get(keys.CLIENT_TOKEN_KEY)
-            assert found is not None
-            self._key = found.encode() if isinstance(found, str) else found
+            self._key = signing.shared_key(self.client, keys.CLIENT_TOKEN_KEY)
         return self._key
 
     def mint(self, customer_id: str, seconds: int, scopes: tuple[str, ...]) -> tuple[str, int]:

@@ -17,17 +17,6 @@ from dodopayments.types import Discount
 from worker.products import TtlCache
 
 DISCOUNT_SECONDS = 60.0  # usage counts move: a used-up code shows within a minute (the charge asks afresh)
-REASONS = (
-    "discount_unknown",
-    "discount_not_started",
-    "discount_expired",
-    "discount_used_up",
-    "discount_restricted",
-    "discount_first_time_only",
-    "discount_specific_customers",
-    "discount_currency",
-    "discount_minimum",
-)
 
 _cached = TtlCache(DISCOUNT_SECONDS, size=1_000)
 

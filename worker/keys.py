@@ -141,6 +141,7 @@ def delivery_disabled(endpoint_id: str) -> str:
     return f"upsell:delivery:disabled:{endpoint_id}"
 
 
+OFFER_LINK_KEY = "upsell:offer-link-key"  # signs offer links when UPSELL_OFFER_LINK_KEYS is unset; made once
 CLIENT_TOKEN_KEY = "upsell:client-token-key"  # noqa: S105 - a key name, not a secret; signs client tokens (receiver/clienttokens.py); made once
 
 

@@ -11,6 +11,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 from hmac import HMAC
+from typing import Any
 
 from standardwebhooks import Webhook
 
@@ -80,3 +81,12 @@ def _signed_by(mac: HMAC, signed: bytes, body: bytes, offered: str) -> bool:
 def _secret_bytes(secret: str) -> bytes:
     """`whsec_<base64>` to the key, decoded exactly as the library does (padding added)."""
     return base64.b64decode(secret.removeprefix("whsec_") + "==")
+
+
+def shared_key(client: Any, name: str) -> bytes:
+    """A signing key every process shares through Redis: the first to ask makes it (SET NX), the
+    rest read that one, so a restart or a second process signs alike."""
+    client.set(name, secrets.token_hex(32), nx=True)
+    found = client.get(name)
+    assert found is not None
+    return found.encode() if isinstance(found, str) else bytes(found)

@@ -14,11 +14,11 @@ import hashlib
 import hmac
 import os
 import re
-import secrets
 from typing import Any
 
+from worker import keys, signing
+
 OFFER_ID = re.compile(r"off_[A-Za-z0-9]{1,64}")
-KEY = "upsell:offer-link-key"
 
 
 _shared: list[bytes] = []  # the Redis-made key, once `share` has read it
@@ -39,12 +39,10 @@ def _settings() -> tuple[str, tuple[bytes, ...]]:
 def share(client: Any) -> None:
     """At a process's start: with links on and no UPSELL_OFFER_LINK_KEYS, read (or make, once for
     every process) the key kept in Redis."""
-    public, keys = _configured()
-    if not public or keys or _shared:
+    public, configured = _configured()
+    if not public or configured or _shared:
         return
-    client.set(KEY, secrets.token_hex(32), nx=True)
-    found = client.get(KEY)
-    _shared.append(found.encode() if isinstance(found, str) else found)
+    _shared.append(signing.shared_key(client, keys.OFFER_LINK_KEY))
 
 
 def _sign(key: bytes, offer_id: str, customer_id: str) -> str:

@@ -1,6 +1,7 @@
 """Set-up with nothing but Python: `python3 tasks.py dev` runs it, `python3 tasks.py test` tests it,
 `python3 tasks.py lint` runs ruff, mypy and the layers contract (import-linter) as CI does,
 `python3 tasks.py mutants [MODULE ...]` runs mutation testing (tests/mutants.py; not in CI: minutes),
+`python3 tasks.py client` regenerates the TypeScript client (clients/typescript) from the OpenAPI document,
 `python3 tasks.py install` only makes .venv.
 
 Creates .venv, installs the project (with test extras) into it when pyproject.toml changed, then
@@ -58,29 +59,56 @@ def ensure_browser() -> None:
     say("Chromium installed")
 
 
-NODE_TESTS = ROOT / "tests" / "node"
+NODE_PACKAGES = (ROOT / "tests" / "node", ROOT / "clients" / "typescript", ROOT / "examples" / "nextjs")
+CLIENT = ROOT / "clients" / "typescript"
 
 
 def ensure_node_packages() -> None:
-    """OpenFeature's JavaScript SDKs for the interop tests: `npm ci` from the committed lock file,
-    once per lock file (npm and Node.js are the machine's; without them those tests say so and skip)."""
-    npm = shutil.which("npm")
-    lock = NODE_TESTS / "package-lock.json"
-    stamp = NODE_TESTS / "node_modules" / ".installed"
-    want = hashlib.sha256(lock.read_bytes()).hexdigest()
-    if npm is None or (stamp.is_file() and stamp.read_text() == want):
+    """The JavaScript the tests run (OpenFeature's SDKs, the TypeScript client's tools, the Next.js
+    recipes' types): `npm ci` from each committed lock file, once per lock file (npm and Node.js
+    are the machine's, installed with apt-get when missing and root; without them those tests skip)."""
+    npm, apt = shutil.which("npm"), shutil.which("apt-get")
+    if npm is None and os.geteuid() == 0 and apt is not None:
+        say("installing Node.js and npm with apt-get (the JavaScript tests need them; once)")
+        for package in ("nodejs", "npm"):  # Debian's npm is its own package; NodeSource's nodejs carries it
+            if shutil.which(package.replace("nodejs", "node")) is None:
+                subprocess.run([apt, "install", "-y", "-q", package], capture_output=True)
+        npm = shutil.which("npm")
+    if npm is None:
+        say("Node.js/npm not found: the JavaScript tests will be skipped")
         return
-    say("installing OpenFeature's JavaScript SDKs with npm ci (tests/node; once per package-lock.json)")
-    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_TESTS, check=True)
-    stamp.write_text(want)
+    for folder in NODE_PACKAGES:
+        stamp = folder / "node_modules" / ".installed"
+        want = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
+        if stamp.is_file() and stamp.read_text() == want:
+            continue
+        say(f"npm ci in {folder.relative_to(ROOT)} (once per package-lock.json)")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True)
+        stamp.write_text(want)
+
+
+def regenerate_client() -> None:
+    """`python3 tasks.py client`: the TypeScript client and <upsell-offers> again from the receiver's
+    OpenAPI document and the offer page's words, and the built element copied where the receiver serves it."""
+    ensure_node_packages()
+    subprocess.run([str(BIN / "python"), str(CLIENT / "scripts" / "inputs.py")], check=True)
+    npm = shutil.which("npm")
+    if npm is None:
+        sys.exit("tasks.py client: needs Node.js 20.19+ and npm")
+    for script in ("generate", "build"):
+        subprocess.run([npm, "run", "--silent", script], cwd=CLIENT, check=True)
+    shutil.copyfile(CLIENT / "dist" / "upsell-offers.js", ROOT / "receiver" / "pages" / "static" / "upsell-offers.js")
+    say("clients/typescript regenerated; commit src/client, dist and receiver/pages/static with the change")
 
 
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint", "mutants", "install"):
-        sys.exit("usage: python3 tasks.py dev|test|lint|mutants|install [args...]")
+    if len(sys.argv) < 2 or sys.argv[1] not in ("dev", "test", "lint", "mutants", "install", "client"):
+        sys.exit("usage: python3 tasks.py dev|test|lint|mutants|install|client [args...]")
     ensure_env()
     if sys.argv[1] == "install":  # .venv ready: production commands run from .venv/bin
         return
+    if sys.argv[1] == "client":
+        return regenerate_client()
     command, rest = sys.argv[1], sys.argv[2:]
     os.chdir(ROOT)
     if command == "lint":

@@ -17,6 +17,7 @@ from receiver.api import Api
 from receiver.clienttokens import Signer
 from receiver.console.pages import Console
 from receiver.ofrep import Ofrep
+from receiver.pages import element
 from receiver.pages.offer import OfferPages
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
 from worker import config, redisconn
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> WebhookFirst:
         *api.routes(),
         *Ofrep(api, follower, settings).routes(),
         *OfferPages(api).routes(),
+        *element.routes(),
     ]
     if settings.console_tokens:  # off unless configured: /console is then a 404
         routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings)).routes()

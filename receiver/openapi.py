@@ -159,7 +159,8 @@ def _offer_paths(offer: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]
 
 def _paths() -> dict[str, Any]:
     customer, offer = _param("customer_id"), _param("offer_id")
-    scope, paging = _param("customer_id", "query"), [_param("cursor", "query"), _param("limit", "query")]
+    limit = _param("limit", "query", type="integer", minimum=1)
+    scope, paging = _param("customer_id", "query"), [_param("cursor", "query"), limit]
     return {
         "/api/access": {"get": {"parameters": paging, "responses": _answer("AccessPage", 400)}},
         "/api/stats": {
@@ -216,6 +217,21 @@ def _paths() -> dict[str, Any]:
     }
 
 
+OPERATION_IDS = {  # the generated clients' function names (clients/typescript)
+    ("get", "/api/access"): "listAccess",
+    ("get", "/api/stats"): "getStats",
+    ("get", "/api/customers/{customer_id}/access"): "getCustomerAccess",
+    ("get", "/api/customers/{customer_id}/offers"): "listCustomerOffers",
+    ("get", "/api/customers/{customer_id}/eligibility"): "getEligibility",
+    ("post", "/api/customers/{customer_id}/events"): "sendAppEvent",
+    ("post", "/api/customers/{customer_id}/client-tokens"): "createClientToken",
+    ("get", "/api/offers/{offer_id}"): "getOffer",
+    ("post", "/api/offers/{offer_id}/accept"): "acceptOffer",
+    ("post", "/api/offers/{offer_id}/decline"): "declineOffer",
+    ("get", "/api/subscriptions/{subscription_id}/change-preview"): "previewPlanChange",
+}
+
+
 @cache
 def document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
@@ -227,10 +243,14 @@ def document() -> dict[str, Any]:
         "anyOf": [{"type": "string"}, {"type": "null"}],
         "description": "the offer's page for the customer (UPSELL_PUBLIC_URL); null without one",
     }
+    paths = _paths()
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            operation["operationId"] = OPERATION_IDS[(method, path)]
     return {
         "openapi": "3.1.0",
         "info": {"title": "dodo-upsell API", "version": config.version()},
         "components": {"schemas": schemas, "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}}},
         "security": [{"token": []}],
-        "paths": _paths(),
+        "paths": paths,
     }

@@ -1,0 +1,10 @@
+// The app API's typed client: every operation of /api/openapi.json (src/client/, generated), and
+// one way to make a client for a receiver and a token (an API token on the server, or a client
+// token in a browser for that customer's offers).
+import { createClient, createConfig } from "./client/client/index.js";
+export * from "./client/index.js";
+/** A client for the receiver at `baseUrl` (e.g. `https://upsell.example.com`) that sends `token`
+ * as its bearer credential. Errors are returned, not thrown: `{ data, error, response }`. */
+export function createUpsellClient(baseUrl, token, fetchImpl) {
+    return createClient(createConfig({ baseUrl: baseUrl.replace(/\/+$/, ""), auth: () => token, ...(fetchImpl ? { fetch: fetchImpl } : {}) }));
+}

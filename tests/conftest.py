@@ -90,7 +90,8 @@ def validate_entry(fields: dict[str, str]) -> dict[str, Any]:
     """Check a stream entry against the published schema, its data against contentSchema."""
     _validator("entry").validate(fields)
     data = json.loads(fields["data"])
-    _validator("access" if fields["type"].startswith("access.") else "offer").validate(data)
+    kind = fields["type"].split(".")[0]
+    _validator({"access": "access", "offer": "offer"}.get(kind, "operator")).validate(data)
     return {**fields, "data": data}
 
 
@@ -241,6 +242,7 @@ class Stack:
                 "UPSELL_API_TOKENS": TOKEN,
                 "UPSELL_RULES_DIR": str(self.rules_dir),
                 "UPSELL_WORKER_METRICS": "off",
+                "UPSELL_DELIVERY_ALLOW_PRIVATE": "1",  # consumers on http://127.0.0.1 (tests/test_ssrf.py unsets it)
                 "PYTHONUNBUFFERED": "1",
             }
         )

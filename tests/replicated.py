@@ -83,7 +83,7 @@ class Replicated:
     def replicas_in_sync(self) -> int:
         try:
             info = self.primary().info("replication")
-        except redis.RedisError:
+        except (redis.RedisError, KeyError):  # KeyError: no Sentinel names a primary yet
             return 0
         return sum(1 for key, value in info.items() if key.startswith("slave") and value.get("state") == "online")
 

@@ -243,8 +243,8 @@ def test_endpoints_yaml_errors_and_missing_secrets(tmp_path: Path, monkeypatch: 
     assert "endpoints.yaml:3: endpoints.0.url: must be an http" in reported and "endpoints.yaml:8:" in reported
 
     (tmp_path / "endpoints.yaml").write_text(
-        "endpoints:\n  - id: a\n    url: http://a\n    secret_env: A_SECRET\n"
-        "  - id: b\n    url: http://b\n    secret_env: B_SECRET\n"
+        "endpoints:\n  - id: a\n    url: https://a\n    secret_env: A_SECRET\n"
+        "  - id: b\n    url: https://b\n    secret_env: B_SECRET\n"
     )
     monkeypatch.delenv("A_SECRET", raising=False)
     monkeypatch.setenv("B_SECRET", SECRET)
@@ -320,3 +320,29 @@ def test_dripping_endpoints_hold_no_worker_and_each_attempt_ends_at_its_deadline
         assert time.monotonic() - sent < 3.0, "a webhook waited on a dripping endpoint (an attempt holds 15 s)"
     wait_until(lambda: len(dripper.lived) >= 4, 40, what="attempts cut at their deadline")
     assert all(send.ATTEMPT_SECONDS - 1 < lived < send.ATTEMPT_SECONDS + 3 for lived in dripper.lived), dripper.lived
+
+
+def test_a_rate_limit_holds_across_two_worker_processes_and_waiting_is_not_an_attempt(
+    stack: Stack, client: redis.Redis, receiver: Entitlements
+) -> None:
+    """`rate: 4/s`: two workers together send at most a second's worth at once and four a second
+    after; every event still arrives, in order per customer, and the attempt log holds only attempts."""
+    endpoints_yaml(stack.rules_dir, receiver.url)
+    with (stack.rules_dir / "endpoints.yaml").open("a") as text:
+        text.write("    rate: 4/s\n")
+    stack.extra_env.update(ENT_SECRET=SECRET)
+    stack.web()
+    stack.worker()
+    stack.worker()
+    arrived: list[float] = []
+    receiver.answer = lambda event: arrived.append(time.monotonic()) or 200  # type: ignore[func-returns-value]
+    customers = [f"cus_rate_{n}" for n in range(16)]
+    buy(stack, customers, [COURSE])
+    wait_until(lambda: delivered_all(receiver, client, 16), 60, what="16 deliveries")
+    busiest = max(sum(1 for t in arrived if start <= t < start + 1) for start in arrived)
+    assert busiest <= 8, f"{busiest} in one second: the bucket holds 4 and refills 4 a second"
+    assert arrived[-1] - arrived[0] >= 2.5, "16 at 4 a second, 4 at once: 3 s at least"
+    from worker.delivery import attempts
+
+    logged = attempts.read(client, "entitlements")
+    assert len(logged) == 16 and all(line["status"] == 200 for line in logged), "a wait for a token is not an attempt"

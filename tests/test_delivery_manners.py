@@ -24,6 +24,7 @@ from tests.conftest import free_port
 from worker import keys
 from worker.delivery import deliver, endpoints, outbox, send
 from worker.delivery.endpoints import Endpoint
+from worker.delivery.policy import Policy
 
 SECRET = "whsec_" + "bmV3LXNlY3JldC1uZXctc2VjcmV0LTEyMzQ1Ng=="
 OLD = "whsec_" + "b2xkLXNlY3JldC1vbGQtc2VjcmV0LTEyMzQ1Ng=="
@@ -82,13 +83,13 @@ def next_due(client: redis.Redis, customer: str = "cus_d") -> float:
 def attempt(client: redis.Redis, endpoint: Endpoint, answer: tuple[int, dict[str, str]], consumer: Consumer) -> str:
     consumer.answers.append(answer)
     client.delete(keys.SCHEDULE)  # the scheduler is not running here: each attempt's next job alone
-    return deliver.step(client, {endpoint.id: endpoint}, endpoint.id, "cus_d", BACKOFF)
+    return deliver.step(client, {endpoint.id: endpoint}, endpoint.id, "cus_d", Policy(BACKOFF, STREAM))
 
 
 def test_retry_after_makes_the_wait_longer_never_shorter_and_at_most_a_day(
     client: redis.Redis, consumer: Consumer
 ) -> None:
-    endpoint = Endpoint("e", consumer.url, SECRET, ("*",), "f")
+    endpoint = Endpoint("e", consumer.url, SECRET, ("*",), "f", allow_private=True)
     queued(client, endpoint)
     assert "next in" in attempt(client, endpoint, (429, {"Retry-After": "120"}), consumer)
     assert 118 <= next_due(client) <= 121
@@ -103,7 +104,7 @@ def test_retry_after_makes_the_wait_longer_never_shorter_and_at_most_a_day(
 
 
 def test_a_consumer_may_end_a_delivery_at_once(client: redis.Redis, consumer: Consumer) -> None:
-    endpoint = Endpoint("e", consumer.url, SECRET, ("*",), "f")
+    endpoint = Endpoint("e", consumer.url, SECRET, ("*",), "f", allow_private=True)
     queued(client, endpoint)
     said = attempt(client, endpoint, (400, {"webhook-delivery": "abort"}), consumer)
     assert said.startswith("dead after 1 attempts") and "webhook-delivery: abort" in said

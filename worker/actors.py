@@ -18,6 +18,7 @@ from worker import catalog, config, context, keys, logs, testclock
 from worker.access import grants
 from worker.delivery import threads
 from worker.delivery.deliver import step as deliver_step
+from worker.delivery.policy import Policy
 from worker.offers import charge, making, reconcile, store
 from worker.queue import broker as broker_setup
 from worker.queue import deadletters, schedule
@@ -170,10 +171,10 @@ def deliver(endpoint_id: str, customer_id: str) -> None:
     delivery threads (worker/delivery/threads.py): no endpoint holds this thread."""
     _bound(endpoint=endpoint_id, customer_id=customer_id)
     ctx = context.current()
-    endpoints, backoff = ctx.book.get().endpoints, ctx.settings.delivery_backoff
+    endpoints, policy = ctx.book.get().endpoints, Policy.of(ctx.settings)
 
     def step() -> str:
-        return deliver_step(ctx.client, endpoints, endpoint_id, customer_id, backoff)
+        return deliver_step(ctx.client, endpoints, endpoint_id, customer_id, policy)
 
     _riding_out_redis_blips(lambda: threads.POOL.submit(ctx.client, endpoint_id, customer_id, step))
 

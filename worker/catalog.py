@@ -166,5 +166,8 @@ OFFER_EVENTS = (
     "offer.expired",
     "offer.reminder",
 )
-EMITTED: tuple[str, ...] = ACCESS_EVENTS + OFFER_EVENTS
+# About our own outbound webhooks, for operators (worker/delivery/health.py): `data.endpoint` names the
+# endpoint, which is the one endpoint never sent them.
+OPERATOR_EVENTS = ("delivery.failing", "delivery.recovered", "endpoint.disabled", "endpoint.enabled")
+EMITTED: tuple[str, ...] = ACCESS_EVENTS + OFFER_EVENTS + OPERATOR_EVENTS
 NOTIFY_EVENTS = ("offer.reminder",)  # what a rule's `notify` may emit about its triggering offer

@@ -43,6 +43,9 @@ class Settings:
     request_timeout_seconds: float = 10.0  # UPSELL_REQUEST_TIMEOUT: a client's time to send a whole request
     client_origins: tuple[str, ...] = ()  # UPSELL_CLIENT_ORIGINS: browser origins allowed with client tokens
     event_streams_max: int = 1000  # UPSELL_EVENT_STREAMS_MAX: open OFREP event streams per receiver process
+    delivery_log_retention_seconds: int = 30 * 86400  # UPSELL_DELIVERY_LOG_RETENTION: the attempt log's reach
+    delivery_disable_after_seconds: int = 5 * 86400  # UPSELL_DELIVERY_DISABLE_AFTER: failing this long: disabled
+    delivery_failing_span_seconds: int = 86400  # UPSELL_DELIVERY_FAILING_SPAN: failures must span this to count
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -198,11 +201,6 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         "https",
     ):
         raise ConfigError("UPSELL_RETURN_URL must be an http(s) URL (where a checkout sends the customer back)")
-    backoff_text = env.get("UPSELL_DELIVERY_BACKOFF", "").strip() or DELIVERY_BACKOFF
-    try:
-        backoff = tuple(parse_duration(part) for part in backoff_text.split(","))
-    except ValueError as exc:
-        raise ConfigError(f"UPSELL_DELIVERY_BACKOFF: {exc} (a comma-separated list, e.g. {DELIVERY_BACKOFF})") from None
     ack_replicas, ack_timeout_ms = _ack(env)
     check_offer_links(env)
     return Settings(
@@ -213,7 +211,7 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         events_stream=stream,
         events_retention_seconds=retention,
         inbound_retention_seconds=inbound_retention,
-        delivery_backoff=backoff,
+        delivery_backoff=_backoff(env),
         dodo_api_key=env.get("DODO_PAYMENTS_API_KEY", "").strip() or None,
         dodo_environment=environment,
         dodo_base_url=base_url,
@@ -227,7 +225,29 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         request_timeout_seconds=request_timeout(env),
         client_origins=client_origins(env),
         event_streams_max=_count(env, "UPSELL_EVENT_STREAMS_MAX", 1000, 100_000),
+        delivery_log_retention_seconds=_duration(env, "UPSELL_DELIVERY_LOG_RETENTION", "30d"),
+        delivery_disable_after_seconds=_duration(env, "UPSELL_DELIVERY_DISABLE_AFTER", "5d"),
+        delivery_failing_span_seconds=_duration(env, "UPSELL_DELIVERY_FAILING_SPAN", "24h"),
     )
+
+
+def _backoff(env: dict[str, str]) -> tuple[int, ...]:
+    from worker.folder.yamlsource import parse_duration
+
+    backoff_text = env.get("UPSELL_DELIVERY_BACKOFF", "").strip() or DELIVERY_BACKOFF
+    try:
+        return tuple(parse_duration(part) for part in backoff_text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"UPSELL_DELIVERY_BACKOFF: {exc} (a comma-separated list, e.g. {DELIVERY_BACKOFF})") from None
+
+
+def _duration(env: dict[str, str], name: str, default: str) -> int:
+    from worker.folder.yamlsource import parse_duration
+
+    try:
+        return parse_duration(env.get(name, "").strip() or default)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc} (a duration such as {default})") from None
 
 
 def version() -> str:

@@ -25,6 +25,7 @@ CUSTOMERS = "upsell:customers"  # sorted set (all scores 0): every customer with
 # and customer; the head of each list is being delivered, the rest wait behind it.
 DELIVERY_CURSOR = "upsell:delivery:cursor"  # the last stream entry id copied into the lists
 DELIVERY_ATTEMPTS = "upsell:delivery:attempts"  # hash: "<endpoint>|<customer>" -> failed attempts of the head
+DELIVERY_FAILING = "upsell:delivery:failing"  # set: "<endpoint>|<event id>" told as delivery.failing
 DELIVERY_DEAD = "upsell:delivery:dead"  # hash: "<endpoint>:<event id>" -> JSON record, kept until replayed
 
 
@@ -134,6 +135,21 @@ def delivery_queue(endpoint_id: str, customer_id: str) -> str:
 def delivery_pending(endpoint_id: str) -> str:
     """Set of the customers whose list for this endpoint is not empty."""
     return f"upsell:delivery:pending:{endpoint_id}"
+
+
+def delivery_rate(endpoint_id: str) -> str:
+    """Hash: the endpoint's token bucket (`rate:`), shared by every worker process."""
+    return f"upsell:delivery:rate:{endpoint_id}"
+
+
+def delivery_log(endpoint_id: str) -> str:
+    """Sorted set: the endpoint's attempt log (JSON per attempt, scored by its time), bounded."""
+    return f"upsell:delivery:log:{endpoint_id}"
+
+
+def delivery_health(endpoint_id: str) -> str:
+    """Hash: first_failure, last_failure (of the current run of failures), last_success."""
+    return f"upsell:delivery:health:{endpoint_id}"
 
 
 def delivery_disabled(endpoint_id: str) -> str:

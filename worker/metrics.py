@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     DELIVERIES: Counter
     DELIVERY_PENDING: Gauge
     DELIVERY_OLDEST: Gauge
+    DELIVERY_DISABLED: Gauge
     SCHEDULE_LAG: Gauge
     BACKGROUND_ERRORS: Counter
 
@@ -91,6 +92,14 @@ _SPECS: dict[str, tuple[str, str, str, tuple[str, ...], str, bool]] = {
         "gauge",
         "upsell_delivery_oldest_pending_seconds",
         "Age of the oldest event waiting for delivery, by endpoint",
+        ("endpoint",),
+        "livemax",
+        True,
+    ),
+    "DELIVERY_DISABLED": (
+        "gauge",
+        "upsell_delivery_endpoint_disabled",
+        "1 while the endpoint is disabled (410 Gone, or failing for days), by endpoint",
         ("endpoint",),
         "livemax",
         True,

@@ -116,6 +116,7 @@ def start(values: project.DevValues, data_dir: Path, host: str, *, threads: int 
     os.environ.setdefault("DODO_PAYMENTS_WEBHOOK_KEY", values.secret)
     os.environ.setdefault("UPSELL_API_TOKENS", values.token)
     os.environ.setdefault("UPSELL_PUBLIC_URL", f"http://{host}:{values.web_port}")  # offers carry their page's link
+    os.environ.setdefault("UPSELL_DELIVERY_ALLOW_PRIVATE", "1")  # a local consumer on http://127.0.0.1 is dev's norm
     valkey = None
     if not os.environ.get("REDIS_URL"):
         valkey = Valkey(data_dir, values.redis_port)

@@ -18,7 +18,7 @@ import structlog
 
 from emulator import command as emulator_command
 from worker import config, testclock
-from worker.cli import project, records
+from worker.cli import deliveries, project, records
 
 
 def _settings(*, need_webhook_key: bool = True) -> config.Settings:
@@ -117,13 +117,6 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 def cmd_schedule(args: argparse.Namespace) -> None:
     records.schedule(args.customer, args.due_within, args.json)
-
-
-def cmd_deliveries(args: argparse.Namespace) -> None:
-    if args.action == "list":
-        records.deliveries_list(args.endpoint)
-    else:
-        records.deliveries_replay(args.id, args.endpoint, args.all)
 
 
 def cmd_rules(args: argparse.Namespace) -> None:
@@ -275,15 +268,7 @@ def _repairing(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     replay.add_argument("--body", help="a corrected JSON body to process instead of the stored one (webhooks)")
     dead.set_defaults(func=cmd_dead_letters)
 
-    deliveries = command("deliveries", "outbound webhooks that failed for good (REDIS_URL, else dev's Redis)")
-    deliveries_sub = deliveries.add_subparsers(dest="action", required=True, metavar="ACTION")
-    listing = _action(deliveries_sub, "list", "one JSON line per dead delivery; `none` when there is none")
-    listing.add_argument("--endpoint", help="only this endpoint id")
-    again = _action(deliveries_sub, "replay", "queue dead deliveries again, behind what their list holds now")
-    again.add_argument("id", nargs="?", help="delivery id from `deliveries list` (<endpoint>:<event id>)")
-    again.add_argument("--endpoint", help="with --all: every dead delivery of this endpoint")
-    again.add_argument("--all", action="store_true", help="replay all of --endpoint's dead deliveries")
-    deliveries.set_defaults(func=cmd_deliveries)
+    deliveries.add(command, _action)
 
 
 def main(argv: list[str] | None = None) -> None:

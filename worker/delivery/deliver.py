@@ -13,8 +13,9 @@ import redis
 import structlog
 
 from worker import keys, metrics, timeline
-from worker.delivery import outbox, send
+from worker.delivery import attempts, health, outbox, rate, send
 from worker.delivery.endpoints import Endpoint
+from worker.delivery.policy import Policy
 from worker.queue import schedule
 
 log = structlog.get_logger("delivery")
@@ -44,63 +45,66 @@ def _park(client: redis.Redis, endpoint_id: str, customer_id: str, backoff: tupl
     )
 
 
-def disabled(client: redis.Redis, endpoint: Endpoint) -> bool:
-    """Answered 410 Gone with this very file entry; an edited entry is tried again."""
-    gone = client.get(keys.delivery_disabled(endpoint.id))
-    if gone is None:
-        return False
-    if outbox.text(gone) == endpoint.fingerprint:
-        return True
-    client.delete(keys.delivery_disabled(endpoint.id))
-    log.info("endpoint_enabled_again", endpoint=endpoint.id)
-    return False
-
-
 def step(
     client: redis.Redis,
     endpoints: dict[str, Endpoint],
     endpoint_id: str,
     customer_id: str,
-    backoff: tuple[int, ...],
+    policy: Policy,
     post: Callable[[Endpoint, dict[str, Any]], send.Answer] = send.post,
 ) -> str:
     """Try the list's head once; then queue the next step (delivered or dead), a retry on the
-    backoff schedule, or a later check while the endpoint is disabled or missing from the file."""
+    backoff schedule, or a later check while the endpoint is disabled, missing from the file or
+    out of tokens (`rate:`; not an attempt). Every attempt goes to the attempt log."""
+    backoff = policy.backoff
     endpoint = endpoints.get(endpoint_id)
-    if endpoint is None or disabled(client, endpoint):
+    if endpoint is None or health.is_disabled(client, policy, endpoint):
         _park(client, endpoint_id, customer_id, backoff)
         return "parked: endpoint disabled or not in endpoints.yaml"
     item = outbox.head(client, endpoint_id, customer_id)
     if item is None:
         return "nothing queued"
-    event = json.loads(item)["event"]
+    queued = json.loads(item)
+    event, entry = queued["event"], queued.get("entry")
     if not _slot(endpoint_id).acquire(blocking=False):
         _later(client, f"deliver:{endpoint_id}:{customer_id}:busy:{time.time()}", 1, endpoint_id, customer_id)
         return "endpoint busy: in a second"
     try:
-        answer = post(endpoint, event)
+        held = rate.wait_for_token(client, endpoint)
+        answer = send.Answer("rate_limited") if held > 0 else post(endpoint, event)
     finally:
         _slot(endpoint_id).release()
-    outcome = answer.outcome
+    if held > 0:
+        _later(client, f"deliver:{endpoint_id}:{customer_id}:rate:{time.time()}", held, endpoint_id, customer_id)
+        return f"rate limited: in {held:.2f}s"
+    outcome, retention = answer.outcome, policy.log_retention_seconds
     if outcome.startswith("http_2"):
+        tried = int(client.hget(keys.DELIVERY_ATTEMPTS, f"{endpoint_id}|{customer_id}") or 0) + 1
         outbox.finish(client, endpoint_id, customer_id, item)
+        attempts.record(client, endpoint_id, event, answer, tried, None, retention, entry)
+        health.succeeded(client, policy, endpoint_id, event, tried)
         _on_timeline(client, customer_id, event, f"delivered to {endpoint_id}")
         metrics.DELIVERIES.labels(endpoint_id, "delivered").inc()
         return f"delivered {event['id']}"
     if outcome == "http_410":
-        client.set(keys.delivery_disabled(endpoint_id), endpoint.fingerprint)
+        attempts.record(client, endpoint_id, event, answer, 0, None, retention, entry)
+        health.disable(client, policy, endpoint, "it answered 410 Gone")
         log.error("endpoint_disabled", endpoint=endpoint_id, hint="it answered 410 Gone: edit its entry to resume")
         _park(client, endpoint_id, customer_id, backoff)
         return "endpoint answered 410 Gone: disabled until its endpoints.yaml entry changes"
     metrics.DELIVERIES.labels(endpoint_id, "failed_attempt").inc()
-    attempts = outbox.failed_attempt(client, endpoint_id, customer_id)
-    if answer.abort or attempts > len(backoff):
+    tried = outbox.failed_attempt(client, endpoint_id, customer_id)
+    if answer.abort or tried > len(backoff):
         error = f"{outcome}, and the consumer asked to stop (webhook-delivery: abort)" if answer.abort else outcome
-        _dead(client, endpoint_id, customer_id, item, event, attempts, error)
-        return f"dead after {attempts} attempts: {error}"
-    wait = next_wait(backoff[attempts - 1], answer)
-    _later(client, f"deliver:{endpoint_id}:{customer_id}:{event['id']}:{attempts}", wait, endpoint_id, customer_id)
-    return f"attempt {attempts} failed ({outcome}): next in {wait:.0f}s"
+        attempts.record(client, endpoint_id, event, answer, tried, None, retention, entry)
+        _dead(client, endpoint_id, customer_id, item, event, tried, error)
+        health.failed(client, policy, endpoint, event, tried, error, None)
+        return f"dead after {tried} attempts: {error}"
+    wait = next_wait(backoff[tried - 1], answer)
+    attempts.record(client, endpoint_id, event, answer, tried, time.time() + wait, retention, entry)
+    _later(client, f"deliver:{endpoint_id}:{customer_id}:{event['id']}:{tried}", wait, endpoint_id, customer_id)
+    health.failed(client, policy, endpoint, event, tried, outcome, time.time() + wait)
+    return f"attempt {tried} failed ({outcome}): next in {wait:.0f}s"
 
 
 def next_wait(scheduled: float, answer: send.Answer) -> float:
@@ -174,6 +178,8 @@ class Dispatcher:
                         count, age = outbox.pending(self.client, endpoint_id)
                         metrics.DELIVERY_PENDING.labels(endpoint_id).set(count)
                         metrics.DELIVERY_OLDEST.labels(endpoint_id).set(age)
+                        gone = self.client.exists(keys.delivery_disabled(endpoint_id))
+                        metrics.DELIVERY_DISABLED.labels(endpoint_id).set(gone)
             except redis.RedisError as exc:
                 log.warning("delivery_dispatch_failed", error=type(exc).__name__)
                 time.sleep(1)

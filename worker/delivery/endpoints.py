@@ -36,6 +36,9 @@ class EndpointEntry(BaseModel):
         default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
     )  # a rotation's old secret
     previous_secret_until: datetime | None = None  # when it stops signing: at most 7 days on from the edit
+    rate: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,5}/(s|m)$")  # N/s or N/m, across processes
+    allow_private: bool = False  # may resolve to a private, loopback or link-local address
+    allow_insecure: bool = False  # may be plain http://
 
     @field_validator("url")
     @classmethod
@@ -60,6 +63,8 @@ class Endpoint:
     events: tuple[str, ...]
     fingerprint: str  # of the file entry: a 410 disables the endpoint until this changes
     previous: tuple[str, float] | None = None  # a rotation: the old secret, and until when it signs too
+    rate_per_second: float | None = None  # `rate:`: attempts a second at most, over all worker processes
+    allow_private: bool = False  # connect to non-global addresses too (addresses.py)
 
     def previous_secrets(self, at: datetime | None = None) -> list[str]:
         """The old secret while its window lasts (every delivery then carries both signatures)."""
@@ -71,6 +76,14 @@ class Endpoint:
 
 
 ROTATION_MOST_SECONDS = 7 * 86400
+ALLOW_PRIVATE = "UPSELL_DELIVERY_ALLOW_PRIVATE"  # =1: private addresses and http:// everywhere (dev, tests)
+
+
+def per_second(rate: str | None) -> float | None:
+    if rate is None:
+        return None
+    count, _, unit = rate.partition("/")
+    return int(count) / (1 if unit == "s" else 60)
 
 
 def _previous(entry: EndpointEntry, where: str) -> tuple[tuple[str, float] | None, list[str]]:
@@ -122,10 +135,24 @@ def load(directory: Path) -> tuple[dict[str, Endpoint], list[str]]:
         except config.ConfigError as exc:
             warnings.append(f"{where}: {exc}; this endpoint gets nothing until it is fixed")
             continue
+        anywhere = os.environ.get(ALLOW_PRIVATE, "").strip() == "1"
+        if urlparse(entry.url).scheme != "https" and not (entry.allow_insecure or anywhere):
+            at = f"{doc.path}:{doc.line_of(('endpoints', index, 'url'))}: endpoint {entry.id!r}"
+            warnings.append(f"{at}: the url is not https://: left out (allow_insecure: true to send in clear)")
+            continue
         fingerprint = hashlib.sha256(entry.model_dump_json().encode()).hexdigest()[:16]
         previous, said = _previous(entry, where)
         warnings += said
-        endpoints[entry.id] = Endpoint(entry.id, entry.url, secret, tuple(entry.events), fingerprint, previous)
+        endpoints[entry.id] = Endpoint(
+            entry.id,
+            entry.url,
+            secret,
+            tuple(entry.events),
+            fingerprint,
+            previous,
+            per_second(entry.rate),
+            entry.allow_private or anywhere,
+        )
     if problems:
         raise yamlsource.ProblemsFound(problems)
     return endpoints, warnings

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from worker import keys, redis_scripts
+from worker import catalog, keys, redis_scripts
 from worker.delivery.endpoints import Endpoint
 from worker.queue import messages
 
@@ -56,9 +56,11 @@ def dispatch(client: redis.Redis, stream: str, endpoints: Iterable[Endpoint], bl
     script_keys = [keys.DELIVERY_CURSOR, keys.queue(keys.INTERNAL_QUEUE)]
     args: list[Any] = [start, entries[-1][0]]
     for entry_id, fields in entries:
-        item = json.dumps({"event": body(fields), "queued_at": int(entry_id.split("-")[0]) / 1000})
+        event = body(fields)
+        item = json.dumps({"event": event, "queued_at": int(entry_id.split("-")[0]) / 1000, "entry": entry_id})
+        about = event["data"].get("endpoint") if fields["type"] in catalog.OPERATOR_EVENTS else None
         for endpoint in endpoints:
-            if endpoint.wants(fields["type"]):
+            if endpoint.wants(fields["type"]) and endpoint.id != about:  # never told about itself
                 customer = fields["customer_id"]
                 script_keys += [keys.delivery_queue(endpoint.id, customer), keys.delivery_pending(endpoint.id)]
                 args += [item, customer, *_step(endpoint.id, customer)]

@@ -4,9 +4,11 @@ the event id (receivers deduplicate on it), bounded in time and in what we read 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 
 from worker import signing
+from worker.delivery import addresses
 from worker.delivery.endpoints import Endpoint
 
 CONNECT_SECONDS = 5.0
@@ -64,13 +67,16 @@ class Deadline:
 
 @dataclass(frozen=True)
 class Answer:
-    """How an attempt went: `http_<status>` or the failure (`timeout`, `connect_error`, ...), the
-    consumer's `Retry-After` in seconds (429 and 503 only), and whether it asked us to stop
-    retrying (`webhook-delivery: abort`)."""
+    """How an attempt went: `http_<status>` or the failure's class (`timeout`, `refused`, `tls`,
+    `dns`, `forbidden_address`, ...), the consumer's `Retry-After` in seconds (429 and 503 only),
+    whether it asked us to stop retrying (`webhook-delivery: abort`), the first MAX_ANSWER_BYTES
+    of what it answered, and how long the attempt took."""
 
     outcome: str
     retry_after: float | None = None
     abort: bool = False
+    excerpt: str = ""
+    duration_ms: float = 0.0
 
 
 def signed(endpoint: Endpoint, event: dict[str, Any], at: datetime | None = None) -> tuple[bytes, dict[str, str]]:
@@ -87,32 +93,51 @@ def signed(endpoint: Endpoint, event: dict[str, Any], at: datetime | None = None
 def post(endpoint: Endpoint, event: dict[str, Any]) -> Answer:
     """One attempt. Whatever raises (a host name the IDNA codec refuses, say) is a failed attempt,
     retried on the backoff, never an exception that would leave the customer's list with nothing
-    scheduled to move it."""
+    scheduled to move it. The address is checked first (addresses.py): a refused one is never
+    connected to."""
+    started = time.perf_counter()
     content, headers = signed(endpoint, event)
     with Deadline(ATTEMPT_SECONDS) as deadline:
-        answer = _exchange(endpoint.url, content, headers, deadline)
+        answer = _exchange(endpoint, content, headers, deadline)
     timed_out = deadline.passed.is_set() and not answer.outcome.startswith("http_")
-    return Answer("timeout") if timed_out else answer
+    took = round((time.perf_counter() - started) * 1000, 1)
+    return dataclasses.replace(Answer("timeout") if timed_out else answer, duration_ms=took)
 
 
-def _exchange(url: str, content: bytes, headers: dict[str, str], deadline: Deadline) -> Answer:
+def _exchange(endpoint: Endpoint, content: bytes, headers: dict[str, str], deadline: Deadline) -> Answer:
     try:
-        with _client.stream(
-            "POST", url, content=content, headers=headers, extensions={"trace": deadline.trace}
-        ) as answer:
-            for _ in answer.iter_raw(chunk_size=MAX_ANSWER_BYTES):
-                break  # one chunk of at most MAX_ANSWER_BYTES: the rest is never asked for
+        pinned = addresses.pin(endpoint.url, endpoint.allow_private)
+        extensions: dict[str, Any] = {"trace": deadline.trace} | ({"sni_hostname": pinned.sni} if pinned.sni else {})
+        headers = headers | {"host": pinned.host}
+        with _client.stream("POST", pinned.url, content=content, headers=headers, extensions=extensions) as answer:
+            # one chunk of at most MAX_ANSWER_BYTES: the rest is never asked for
+            excerpt = next(answer.iter_raw(chunk_size=MAX_ANSWER_BYTES), b"")
             asked = retry_after(answer.headers.get("retry-after")) if answer.status_code in (429, 503) else None
             abort = answer.headers.get("webhook-delivery", "").strip().lower() == "abort"
-            return Answer(f"http_{answer.status_code}", asked, abort)
+            shown = excerpt[:MAX_ANSWER_BYTES].decode("utf-8", "replace")
+            return Answer(f"http_{answer.status_code}", asked, abort, shown)
+    except addresses.Unresolved:
+        return Answer("dns")
+    except addresses.Forbidden as exc:
+        return Answer("forbidden_address", excerpt=f"{exc} is not a global unicast address")
     except httpx.TimeoutException:
         return Answer("timeout")
-    except httpx.ConnectError:
-        return Answer("connect_error")
+    except httpx.ConnectError as exc:
+        return Answer("tls" if _tls(exc) else "refused", excerpt=str(exc)[:200])
     except httpx.HTTPError as exc:
         return Answer(type(exc).__name__.lower())
     except Exception as exc:
         return Answer(f"error_{type(exc).__name__.lower()}")
+
+
+def _tls(exc: BaseException) -> bool:
+    """A certificate or handshake failure, however deep httpx wrapped the ssl error."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) or "SSL" in str(seen) or "CERTIFICATE" in str(seen).upper():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def retry_after(value: str | None) -> float | None:

@@ -22,6 +22,7 @@ from receiver.pages.offer import OfferPages
 from receiver.webhooks import WebhookEndpoint, WebhookFirst
 from worker import config, redisconn
 from worker.config import Settings
+from worker.delivery.policy import Policy
 from worker.dodo import make_client
 from worker.offers import links
 from worker.queue.intake import Intake
@@ -91,5 +92,6 @@ def create_app(settings: Settings) -> WebhookFirst:
         *element.routes(),
     ]
     if settings.console_tokens:  # off unless configured: /console is then a 404
-        routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings)).routes()
+        policy = Policy.of(settings)
+        routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings), policy).routes()
     return WebhookFirst(webhook, Starlette(routes=routes, lifespan=lifespan))

@@ -258,8 +258,8 @@ def traveller_time(offset: float) -> float:
 def test_the_cli_tests_an_endpoint_and_prints_its_attempts(
     client: redis.Redis,
     redis_url: str,
-    consumer: Consumer,
-    tmp_path: Path,  # noqa: F811
+    consumer: Consumer,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     (tmp_path / "access.yaml").write_text((Path(__file__).parent.parent / "rules" / "access.yaml").read_text())
     (tmp_path / "endpoints.yaml").write_text(

@@ -17,11 +17,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from receiver.console import views
+from receiver.console import endpoints, views
+from receiver.console.endpoints import bad as _bad
 from receiver.console.session import Sessions
 from receiver.console.throttle import Throttle
 from worker.book import LiveBook
 from worker.delivery import outbox
+from worker.delivery.policy import Policy
 from worker.queue import deadletters
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -51,11 +53,17 @@ def _hardened(endpoint: Page) -> Page:
 
 class Console:
     def __init__(
-        self, client: redis.Redis, tokens: tuple[str, ...], book: Callable[[], LiveBook], dodo_mode: str = ""
+        self,
+        client: redis.Redis,
+        tokens: tuple[str, ...],
+        book: Callable[[], LiveBook],
+        dodo_mode: str = "",
+        policy: Policy | None = None,
     ) -> None:
         self.client, self.book, self.dodo_mode = client, book, dodo_mode
         self.sessions = Sessions(client, tokens)
         self.throttle = Throttle(client)
+        self.endpoints = endpoints.EndpointPages(self, policy or Policy(()))
 
     def routes(self) -> list[Route]:
         routes = [
@@ -69,6 +77,7 @@ class Console:
             ("/console/dead-letters/{record_id:path}/delete", self.delete_dead_letter, ["POST"]),
             ("/console/deliveries", self._page("deliveries.html", self._deliveries), ["GET"]),
             ("/console/deliveries/replay", self.replay_delivery, ["POST"]),
+            *self.endpoints.routes(),
         ]
         return [Route(path, _hardened(endpoint), methods=methods) for path, endpoint, methods in routes]
 
@@ -81,9 +90,9 @@ class Console:
             if csrf is None:
                 return RedirectResponse("/console/login", status_code=303)
             context = await run_in_threadpool(load, request)
-            return self._render(
-                request, template, {"csrf": csrf, "notice": request.query_params.get("done"), **context}
-            )
+            banner = await run_in_threadpool(endpoints.disabled, self.client, self.book())
+            shown = {"csrf": csrf, "notice": request.query_params.get("done"), "disabled_endpoints": banner}
+            return self._render(request, template, shown | context)
 
         return page
 
@@ -137,7 +146,7 @@ class Console:
         return {"records": [{k: v for k, v in r.items() if k not in ("body", "args")} for r in records]}
 
     def _deliveries(self, request: Request) -> dict[str, Any]:
-        return {"records": outbox.dead_records(self.client)}
+        return {"records": outbox.dead_records(self.client), "endpoint_ids": sorted(self.book().get().endpoints)}
 
     async def replay_dead_letter(self, request: Request) -> Response:
         refused = await self._refused(request)
@@ -185,8 +194,3 @@ class Console:
                 return _bad(404, f"no dead delivery {one!r}: it was replayed already")
         log.info("deliveries_replayed", count=len(wanted), by=self.sessions.who(request))
         return RedirectResponse(f"/console/deliveries?done=replayed+{len(wanted)}", status_code=303)
-
-
-def _bad(status: int, message: str) -> Response:
-    """A console action's refusal: a short line saying what was wrong, never a traceback."""
-    return Response(message[:300], status_code=status, media_type="text/plain")

@@ -93,5 +93,6 @@ def create_app(settings: Settings) -> WebhookFirst:
     ]
     if settings.console_tokens:  # off unless configured: /console is then a 404
         policy = Policy.of(settings)
-        routes += Console(client, settings.console_tokens, api.book, config.dodo_mode(settings), policy).routes()
+        mode, zone = config.dodo_mode(settings), settings.console_timezone
+        routes += Console(client, settings.console_tokens, api.book, mode, policy, zone).routes()
     return WebhookFirst(webhook, Starlette(routes=routes, lifespan=lifespan))

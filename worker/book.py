@@ -7,6 +7,7 @@ import gc
 import hashlib
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +139,7 @@ class LiveBook:
         self._signature = _signature(directory)
         self._content = _content(directory)
         self._book = load_dir(directory)
+        self.loaded_at = time.time()  # when the set in force went live in this process
         self.rejected: list[str] = []  # the last reload's file:line errors while it is not fixed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -146,6 +148,11 @@ class LiveBook:
 
     def get(self) -> Book:
         return self._book
+
+    @property
+    def version(self) -> str:
+        """The set in force: the first 12 hex digits of the hash of every rule file's bytes."""
+        return self._content[:12]
 
     def start(self) -> None:
         """Begin watching (once); the thread is a daemon and ends with the process."""
@@ -189,7 +196,7 @@ class LiveBook:
                 log.error("rules_reload_error", problem=problem)
             return
         metrics.RULES_VALID.set(1)
-        self.rejected = []
+        self.rejected, self.loaded_at = [], time.time()
         log.info("rules_reloaded", directory=str(self.directory), process=self.owner, pid=os.getpid())
         _report(self._book)
 

@@ -43,6 +43,7 @@ class Settings:
     request_timeout_seconds: float = 10.0  # UPSELL_REQUEST_TIMEOUT: a client's time to send a whole request
     client_origins: tuple[str, ...] = ()  # UPSELL_CLIENT_ORIGINS: browser origins allowed with client tokens
     event_streams_max: int = 1000  # UPSELL_EVENT_STREAMS_MAX: open OFREP event streams per receiver process
+    console_timezone: str = "UTC"  # UPSELL_CONSOLE_TIMEZONE: the zone the console shows times in
     delivery_log_retention_seconds: int = 30 * 86400  # UPSELL_DELIVERY_LOG_RETENTION: the attempt log's reach
     delivery_disable_after_seconds: int = 5 * 86400  # UPSELL_DELIVERY_DISABLE_AFTER: failing this long: disabled
     delivery_failing_span_seconds: int = 86400  # UPSELL_DELIVERY_FAILING_SPAN: failures must span this to count
@@ -225,10 +226,24 @@ def load(env: dict[str, str] | None = None, *, need_redis: bool = True, need_web
         request_timeout_seconds=request_timeout(env),
         client_origins=client_origins(env),
         event_streams_max=_count(env, "UPSELL_EVENT_STREAMS_MAX", 1000, 100_000),
+        console_timezone=_zone(env),
         delivery_log_retention_seconds=_duration(env, "UPSELL_DELIVERY_LOG_RETENTION", "30d"),
         delivery_disable_after_seconds=_duration(env, "UPSELL_DELIVERY_DISABLE_AFTER", "5d"),
         delivery_failing_span_seconds=_duration(env, "UPSELL_DELIVERY_FAILING_SPAN", "24h"),
     )
+
+
+def _zone(env: dict[str, str]) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = env.get("UPSELL_CONSOLE_TIMEZONE", "").strip() or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"UPSELL_CONSOLE_TIMEZONE: no time zone {name[:40]!r} (an IANA name such as Europe/Rome)"
+        ) from None
+    return name
 
 
 def _backoff(env: dict[str, str]) -> tuple[int, ...]:

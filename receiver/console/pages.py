@@ -4,10 +4,12 @@ session's CSRF token; a page without a session sends the browser to sign in."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import redis
 import structlog
@@ -17,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from receiver.console import endpoints, views
+from receiver.console import endpoints, moments, ruleset, views
 from receiver.console.endpoints import bad as _bad
 from receiver.console.session import Sessions
 from receiver.console.throttle import Throttle
@@ -59,11 +61,13 @@ class Console:
         book: Callable[[], LiveBook],
         dodo_mode: str = "",
         policy: Policy | None = None,
+        zone: str = "UTC",
     ) -> None:
         self.client, self.book, self.dodo_mode = client, book, dodo_mode
         self.sessions = Sessions(client, tokens)
         self.throttle = Throttle(client)
         self.endpoints = endpoints.EndpointPages(self, policy or Policy(()))
+        TEMPLATES.env.filters["when"] = functools.partial(moments.when, zone=ZoneInfo(zone))
 
     def routes(self) -> list[Route]:
         routes = [
@@ -134,7 +138,8 @@ class Console:
 
     def _rules(self, request: Request) -> dict[str, Any]:
         days = views.window(request.query_params.get("days"))
-        return {"days": days, "report": views.rules(self.client, days)}
+        report = views.rules(self.client, days)
+        return {"days": days, "report": report, "ruleset": ruleset.view(self.book(), report)}
 
     def _customer(self, request: Request) -> dict[str, Any]:
         customer_id = request.query_params.get("id", "").strip()

@@ -40,7 +40,10 @@ def overview(client: redis.Redis, book: LiveBook) -> dict[str, Any]:
         "rules": {"files": current.files, "count": len(current.rules), "rejected": book.rejected},
         "webhooks": {o: int(REGISTRY.get_sample_value("upsell_webhooks_total", {"outcome": o}) or 0) for o in OUTCOMES},
         "per_minute": rates.WEBHOOKS.recent(),
-        "queues": {q: int(client.llen(keys.queue(q))) for q in (keys.WEBHOOK_QUEUE, keys.INTERNAL_QUEUE)},
+        "queues": {
+            "webhooks": int(client.llen(keys.queue(keys.WEBHOOK_QUEUE))),
+            "internal": int(client.llen(keys.queue(keys.INTERNAL_QUEUE))),
+        },
         "schedule": {"jobs": int(client.zcard(keys.SCHEDULE)), "lag_seconds": round(lag, 1)},
         "endpoints": endpoints,
         "dead_letters": int(client.hlen(deadletters.KEY)),

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, WithJsonSchema, model_validator
 
 from worker import catalog
 from worker.access.config import AccessConfig
@@ -168,6 +168,11 @@ class Rule(Strict):
     on_discount_unavailable: Literal["skip", "full_price"] = (
         "skip"  # a code Dodo will not apply: no offer, or list price
     )
+    _source: str = PrivateAttr(default="")  # file:line of its `id`, for the console and rule tests
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:
@@ -221,7 +226,9 @@ def load_files(paths: list[Path], access: AccessConfig | None, folder: Path | No
         for index, item in enumerate(items):
             name = f"rule {item['id']!r}: " if isinstance(item.get("id"), str) else f"rule #{index + 1}: "
             try:
-                loaded.append((doc, index, yamlsource.validate(doc, Rule, ("rules", index), name)))
+                rule = yamlsource.validate(doc, Rule, ("rules", index), name)
+                rule._source = f"{path.name}:{doc.line_of(('rules', index, 'id'))}"
+                loaded.append((doc, index, rule))
             except yamlsource.ProblemsFound as found:
                 problems += found.problems
                 broken |= {item["id"]} if isinstance(item.get("id"), str) else set()

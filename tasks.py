@@ -44,19 +44,22 @@ def ensure_env() -> None:
     say("installed")
 
 
-def ensure_browser() -> None:
-    """The console's browser test drives the system's Chromium: installed from the system's
-    packages when missing and this runs as root (CI, a fresh container); else the test says what to install."""
+def ensure_system_tools() -> None:
+    """Chromium and chromedriver (the browser tests) and promtool (the alerts' tests, from Debian's
+    `prometheus` package): installed from the system's packages when missing and this runs as root
+    (CI, a fresh container); else those tests say what to install."""
     apt = shutil.which("apt-get")
-    if shutil.which("chromedriver") or os.geteuid() != 0 or apt is None:
+    wanted = [] if shutil.which("chromedriver") else ["chromium", "chromium-driver"]
+    wanted += [] if shutil.which("promtool") else ["prometheus"]
+    if not wanted or os.geteuid() != 0 or apt is None:
         return
-    say("installing Chromium and chromedriver with apt-get (the console's browser test drives them; once)")
-    packages = [apt, "install", "-y", "-q", "chromium", "chromium-driver"]
+    say(f"installing {', '.join(wanted)} with apt-get (the browser and alert tests need them; once)")
+    packages = [apt, "install", "-y", "-q", *wanted]
     if subprocess.run(packages, capture_output=True).returncode != 0:
         say("apt-get update first (the package lists were missing or old)")
         subprocess.run([apt, "update", "-q"], check=True, capture_output=True)
         subprocess.run(packages, check=True, capture_output=True)
-    say("Chromium installed")
+    say(f"{', '.join(wanted)} installed")
 
 
 NODE_PACKAGES = (ROOT / "tests" / "node", ROOT / "clients" / "typescript", ROOT / "examples" / "nextjs")
@@ -116,7 +119,7 @@ def main() -> None:
             subprocess.run([str(BIN / tool[0]), *tool[1:]], check=True)
         return
     if command == "test":
-        ensure_browser()
+        ensure_system_tools()
         ensure_node_packages()
     if command == "dev":
         argv = [str(BIN / "dodo-upsell"), "dev", *rest]

@@ -201,6 +201,7 @@ def test_an_unknown_outcome_stays_charging_with_no_second_way_to_pay(
     after = charge_it(client, dodo, access, charging(client))
     assert (after.state, after.checkout_url, after.error_code) == ("charging", None, None)
     assert len(dodo.posts("/checkouts")) == 1
+    assert client.zscore(keys.CHARGING, after.offer_id) is not None, "indexed for the unsettled-charge alert"
 
 
 def test_a_refusal_is_settled_no_with_a_fallback(client: redis.Redis, dodo: Dodo, access: Any) -> None:

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from tests.conftest import HTTP, Stack, drained, fixture, read_events, wait_until
+from worker import keys
 
 BASIC, PRO, COURSE, ADDON = (
     "pdt_RUST4raxbl0Rfe4VQi1z",
@@ -94,6 +95,7 @@ def test_accept_charges_once_converts_and_grants(money: Stack, client: redis.Red
     accepted = money.api("POST", f"/api/offers/{offer['offer_id']}/accept")
     assert accepted.status_code == 202 and accepted.json()["state"] == "charging"
     converted = offer_state(money, offer["offer_id"], "converted")
+    assert client.zscore(keys.CHARGING, offer["offer_id"]) is None, "no longer charging: out of the index"
     (request,) = charges(money)
     assert request["body"]["payment_method_id"] == "pm_0NvCq7Yp4b3XyZ1"
     assert request["body"]["customer"] == {"customer_id": CUSTOMER}

@@ -25,6 +25,7 @@ CUSTOMERS = "upsell:customers"  # sorted set (all scores 0): every customer with
 # and customer; the head of each list is being delivered, the rest wait behind it.
 DELIVERY_CURSOR = "upsell:delivery:cursor"  # the last stream entry id copied into the lists
 DELIVERY_ATTEMPTS = "upsell:delivery:attempts"  # hash: "<endpoint>|<customer>" -> failed attempts of the head
+CHARGING = "upsell:offers:charging"  # sorted set: offer ids charging now, scored by when they began
 DELIVERY_FAILING = "upsell:delivery:failing"  # set: "<endpoint>|<event id>" told as delivery.failing
 DELIVERY_DEAD = "upsell:delivery:dead"  # hash: "<endpoint>:<event id>" -> JSON record, kept until replayed
 

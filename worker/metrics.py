@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     DELIVERY_OLDEST: Gauge
     DELIVERY_DISABLED: Gauge
     SCHEDULE_LAG: Gauge
+    DEAD_LETTERS: Gauge
+    DELIVERIES_DEAD: Gauge
+    CHARGING_OLDEST: Gauge
     BACKGROUND_ERRORS: Counter
 
 
@@ -108,6 +111,30 @@ _SPECS: dict[str, tuple[str, str, str, tuple[str, ...], str, bool]] = {
         "gauge",
         "upsell_schedule_lag_seconds",
         "How late the oldest due job was when the schedule was last polled (0 when none was due)",
+        (),
+        "livemax",
+        True,
+    ),
+    "DEAD_LETTERS": (
+        "gauge",
+        "upsell_dead_letters",
+        "Messages the worker gave up on, waiting for an operator (dodo-upsell dead-letters list)",
+        (),
+        "livemax",
+        True,
+    ),
+    "DELIVERIES_DEAD": (
+        "gauge",
+        "upsell_deliveries_dead",
+        "Outbound deliveries dead after their last attempt, waiting for a replay",
+        (),
+        "livemax",
+        True,
+    ),
+    "CHARGING_OLDEST": (
+        "gauge",
+        "upsell_offers_charging_oldest_seconds",
+        "How long the oldest offer has been charging (0 when none is); the last reconcile is 24 h after the attempt",
         (),
         "livemax",
         True,

@@ -18,7 +18,7 @@ import structlog
 from redis.client import Pipeline
 
 from worker import keys, metrics, redis_scripts
-from worker.queue import messages
+from worker.queue import backlog, messages
 
 POLL_SECONDS = 0.5
 log = structlog.get_logger("schedule")
@@ -61,9 +61,13 @@ class Poller(dramatiq.Middleware):
         self._stop.set()
 
     def _run(self) -> None:
+        reported = 0.0
         while not self._stop.wait(POLL_SECONDS):
             try:
                 metrics.SCHEDULE_LAG.set(lag(self.client))
+                if time.monotonic() - reported >= backlog.REPORT_SECONDS:
+                    reported = time.monotonic()
+                    backlog.report(self.client)
                 while claim_due(self.client) > 0:
                     pass
             except redis.RedisError as exc:

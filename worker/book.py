@@ -8,6 +8,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class Book:
     files: int
     endpoints: dict[str, outbound.Endpoint] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # endpoints left out (secret missing or malformed)
+    version: str = ""  # the first 12 hex digits of the hash of every rule file's bytes (rules/history.py)
 
     @functools.cached_property
     def offered_products(self) -> frozenset[str]:
@@ -102,7 +104,8 @@ def _load_dir(directory: Path) -> Book:
     if problems or config is None:
         raise yamlsource.ProblemsFound(problems)
     files_read = len(files) + 1 + (1 if (directory / outbound.FILE).exists() else 0)
-    return Book(config, loaded, match.Index(loaded), files_read, endpoints, tuple(warnings))
+    version = _content(directory)[:12]
+    return Book(config, loaded, match.Index(loaded), files_read, endpoints, tuple(warnings), version)
 
 
 def _signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
@@ -141,6 +144,7 @@ class LiveBook:
         self._book = load_dir(directory)
         self.loaded_at = time.time()  # when the set in force went live in this process
         self.rejected: list[str] = []  # the last reload's file:line errors while it is not fixed
+        self._listeners: list[Callable[[Book], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         metrics.RULES_VALID.set(1)
@@ -151,8 +155,12 @@ class LiveBook:
 
     @property
     def version(self) -> str:
-        """The set in force: the first 12 hex digits of the hash of every rule file's bytes."""
-        return self._content[:12]
+        """The set in force (Book.version)."""
+        return self._book.version
+
+    def on_live(self, listener: Callable[[Book], None]) -> None:
+        """Call `listener` with every set that goes live from now on (rule history records them)."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         """Begin watching (once); the thread is a daemon and ends with the process."""
@@ -199,6 +207,8 @@ class LiveBook:
         self.rejected, self.loaded_at = [], time.time()
         log.info("rules_reloaded", directory=str(self.directory), process=self.owner, pid=os.getpid())
         _report(self._book)
+        for listener in self._listeners:
+            listener(self._book)
 
 
 MAX_LOGGED_PROBLEMS = 50  # `rules check` lists them all

@@ -12,7 +12,7 @@ import structlog
 from dodopayments import DodoPayments
 
 from worker import config, dodo, events, gctune, products, redisconn
-from worker.book import LiveBook
+from worker.book import Book, LiveBook
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,16 @@ def start_background(ctx: Context) -> None:
     """What every worker process does besides messages: reload the rules, trim the stream, copy
     new events into the outbound delivery lists."""
     from worker.delivery.deliver import Dispatcher
+    from worker.rules import history
 
+    def recorded(book: Book) -> None:
+        try:
+            history.record(ctx.client, ctx.settings.rules_dir, book.version)
+        except (redis.RedisError, OSError) as exc:  # the next process or reload records it
+            structlog.get_logger("rules").warning("rules_history_not_recorded", error=type(exc).__name__)
+
+    recorded(ctx.book.get())
+    ctx.book.on_live(recorded)
     ctx.book.start()
     products.Catalogue(ctx.dodo, lambda: ctx.book.get().offered_products).start()
     events.Trimmer(ctx.client, ctx.stream, ctx.settings.events_retention_seconds).start()

@@ -25,6 +25,7 @@ CUSTOMERS = "upsell:customers"  # sorted set (all scores 0): every customer with
 # and customer; the head of each list is being delivered, the rest wait behind it.
 DELIVERY_CURSOR = "upsell:delivery:cursor"  # the last stream entry id copied into the lists
 DELIVERY_ATTEMPTS = "upsell:delivery:attempts"  # hash: "<endpoint>|<customer>" -> failed attempts of the head
+RULES_VERSIONS = "upsell:rules:versions"  # sorted set: rule set versions, scored by when they went live
 CHARGING = "upsell:offers:charging"  # sorted set: offer ids charging now, scored by when they began
 DELIVERY_FAILING = "upsell:delivery:failing"  # set: "<endpoint>|<event id>" told as delivery.failing
 DELIVERY_DEAD = "upsell:delivery:dead"  # hash: "<endpoint>:<event id>" -> JSON record, kept until replayed
@@ -136,6 +137,16 @@ def delivery_queue(endpoint_id: str, customer_id: str) -> str:
 def delivery_pending(endpoint_id: str) -> str:
     """Set of the customers whose list for this endpoint is not empty."""
     return f"upsell:delivery:pending:{endpoint_id}"
+
+
+def rules_version(version: str) -> str:
+    """String: one recorded rule set (JSON: files, diff from the one before, git commit), kept while listed."""
+    return f"upsell:rules:version:{version}"
+
+
+def stats_versions(day: str) -> str:
+    """Hash: a day's counters per rule and rule set version (the `stats --by-version` split)."""
+    return f"upsell:stats:versions:{day}"
 
 
 def delivery_rate(endpoint_id: str) -> str:

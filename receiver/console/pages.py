@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +28,7 @@ from worker.book import LiveBook
 from worker.delivery import outbox
 from worker.delivery.policy import Policy
 from worker.queue import deadletters
+from worker.stats import versions
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 Page = Callable[[Request], Awaitable[Response]]
@@ -139,7 +141,9 @@ class Console:
     def _rules(self, request: Request) -> dict[str, Any]:
         days = views.window(request.query_params.get("days"))
         report = views.rules(self.client, days)
-        return {"days": days, "report": report, "ruleset": ruleset.view(self.book(), report)}
+        since, until = date.fromisoformat(report["since"]), date.fromisoformat(report["until"])
+        split = versions.split(self.client, since, until)
+        return {"days": days, "report": report, "ruleset": ruleset.view(self.book(), report, split)}
 
     def _customer(self, request: Request) -> dict[str, Any]:
         customer_id = request.query_params.get("id", "").strip()

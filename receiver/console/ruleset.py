@@ -78,7 +78,7 @@ def _figures(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def view(book: LiveBook, report: dict[str, Any]) -> dict[str, Any]:
+def view(book: LiveBook, report: dict[str, Any], split: dict[str, dict[str, Any]]) -> dict[str, Any]:
     current = book.get()
     figures = _figures(report)
     order = {rule.id: n for n, rule in enumerate(current.rules)}
@@ -103,6 +103,10 @@ def view(book: LiveBook, report: dict[str, Any]) -> dict[str, Any]:
                 "converted": counted["converted"],
                 "conversion": counted["converted"] / counted["created"] if counted["created"] else None,
                 "net": dict(counted["net"]),
+                "versions": [
+                    {"version": version, "created": row.get("created", 0), "converted": row.get("converted", 0)}
+                    for version, row in split.get(rule.id, {}).items()
+                ],
             }
         )
     state = {"files": current.files, "rejected": book.rejected, "loaded_at": book.loaded_at, "version": book.version}

@@ -112,7 +112,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
-    records.stats(args.since, args.until, args.rule, args.json)
+    records.stats(args.since, args.until, args.rule, args.json, args.by_version)
 
 
 def cmd_schedule(args: argparse.Namespace) -> None:
@@ -125,6 +125,8 @@ def cmd_rules(args: argparse.Namespace) -> None:
     from worker.queue.errors import PermanentError
     from worker.replay import explain
 
+    if args.action == "history":
+        return records.rules_history(args.diff)
     try:
         directory = Path(args.dir).resolve() if args.dir else project.rules_dir()
     except project.NoProject as exc:
@@ -233,6 +235,7 @@ def _reading(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     stats.add_argument("--until", default="0d", help="last day included (0d: today)")
     stats.add_argument("--rule", help="only this rule id")
     stats.add_argument("--json", action="store_true", help="the same figures as JSON")
+    stats.add_argument("--by-version", action="store_true", help="JSON: each rule's figures per rule set version")
     stats.set_defaults(func=cmd_stats)
 
     jobs = command("schedule", "jobs due later: revocations, expiries, follow-ups, retries (REDIS_URL, else dev's)")
@@ -258,6 +261,8 @@ def _repairing(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     backtest.add_argument("--since", default="7d", help="7d or 36h back from now, or an ISO 8601 date or time")
     backtest.add_argument("--until", default="now", help="end of the window: now, 2h back, or an ISO 8601 time")
     backtest.add_argument("--json", action="store_true", help="the figures and each predicted offer as JSON")
+    history = _action(rules_sub, "history", "every rule set that went live (REDIS_URL, else dev's Redis)")
+    history.add_argument("--diff", nargs=2, metavar=("A", "B"), help="the diff between two versions")
     rules.set_defaults(func=cmd_rules)
 
     dead = command("dead-letters", "messages that failed for good (REDIS_URL, else dev's Redis)")

@@ -154,13 +154,18 @@ def backtest(book: Book, directory: Path, since: str, until: str, as_json: bool)
     print(json.dumps(result, indent=2) if as_json else backtest_report.table(result, str(directory)))
 
 
-def stats(since: str, until: str, rule: str | None, as_json: bool) -> None:
-    from worker.stats import report
+def stats(since: str, until: str, rule: str | None, as_json: bool, by_version: bool = False) -> None:
+    from worker.stats import report, versions
 
     try:
-        result = report.report(connect(), report.parse_moment(since), report.parse_moment(until), rule)
+        start, end = report.parse_moment(since), report.parse_moment(until)
+        result = report.report(connect(), start, end, rule)
     except ValueError as exc:
         sys.exit(f"stats: {exc}")
+    if by_version:
+        split = versions.split(connect(), start, end, rule)
+        print(json.dumps({"since": result["since"], "until": result["until"], "rules": split}, indent=2))
+        return
     print(json.dumps(result, indent=2) if as_json else report.table(result))
 
 
@@ -174,3 +179,23 @@ def schedule(customer_id: str | None, due_within: str | None, as_json: bool) -> 
         sys.exit(f"--due-within: {exc}")
     rows = jobs.listing(connect(), customer_id, within, time.time())
     print(json.dumps(rows, indent=2) if as_json else jobs.table(rows))
+
+
+def rules_history(between: list[str] | None) -> None:
+    """One JSON line per rule set that went live (version, time, files changed, git), or a diff."""
+    from worker.rules import history
+
+    client = connect()
+    if between:
+        found = [history.read(client, version) for version in between]
+        missing = [v for v, f in zip(between, found, strict=True) if f is None]
+        if missing:
+            sys.exit(f"no recorded rule set {missing[0]!r}: `dodo-upsell rules history` lists them")
+        print(history.diff(found[0]["files"], found[1]["files"]) or "no difference", end="")  # type: ignore[index]
+        return
+    listed = history.listing(client)
+    for entry in listed:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry["at"]))
+        print(json.dumps(entry | {"at": at}))
+    if not listed:
+        none("no rule set recorded yet (a worker records each one it loads)")

@@ -129,7 +129,7 @@ def act(
         event_id = events.stable_id(trigger.source, rule.id, rule.notify)
         sent = store.notify_once(client, stream, rule.notify, triggering, trigger.source, event_id)
         return f"{rule.notify} {'emitted' if sent else 'already emitted'}"
-    offer = new_offer(rule, trigger)
+    offer = new_offer(rule, trigger, book.version)
     if trigger.depth > graph.MAX_DEPTH:
         return _too_deep(client, rule, offer)
     blocked = eligibility.access_blocker(state, offer.product_id, book.access.policy.suppress_offers_after_refund)
@@ -199,7 +199,7 @@ def _subscription_blocker(api: DodoPayments | None, offer: Offer) -> str | None:
         return None
 
 
-def new_offer(rule: Rule, trigger: Trigger) -> Offer:
+def new_offer(rule: Rule, trigger: Trigger, rule_set: str | None = None) -> Offer:
     customer_id = trigger.facts.customer_id
     variant = match.variant_for(rule, customer_id)
     spec = rule.offer_for(variant)
@@ -229,6 +229,7 @@ def new_offer(rule: Rule, trigger: Trigger) -> Offer:
         locale=rule.locale,
         source_payment_id=trigger.payment_id,
         causation_depth=trigger.depth,
+        rule_set=rule_set or None,
     )
 
 

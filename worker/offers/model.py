@@ -58,6 +58,7 @@ class Offer(BaseModel):
     source_payment_id: str | None = None  # the payment whose webhook made this offer, if one did
     display: dict[str, Any] | None = None  # product name and price (offers/display.py); never card details
     causation_depth: int = 0  # 0: made by a webhook or app event; n: by an offer of depth n - 1
+    rule_set: str | None = None  # the version of the rule set that made it (rules/history.py)
 
     @classmethod
     def loads(cls, raw: str | bytes) -> Offer:

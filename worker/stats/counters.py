@@ -78,10 +78,16 @@ def parse(raw_field: bytes | str, raw_value: bytes | str) -> tuple[str, str, str
 
 
 def count(pipe: Pipeline, offer: Offer, metric: str, by: int = 1) -> None:
-    """Queue an increment on a MULTI: `metric` is one of COUNTS, or revenue:/refunded:<currency>."""
-    key = keys.stats(day())
+    """Queue an increment on a MULTI: `metric` is one of COUNTS, or revenue:/refunded:<currency>;
+    and the same per rule set version when the offer carries one (rules/history.py)."""
+    today = day()
+    key = keys.stats(today)
     pipe.hincrby(key, field(offer, metric), by)
     pipe.expire(key, KEEP_SECONDS)
+    version = getattr(offer, "rule_set", None)
+    if version:
+        pipe.hincrby(keys.stats_versions(today), SEP.join((offer.rule_id, version, metric)), by)
+        pipe.expire(keys.stats_versions(today), KEEP_SECONDS)
 
 
 def revenue(pipe: Pipeline, offer: Offer, amount: int, currency: str) -> None:

@@ -357,6 +357,10 @@ export type Offer = {
      */
     rule_id: string;
     /**
+     * Rule Set
+     */
+    rule_set?: string | null;
+    /**
      * Session Id
      */
     session_id?: string | null;

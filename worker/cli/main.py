@@ -142,7 +142,9 @@ def cmd_rules(args: argparse.Namespace) -> None:
         for warning in [*book.warnings, *codes.warnings(book.rules, directory, records.dodo_or_none())]:
             print(f"warning: {warning}", file=sys.stderr)
         print(explain.summary(book, directory))
-        return
+        return records.rules_test(book, directory, None, quiet=True)
+    if args.action == "test":
+        return records.rules_test(book, directory, args.junit)
     if args.action == "backtest":
         records.backtest(book, directory, args.since, args.until, args.json)
         return
@@ -261,6 +263,11 @@ def _repairing(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     backtest.add_argument("--since", default="7d", help="7d or 36h back from now, or an ISO 8601 date or time")
     backtest.add_argument("--until", default="now", help="end of the window: now, 2h back, or an ISO 8601 time")
     backtest.add_argument("--json", action="store_true", help="the figures and each predicted offer as JSON")
+    tests = _action(
+        rules_sub, "test", "run the folder's scenarios (tests/*.yaml); exit 1 on a failure, naming its line"
+    )
+    tests.add_argument("dir", nargs="?", help="rules folder (default: UPSELL_RULES_DIR, else the project's rules/)")
+    tests.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML for a CI system")
     history = _action(rules_sub, "history", "every rule set that went live (REDIS_URL, else dev's Redis)")
     history.add_argument("--diff", nargs=2, metavar=("A", "B"), help="the diff between two versions")
     rules.set_defaults(func=cmd_rules)

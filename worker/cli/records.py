@@ -199,3 +199,24 @@ def rules_history(between: list[str] | None) -> None:
         print(json.dumps(entry | {"at": at}))
     if not listed:
         none("no rule set recorded yet (a worker records each one it loads)")
+
+
+def rules_test(book: Book, directory: Path, junit_file: str | None, quiet: bool = False) -> None:
+    """Each failure with its `file:line`, then a summary; exit 1 when any scenario failed."""
+    from worker.replay import rulestest, scenarios
+
+    if quiet and not scenarios.files(directory):
+        return
+    started = time.perf_counter()
+    results, problems = rulestest.run(book, directory)
+    for line in [*(str(p) for p in problems), *(f for r in results for f in r.failures)]:
+        print(line, file=sys.stderr)
+    failed = sum(bool(r.failures) for r in results) + len(problems)
+    took = time.perf_counter() - started
+    errors = f", {len(problems)} file error(s)" if problems else ""
+    passed = sum(not r.failures for r in results)
+    print(f"rules test: {passed} of {len(results)} scenarios passed{errors} ({took:.2f} s)", file=sys.stderr)
+    if junit_file:
+        Path(junit_file).write_text(rulestest.junit(results, problems))
+    if failed or (not results and not quiet):
+        sys.exit(1 if failed else f"no scenarios in {directory / scenarios.FOLDER} (tests/*.yaml)")

@@ -66,7 +66,7 @@ class Replay:
     """The simulated world: customers' access, payments seen, offers the draft made, jobs due."""
 
     book: Book
-    client: redis.Redis
+    client: redis.Redis | None  # None: nothing but what is replayed (`rules test`)
     since: float
     states: dict[str, AccessState] = field(default_factory=dict)
     paid: dict[str, payments.PaymentRecord] = field(default_factory=dict)  # payments seen in the archive
@@ -88,6 +88,8 @@ class Replay:
         """A payment seen in the archive, else the live index (read only); never Dodo."""
         if payment_id in self.paid:
             return self.paid[payment_id]
+        if self.client is None:
+            raise LookupError(payment_id)
         raw = self.client.get(keys.payment(payment_id))
         if not raw:
             raise LookupError(payment_id)

@@ -67,10 +67,10 @@ def test_a_first_run_of_tasks_says_each_step_it_takes(
     monkeypatch.setattr(tasks.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)
     monkeypatch.setattr(tasks.os, "geteuid", lambda: 0)
     tasks.ensure_env()
-    tasks.ensure_browser()
+    tasks.ensure_system_tools()
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("tasks.py: ")]
-    assert [s.split(" ")[1] for s in said] == ["creating", "installing", "installed", "installing", "Chromium"], said
-    assert any("chromium" in argv for argv in ran)
+    assert [s.split(" ")[1] for s in said] == ["creating", "installing", "installed", "installing", "chromium,"], said
+    assert any("chromium" in argv and "prometheus" in argv for argv in ran)
 
 
 def test_shipped_files_point_at_sections_that_exist_and_count_what_ships() -> None:

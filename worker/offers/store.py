@@ -163,21 +163,15 @@ def transition(
             when = datetime.fromisoformat(str(offer.expires_at).replace("Z", "+00:00"))  # it expired then
         if not offer.can_move_to(target):
             return False, offer
-        was = offer.state
         offer = Offer.model_validate(offer.model_dump() | extra | {"state": target})
 
         def record(
-            pipe: Pipeline,
-            offer: Offer = offer,
-            target: str = target,
-            kind: str | None = kind,
-            when: Any = when,
-            was: str = was,
+            pipe: Pipeline, offer: Offer = offer, target: str = target, kind: str | None = kind, when: Any = when
         ) -> None:
             pipe.set(keys.offer(offer_id), offer.dumps())
             if target == "charging":  # the alert on charges unsettled past the last reconcile reads this
                 pipe.zadd(keys.CHARGING, {offer_id: time.time()})
-            elif was == "charging":
+            else:  # left charging, or never was (a no-op then)
                 pipe.zrem(keys.CHARGING, offer_id)
             if target != "expired":  # it left pending: its expiry job has nothing left to do
                 schedule.cancel(pipe, f"expire:{offer_id}")

@@ -20,7 +20,7 @@ from receiver import auth, clienttokens, cors, openapi, query, refusals, settlin
 from receiver.dodolane import DodoBusy, DodoLane
 from receiver.preview import Preview
 from receiver.webhooks import read_body
-from worker import dodo, events, keys, products
+from worker import archive, dodo, events, keys, products
 from worker.access import grants
 from worker.book import LiveBook
 from worker.offers import app_events, display, eligibility, store
@@ -97,7 +97,7 @@ class Api:
         event_id = "app_" + events.stable_id(customer_id, key).replace("-", "")
         message = messages.app_event(event_id, customer_id, body.decode())
         seen = keys.app_seen(customer_id, key)
-        archived = ("event_id", event_id, "customer_id", customer_id, "type", event_type, "body", body.decode())
+        archived = ("event_id", event_id, "customer_id", customer_id, "type", event_type, "bodyz", archive.pack(body))
         queued = await self.intake.enqueue_message(seen, messages.redis_id(message), message.encode(), archived)
         answer = {"status": "queued" if queued else "duplicate", "event_id": event_id, "type": event_type}
         return JSONResponse(answer, status_code=202 if queued else 200)

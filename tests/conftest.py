@@ -95,6 +95,18 @@ def validate_entry(fields: dict[str, str]) -> dict[str, Any]:
     return {**fields, "data": data}
 
 
+def archived(client: redis.Redis) -> list[dict[str, str]]:
+    """The inbound archive's entries as text (bodies unpacked), read with a client that keeps bytes."""
+    from worker import archive, keys
+
+    options = client.connection_pool.connection_kwargs
+    raw = redis.Redis(host=options.get("host", "127.0.0.1"), port=options.get("port", 6379), db=options.get("db", 0))
+    try:
+        return [archive.fields(fields) for _, fields in raw.xrange(keys.INBOUND)]
+    finally:
+        raw.close()
+
+
 def read_events(client: redis.Redis, stream: str = STREAM) -> list[dict[str, Any]]:
     return [validate_entry(fields) for _, fields in client.xrange(stream)]
 

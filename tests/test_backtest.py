@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 import redis
 
-from tests.conftest import HTTP, TOKEN, Stack, drained, fixture, read_events, wait_until
+from tests.conftest import HTTP, TOKEN, Stack, archived, drained, fixture, read_events, wait_until
 from tests.test_charges import ADDON, BASIC, COURSE, PRO
-from worker import keys
 
 LIVE = f"""rules:
   - id: addon
@@ -245,20 +244,20 @@ def test_the_archive_keeps_verified_first_deliveries_and_is_trimmed_by_age(stack
     assert stack.post(body, webhook_id="msg_arch_1").json()["status"] == "queued"
     assert stack.post(body, webhook_id="msg_arch_1").json()["status"] == "duplicate"
     assert stack.post(body, webhook_id="msg_arch_2", secret="whsec_" + "A" * 40).status_code == 401
-    (entry,) = client.xrange(keys.INBOUND)
-    assert entry[1] == {"webhook_id": "msg_arch_1", "type": "payment.succeeded", "body": json.dumps(body)}
+    (entry,) = archived(client)
+    assert entry == {"webhook_id": "msg_arch_1", "type": "payment.succeeded", "body": json.dumps(body)}
     event = {"type": "app.usage_milestone", "data": {"count": 3}}
     headers = {"authorization": f"Bearer {TOKEN}", "idempotency-key": "k1"}
     for _ in range(2):  # the second is a duplicate: not archived again
         answer = HTTP.post(f"{stack.base_url}/api/customers/cus_arch/events", json=event, headers=headers, timeout=15)
         assert answer.status_code in (200, 202)
-    app = [f for _, f in client.xrange(keys.INBOUND) if "customer_id" in f]
+    app = [f for f in archived(client) if "customer_id" in f]
     assert [(f["customer_id"], f["type"], json.loads(f["body"])) for f in app] == [("cus_arch", event["type"], event)]
     sent = iter(range(1000))
 
     def archived_after_another() -> list[str]:
         assert stack.post(body, webhook_id=f"msg_arch_more_{next(sent)}").status_code == 200
-        return [fields.get("webhook_id", fields.get("event_id")) for _, fields in client.xrange(keys.INBOUND)]
+        return [fields.get("webhook_id", fields.get("event_id")) for fields in archived(client)]
 
     ids = wait_until(lambda: "msg_arch_1" not in (found := archived_after_another()) and found, 15, 0.1)
     assert 1 < len(ids) < 1000 and ids[-1].startswith("msg_arch_more_")  # the newest stay

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from receiver.console import throttle
-from tests.conftest import Stack
+from tests.conftest import Stack, archived
 from tests.test_offers import purchase
 from worker import keys
 from worker.queue import deadletters
@@ -104,8 +104,8 @@ def test_a_corrected_replay_is_traced_archived_and_ids_with_slashes_work(console
     answer = web.post(action + "/replay", data={"csrf": csrf}, files=files)
     assert answer.status_code == 303, answer.text
     assert client.hget(keys.DEAD_LETTERS, "wh/with?odd#id") is None
-    (archived,) = [fields for _, fields in client.xrange(keys.INBOUND) if fields.get("webhook_id") == "wh/with?odd#id"]
-    assert json.loads(archived["body"])["data"]["total_amount"] == 777 and archived["corrects_sha256"]
+    (found,) = [fields for fields in archived(client) if fields.get("webhook_id") == "wh/with?odd#id"]
+    assert json.loads(found["body"])["data"]["total_amount"] == 777 and found["corrects_sha256"]
     line = next(json.loads(li) for li in console.procs[0].output().splitlines() if "dead_letter_replayed" in li)
     assert line["corrected"] is True and len(line["by"]) == 16
     assert "data.total_amount" in line["fields_changed"] and "data.customer.customer_id" in line["fields_changed"]

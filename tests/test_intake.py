@@ -12,6 +12,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
+from tests.conftest import archived
 from worker import keys, replication
 from worker.queue.intake import Intake
 
@@ -41,8 +42,10 @@ def test_a_webhook_id_is_queued_once_with_its_archive_entry(redis_url: str, clie
     (message,) = queued(client)
     assert message["args"][0] == "msg_1" and message["queue_name"] == keys.WEBHOOK_QUEUE
     assert client.llen(keys.queue(keys.WEBHOOK_QUEUE)) == 1
-    (entry,) = client.xrange(keys.INBOUND)
-    assert entry[1] == {"webhook_id": "msg_1", "type": "payment.succeeded", "body": '{"a": 1}'}
+    (entry,) = archived(client)
+    assert entry == {"webhook_id": "msg_1", "type": "payment.succeeded", "body": '{"a": 1}'}
+    (stored,) = redis.Redis.from_url(redis_url).xrange(keys.INBOUND)
+    assert set(stored[1]) == {b"webhook_id", b"type", b"bodyz"}, "stored compressed"
     assert 0 < client.ttl(keys.seen("msg_1")) <= keys.SEEN_TTL
 
 

@@ -24,7 +24,10 @@ def events_stream() -> str:
 def connect() -> redis.Redis:
     """REDIS_URL, else this project's `dev` Redis; exits with one line when it does not answer."""
     url = project.redis_url()
-    client = redisconn.connect(url, decode_responses=True, socket_connect_timeout=3, socket_timeout=10)
+    # surrogateescape: the archive's compressed bodies come back as text that holds their bytes (archive.fields)
+    client = redisconn.connect(
+        url, decode_responses=True, encoding_errors="surrogateescape", socket_connect_timeout=3, socket_timeout=10
+    )
     try:
         client.ping()
     except redis.RedisError as exc:

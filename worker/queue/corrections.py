@@ -7,6 +7,8 @@ import hashlib
 import json
 from typing import Any
 
+from worker import archive
+
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
@@ -42,13 +44,14 @@ def trace(original: str, corrected: str) -> dict[str, Any]:
     }
 
 
-def archived(args: list[Any], corrected: str, original: str) -> dict[str, str]:
+def archived(args: list[Any], corrected: str, original: str) -> dict[str, str | bytes]:
     """The inbound archive's entry for the corrected delivery, shaped like the receiver's
     (a webhook: id, type, body; an app event: its id, customer, type, body)."""
     parsed = _parsed(corrected)
     event_type = str(parsed.get("type", "")) if isinstance(parsed, dict) else ""
+    entry: dict[str, str | bytes]
     if len(args) >= 3:
         entry = {"event_id": str(args[0]), "customer_id": str(args[1]), "type": event_type}
     else:
         entry = {"webhook_id": str(args[0]), "type": event_type}
-    return entry | {"body": corrected, "corrects_sha256": _digest(original)}
+    return entry | {"bodyz": archive.pack(corrected), "corrects_sha256": _digest(original)}

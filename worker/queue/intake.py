@@ -16,7 +16,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from worker import keys, redis_scripts, replication
+from worker import archive, keys, redis_scripts, replication
 from worker.queue import messages
 
 Pending = tuple[bytes, "asyncio.Future[Any]"]  # one EVALSHA, already in RESP, and who waits for it
@@ -44,11 +44,11 @@ class Intake:
     async def enqueue_once(self, event_type: str, webhook_id: str, body: str) -> bool:
         """True if queued now, False if this webhook-id was queued before; raises RedisError."""
         message_id, encoded = messages.encoded_webhook(event_type, webhook_id, body)
-        archived = ("webhook_id", webhook_id, "type", event_type, "body", body)
+        archived = ("webhook_id", webhook_id, "type", event_type, "bodyz", archive.pack(body))
         return await self.enqueue_message(keys.seen(webhook_id), message_id, encoded, archived)
 
     async def enqueue_message(
-        self, seen_key: str, message_id: str, encoded: bytes, archived: tuple[str, ...] = ()
+        self, seen_key: str, message_id: str, encoded: bytes, archived: tuple[str | bytes, ...] = ()
     ) -> bool:
         """Queue an encoded message on the webhooks queue unless `seen_key` is set; same guarantees.
         `archived` (field, value, ...) is the inbound archive's entry for it, if it has one."""

@@ -24,7 +24,7 @@ import orjson
 import redis
 from dodopayments import DodoPayments
 
-from worker import catalog, events, keys
+from worker import archive, catalog, events, keys
 from worker.access import grants, payments
 from worker.access.config import limits_of, summarize
 from worker.access.state import AccessState
@@ -259,9 +259,9 @@ def backtest(
         raise ValueError("--since must be before --until")
     replay = Replay(book, client, since, api=api)
     started = time.perf_counter()
-    for entry_id, fields in entries(client, keys.INBOUND, "-", str(int(until * 1000))):
+    for entry_id, raw in entries(client, keys.INBOUND, "-", str(int(until * 1000))):
         try:
-            replay.replay(entry_id, fields)
+            replay.replay(entry_id, archive.fields(raw))
         except (LookupError, ValueError, TypeError, PermanentError):  # a payment never seen; a body no model takes
             replay.counts["skipped"] += 1
     replay.finish(until)

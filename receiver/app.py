@@ -19,8 +19,8 @@ from receiver.console.pages import Console
 from receiver.ofrep import Ofrep
 from receiver.pages import element
 from receiver.pages.offer import OfferPages
-from receiver.webhooks import WebhookEndpoint, WebhookFirst
-from worker import config, redisconn
+from receiver.webhooks import REDIS_FULL, WebhookEndpoint, WebhookFirst
+from worker import config, fullness, keys, redisconn
 from worker.config import Settings
 from worker.delivery.policy import Policy
 from worker.dodo import make_client
@@ -69,10 +69,15 @@ def create_app(settings: Settings) -> WebhookFirst:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
+        """Ready when Redis answers and takes a write (a small key that expires): a Redis at
+        maxmemory answers PING but refuses every webhook."""
         try:
-            await aclient.ping()
-        except redis.RedisError:
-            return JSONResponse({"status": "redis unavailable"}, status_code=503)
+            await aclient.set(keys.READY_PROBE, "1", ex=60)
+        except redis.RedisError as exc:
+            full = fullness.is_full(exc)
+            REDIS_FULL.set(1 if full else 0)
+            return JSONResponse({"status": "redis full" if full else "redis unavailable"}, status_code=503)
+        REDIS_FULL.set(0)
         return JSONResponse({"status": "ready"})
 
     @contextlib.asynccontextmanager

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 
 from receiver import waiting
 from receiver.dodolane import DodoBusy
+from worker import fullness
 from worker.folder import yamlsource
 from worker.replication import NotReplicated
 
@@ -20,6 +21,12 @@ def answer(exc: Exception) -> JSONResponse:
     if isinstance(exc, NotReplicated):
         error = {"error": f"stored but not yet replicated, retry: {exc}", "code": "not_replicated"}
         return JSONResponse(error, status_code=503, headers=RETRY_SOON)
+    if fullness.is_full(exc):
+        error = {
+            "error": "the store is full (Redis at maxmemory): nothing was changed, retry later",
+            "code": "redis_full",
+        }
+        return JSONResponse(error, status_code=503, headers={"retry-after": "30"})
     if isinstance(exc, redis.RedisError):
         return JSONResponse({"error": "store unavailable, retry later"}, status_code=503)
     if isinstance(exc, yamlsource.ProblemsFound):

@@ -7,11 +7,11 @@ import time
 import orjson
 import redis.exceptions
 import structlog
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from receiver import rates
-from worker import catalog, replication, strictjson
+from worker import catalog, fullness, replication, strictjson
 from worker.queue.intake import Intake
 from worker.signing import Verifier
 
@@ -19,6 +19,8 @@ PATH = "/webhooks/dodo"
 MAX_BODY_BYTES = 1024 * 1024
 log = structlog.get_logger("receiver")
 OUTCOMES = Counter("upsell_webhooks_total", "Webhook deliveries by outcome", ["outcome"])
+_full = [False]  # the last write met a full Redis: the next that succeeds clears the gauge
+REDIS_FULL = Gauge("upsell_redis_full", "1 while Redis refuses writes at maxmemory (webhooks answered 503)")
 LATENCY = Histogram("upsell_webhook_seconds", "Time to answer a webhook delivery")
 
 
@@ -113,14 +115,21 @@ class WebhookEndpoint:
             log.warning("webhook_not_replicated", webhook_id=webhook_id, event_type=event_type, reason=str(exc))
             return "not_replicated"
         except redis.exceptions.RedisError as exc:
+            full = _full[0] = fullness.is_full(exc)
+            REDIS_FULL.set(1 if full else 0)
             log.error(
                 "webhook_not_stored",
                 webhook_id=webhook_id,
                 event_type=event_type,
-                error=type(exc).__name__,
-                hint="Redis unreachable; Dodo will retry",
+                error="redis_full" if full else type(exc).__name__,
+                hint="Redis is at maxmemory: free memory or raise it; Dodo will retry"
+                if full
+                else "Redis unreachable; Dodo will retry",
             )
             return "unavailable"
+        if _full[0]:  # Redis took a write again: no longer full
+            _full[0] = False
+            REDIS_FULL.set(0)
         if not queued:
             log.info("webhook_duplicate", webhook_id=webhook_id, event_type=event_type)
             return "duplicate"

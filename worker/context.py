@@ -11,7 +11,7 @@ import redis
 import structlog
 from dodopayments import DodoPayments
 
-from worker import config, dodo, events, gctune, products, redisconn
+from worker import config, dodo, events, fullness, gctune, products, redisconn
 from worker.book import Book, LiveBook
 
 
@@ -103,6 +103,7 @@ class Bootstrap(dramatiq.Middleware):
             raise SystemExit(f"rules error (fix and restart):\n{exc}") from None
         book = ctx.book.get()
         config.warn_if_no_dodo_key(ctx.settings)
+        fullness.warn_unless_noeviction(ctx.client, "worker")
         structlog.get_logger("worker").info(
             "worker_ready",
             redis=config.without_password(ctx.settings.redis_url),

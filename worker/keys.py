@@ -25,6 +25,7 @@ CUSTOMERS = "upsell:customers"  # sorted set (all scores 0): every customer with
 # and customer; the head of each list is being delivered, the rest wait behind it.
 DELIVERY_CURSOR = "upsell:delivery:cursor"  # the last stream entry id copied into the lists
 DELIVERY_ATTEMPTS = "upsell:delivery:attempts"  # hash: "<endpoint>|<customer>" -> failed attempts of the head
+READY_PROBE = "upsell:ready-probe"  # /readyz writes it (expiring): a Redis at maxmemory refuses it
 RULES_VERSIONS = "upsell:rules:versions"  # sorted set: rule set versions, scored by when they went live
 CHARGING = "upsell:offers:charging"  # sorted set: offer ids charging now, scored by when they began
 DELIVERY_FAILING = "upsell:delivery:failing"  # set: "<endpoint>|<event id>" told as delivery.failing

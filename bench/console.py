@@ -1,5 +1,5 @@
-"""Console pages at size: 100 rules, the counters of 1,000,000 offers over 7 days, 100,000 customers
-with access and a full timeline; each page rendered 20 times in-process (Starlette's TestClient on
+"""Console pages at size: 100 rules, the counters of 1,000,000 offers over a year (by variant and by
+rule set version, 12 versions), 100,000 customers with access and a full timeline; each page rendered 20 times in-process (Starlette's TestClient on
 the receiver app, signed in), against the same pages on an empty Redis in the same run.
 
     .venv/bin/python -m bench.console
@@ -22,11 +22,12 @@ from worker import config, keys, timeline
 from worker.access.state import AccessState, Grant
 from worker.stats import counters
 
-RULES, DAYS, OFFERS, CUSTOMERS = 100, 7, 1_000_000, 100_000
+RULES, DAYS, OFFERS, CUSTOMERS, VERSIONS = 100, 365, 1_000_000, 100_000, 12
 TOKEN = "console_bench_token_0123456789"
 PAGES = (
     "/console",
     "/console/rules",
+    "/console/rules?days=90",
     "/console/customers?id=cus_bench_4242",
     "/console/dead-letters",
     "/console/deliveries",
@@ -41,6 +42,12 @@ def fill(client: redis.Redis) -> None:
             day = (today - timedelta(days=n % DAYS)).isoformat()
             field = counters.SEP.join((f"rule-{n % RULES}", f"v{n % 2}", metrics[n % len(metrics)]))
             pipe.hincrby(keys.stats(day), field, 1)
+            version = f"v{(n % DAYS) * VERSIONS // DAYS:011d}"  # a new rule set every month
+            pipe.hincrby(
+                keys.stats_versions(day),
+                counters.SEP.join((f"rule-{n % RULES}", version, metrics[n % len(metrics)])),
+                1,
+            )
             if n % 20_000 == 19_999:
                 pipe.execute()
         grant = Grant(source="sub_1", product_id="pdt_RUST4raxbl0Rfe4VQi1z", tier="basic", features=["reports"])
@@ -87,7 +94,9 @@ def main() -> None:
         empty = timed(url, rules_dir)
         fill(client)
         full = timed(url, rules_dir)
-    print(f"ms per page (mean of 20): empty Redis, then {RULES} rules, {OFFERS:,} offers, {CUSTOMERS:,} customers")
+    print(
+        f"ms per page (mean of 20): empty Redis, then {RULES} rules, {OFFERS:,} offers over {DAYS} days, {CUSTOMERS:,} customers"
+    )
     for page in PAGES:
         print(f"  {page:42} {empty[page]:7.1f}  {full[page]:7.1f}  ratio {full[page] / empty[page]:.2f}")
 

@@ -40,6 +40,22 @@ def _metrics(tokens: tuple[bytes, ...]) -> Callable[[Request], Awaitable[Respons
     return metrics
 
 
+def _readyz(aclient: redis.asyncio.Redis) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def readyz(request: Request) -> JSONResponse:
+        """Ready when Redis answers and takes a write (a small key that expires): a Redis at
+        maxmemory answers PING but refuses every webhook."""
+        try:
+            await aclient.set(keys.READY_PROBE, "1", ex=60)
+        except redis.RedisError as exc:
+            full = fullness.is_full(exc)
+            REDIS_FULL.set(1 if full else 0)
+            return JSONResponse({"status": "redis full" if full else "redis unavailable"}, status_code=503)
+        REDIS_FULL.set(0)
+        return JSONResponse({"status": "ready"})
+
+    return readyz
+
+
 def create_app(settings: Settings) -> WebhookFirst:
     ack = Ack(settings.ack_replicas, settings.ack_timeout_ms)
     timeout = 2 + ack.timeout_ms / 1000 if ack.replicas else 2  # a WAIT may take the ack timeout
@@ -68,18 +84,6 @@ def create_app(settings: Settings) -> WebhookFirst:
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(request: Request) -> JSONResponse:
-        """Ready when Redis answers and takes a write (a small key that expires): a Redis at
-        maxmemory answers PING but refuses every webhook."""
-        try:
-            await aclient.set(keys.READY_PROBE, "1", ex=60)
-        except redis.RedisError as exc:
-            full = fullness.is_full(exc)
-            REDIS_FULL.set(1 if full else 0)
-            return JSONResponse({"status": "redis full" if full else "redis unavailable"}, status_code=503)
-        REDIS_FULL.set(0)
-        return JSONResponse({"status": "ready"})
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -89,7 +93,7 @@ def create_app(settings: Settings) -> WebhookFirst:
 
     routes = [
         Route("/healthz", healthz),
-        Route("/readyz", readyz),
+        Route("/readyz", _readyz(aclient)),
         Route("/metrics", _metrics(tuple(token.encode() for token in settings.metrics_tokens))),
         *api.routes(),
         *Ofrep(api, follower, settings).routes(),

@@ -163,6 +163,8 @@ def test_decline_cooldown_and_downsell(stack: Stack, client: redis.Redis) -> Non
     again = stack.api("POST", f"/api/offers/{offer['offer_id']}/decline")
     assert again.status_code == 409 and "declined" in again.json()["error"]
     assert stack.api("POST", "/api/offers/off_nope/decline").status_code == 404
+    settled = client.ttl(keys.offer(offer["offer_id"]))
+    assert 399 * 86400 < settled <= 400 * 86400, "a settled offer is kept as long as its figures, then goes"
     wait_until(lambda: len(offers_of(client)) == 2, what="downsell offer")
     downsell = offers_of(client)[1]
     assert (downsell["rule_id"], downsell["type"], downsell["source"]) == ("downsell", "cross_sell", offer["offer_id"])

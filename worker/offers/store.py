@@ -17,6 +17,7 @@ from worker.queue import messages, schedule
 from worker.stats import counters
 
 T = TypeVar("T")
+SETTLED = ("declined", "expired", "failed", "converted")  # an offer in these is kept 400 days, like its figures
 
 
 def get(client: redis.Redis, offer_id: str) -> Offer | None:
@@ -169,6 +170,8 @@ def transition(
             pipe: Pipeline, offer: Offer = offer, target: str = target, kind: str | None = kind, when: Any = when
         ) -> None:
             pipe.set(keys.offer(offer_id), offer.dumps())
+            if target in SETTLED:  # kept as long as its figures are, then it goes (pages skip it)
+                pipe.expire(keys.offer(offer_id), counters.KEEP_SECONDS)
             if target == "charging":  # the alert on charges unsettled past the last reconcile reads this
                 pipe.zadd(keys.CHARGING, {offer_id: time.time()})
             else:  # left charging, or never was (a no-op then)
@@ -200,7 +203,7 @@ def annotate(client: redis.Redis, offer_id: str, state: str, changes: dict[str, 
             return None
         offer = Offer.model_validate(offer.model_dump() | changes)
         pipe.multi()
-        pipe.set(keys.offer(offer_id), offer.dumps())
+        pipe.set(keys.offer(offer_id), offer.dumps(), keepttl=True)
         pipe.execute()
         return offer
 

@@ -205,21 +205,26 @@ def rules_history(between: list[str] | None) -> None:
 
 
 def rules_test(book: Book, directory: Path, junit_file: str | None, quiet: bool = False) -> None:
-    """Each failure with its `file:line`, then a summary; exit 1 when any scenario failed."""
+    """Each failure with its `file:line`, then a summary; exit 1 when any scenario failed. Quiet
+    (`rules check`): only when the folder has scenarios, and their failures are warnings there: the
+    rules themselves are valid, and `rules test` is the command that fails on them."""
     from worker.replay import rulestest, scenarios
 
     if quiet and not scenarios.files(directory):
         return
     started = time.perf_counter()
     results, problems = rulestest.run(book, directory)
+    warn = "warning: " if quiet else ""
     for line in [*(str(p) for p in problems), *(f for r in results for f in r.failures)]:
-        print(line, file=sys.stderr)
+        print(f"{warn}{line}", file=sys.stderr)
     failed = sum(bool(r.failures) for r in results) + len(problems)
     took = time.perf_counter() - started
     errors = f", {len(problems)} file error(s)" if problems else ""
     passed = sum(not r.failures for r in results)
-    print(f"rules test: {passed} of {len(results)} scenarios passed{errors} ({took:.2f} s)", file=sys.stderr)
+    print(f"{warn}rules test: {passed} of {len(results)} scenarios passed{errors} ({took:.2f} s)", file=sys.stderr)
     if junit_file:
         Path(junit_file).write_text(rulestest.junit(results, problems))
-    if failed or (not results and not quiet):
+    if quiet:
+        return
+    if failed or not results:
         sys.exit(1 if failed else f"no scenarios in {directory / scenarios.FOLDER} (tests/*.yaml)")

@@ -48,6 +48,24 @@ TARGETS: dict[str, list[str]] = {
     "worker/discounts.py": ["tests/test_emulator_truth.py", "tests/test_charge_steps.py"],
     "worker/access/grants.py": ["tests/test_access_model.py"],
     "worker/queue/intake.py": ["tests/test_intake.py"],
+    "worker/delivery/addresses.py": [
+        "tests/test_endpoint_operations.py::test_a_non_global_address_is_refused_before_any_connection",
+        "tests/test_endpoint_operations.py::test_a_refused_address_is_never_connected_to",
+        "tests/test_endpoint_operations.py::test_error_classes_and_the_answer_read_no_further_than_4_kib",
+    ],
+    "worker/delivery/health.py": [
+        "tests/test_endpoint_operations.py::test_five_days_of_failures_disable_then_enabling_delivers_in_order",
+        "tests/test_endpoint_operations.py::test_failures_that_do_not_span_a_day_do_not_disable",
+        "tests/test_endpoint_operations.py::test_operator_events_go_to_the_other_endpoints_only",
+    ],
+    "worker/delivery/attempts.py": [
+        "tests/test_endpoint_operations.py::test_every_attempt_is_logged_with_its_answer_time_and_next_attempt",
+        "tests/test_endpoint_operations.py::test_the_attempt_log_keeps_its_retention_and_its_bound",
+    ],
+    "worker/delivery/recovery.py": [
+        "tests/test_endpoint_operations.py::test_recovery_after_an_outage_of_hours_queues_the_dead_again_in_order_once"
+    ],
+    "worker/replay/rulestest.py": ["tests/test_rules_test.py"],
     "worker/actors.py::_riding_out_redis_blips": [
         "tests/test_promises.py::test_the_actors_ride_out_a_redis_blip_and_say_so",
     ],

@@ -7,6 +7,7 @@ operator events never sent to the endpoint they are about."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import socket
@@ -26,8 +27,8 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import free_port
 from tests.test_delivery_manners import SECRET, STREAM, Consumer, consumer  # noqa: F401 - fixture
-from worker import keys
-from worker.delivery import attempts, deliver, endpoints, health, outbox, recovery, send
+from worker import keys, timeline
+from worker.delivery import addresses, attempts, deliver, endpoints, health, outbox, recovery, send
 from worker.delivery.endpoints import Endpoint
 from worker.delivery.policy import Policy
 
@@ -83,7 +84,8 @@ def test_the_attempt_log_keeps_its_retention_and_its_bound(client: redis.Redis, 
     assert [line["status"] for line in attempts.read(client, "e")] == [200], "a day's retention: the older one went"
     for n in range(attempts.MOST + 5):
         attempts.record(client, "e", event | {"id": f"evt_{n}"}, send.Answer("http_200"), 1, None, 86400)
-    assert client.zcard(keys.delivery_log("e")) == attempts.MOST
+    assert client.zcard(keys.delivery_log("e")) == 10_000, "the documented bound"
+    assert 86400 < client.ttl(keys.delivery_log("e")) <= 86400 + 3600, "the key itself goes an hour after its retention"
     assert endpoint.allow_private
 
 
@@ -122,6 +124,18 @@ def test_error_classes_and_the_answer_read_no_further_than_4_kib(big: str) -> No
     assert nowhere.outcome == "dns"
     tls = send.post(Endpoint("e", big.replace("http://", "https://"), SECRET, ("*",), "f", allow_private=True), event)
     assert tls.outcome == "tls", tls
+
+
+def test_the_connection_is_pinned_to_the_checked_address_and_keeps_the_name() -> None:
+    named = addresses.pin("https://localhost:8443/hooks?x=1", allow_private=True)
+    assert (named.url.host, named.url.port, named.url.path) == ("127.0.0.1", 8443, "/hooks")
+    assert (named.host, named.sni) == ("localhost:8443", "localhost"), "Host and TLS keep the name"
+    assert addresses.pin("http://localhost/h", allow_private=True).sni is None, "no TLS: no SNI"
+    literal = addresses.pin("https://[::1]:9000/h", allow_private=True)
+    assert (literal.host, literal.sni) == ("[::1]:9000", None), "a literal address: no name to send"
+    assert addresses.pin("https://[::1]/h", allow_private=True).host == "[::1]"
+    assert not addresses.is_public(ipaddress.ip_address("ff0e::1")), "global multicast is no endpoint"
+    assert addresses.is_public(ipaddress.ip_address("8.8.8.8"))
 
 
 @pytest.mark.parametrize(
@@ -177,6 +191,10 @@ def test_five_days_of_failures_disable_then_enabling_delivers_in_order(
             traveller.shift(timedelta(hours=1))
         told = [f["type"] for f in operator_events(client)]
         assert told == ["delivery.failing", "endpoint.disabled"], told
+        failing = json.loads(operator_events(client)[0]["data"])
+        assert failing["attempts"] == 4 and failing["error"] == "http_500", "told after the 4th failed attempt"
+        lines = [t["what"] for t in timeline.read(client, "cus_d")]
+        assert "delivery.failing" in lines and not client.exists(keys.timeline(health.ANYONE))
         assert 119 <= hour <= 121, f"disabled after {hour} hours, not 5 days"
         disabled = json.loads(operator_events(client)[1]["data"])
         assert disabled["endpoint"] == "e" and disabled["failing_since"].startswith("2026-12-01")
@@ -201,6 +219,8 @@ def test_failures_that_do_not_span_a_day_do_not_disable(client: redis.Redis, con
             step(client, endpoint, policy=policy)
             traveller.shift(timedelta(minutes=30))
     assert not client.exists(keys.delivery_disabled("e"))
+    assert health.enable(client, policy, "e", "cli") is False, "enabling what is not disabled does nothing"
+    assert not [f for f in operator_events(client) if f["type"] == "endpoint.enabled"]
 
 
 def test_operator_events_go_to_the_other_endpoints_only(client: redis.Redis) -> None:

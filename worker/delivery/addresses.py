@@ -40,9 +40,8 @@ def is_public(address: Address) -> bool:
 def pin(url: str, allow_private: bool) -> Pinned:
     """The URL to connect to, or Unresolved / Forbidden (never a connection to a refused address)."""
     parsed = httpx.URL(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
-        found = socket.getaddrinfo(parsed.host, port, type=socket.SOCK_STREAM)
+        found = socket.getaddrinfo(parsed.host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise Unresolved(parsed.host) from exc
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found]

@@ -48,7 +48,7 @@ def record(
         "answer": answer.excerpt,
         "next_attempt_at": iso(next_at) if next_at is not None else None,
         "entry": entry,
-        "n": uuid.uuid4().hex[:8],  # two attempts in the same millisecond stay two members
+        "n": uuid.uuid4().hex,  # two attempts in the same millisecond stay two members
     }
     key = keys.delivery_log(endpoint_id)
     with client.pipeline(transaction=False) as pipe:

@@ -302,3 +302,47 @@ def test_the_cli_tests_an_endpoint_and_prints_its_attempts(
     assert [json.loads(line)["status"] for line in shown.stdout.splitlines()] == [200, 500]
     enable = subprocess.run([*cli, "deliveries", "enable", "crm"], env=env, capture_output=True, text=True, timeout=60)
     assert "was not disabled" in enable.stdout
+
+
+def test_resend_walks_the_stream_and_recover_counts_what_it_could_not_send(
+    client: redis.Redis,
+    consumer: Consumer,  # noqa: F811
+) -> None:
+    """An event never sent to the endpoint is found by walking the stream (past a page of 1,000);
+    a copy already waiting is never queued twice (nor its chain started twice); a delivered event
+    whose stream entry is gone is counted; events of one millisecond keep their order."""
+    with client.pipeline(transaction=False) as pipe:
+        for n in range(1_200):
+            pipe.xadd(STREAM, {"id": f"evt_fill_{n}", "type": "access.granted", "customer_id": "cus_x", "data": "{}"})
+        pipe.execute()
+    wanted = {"id": "evt_far", "type": "access.granted", "customer_id": "cus_far", "occurred_at": "x", "source": "s"}
+    entry = client.xadd(STREAM, wanted | {"data": json.dumps({"customer_id": "cus_far"})})
+    resent = recovery.resend(client, STREAM, "e", "evt_far")
+    assert resent == {"endpoint": "e", "event_id": "evt_far", "customer_id": "cus_far", "queued": True}
+    (item,) = client.lrange(keys.delivery_queue("e", "cus_far"), 0, -1)
+    assert json.loads(item)["queued_at"] == int(entry.split("-")[0]) / 1000 and json.loads(item)["entry"] == entry
+    messages_before = client.llen(keys.queue(keys.INTERNAL_QUEUE))
+    assert recovery.resend(client, STREAM, "e", "evt_far")["queued"] is False  # type: ignore[index]
+    assert client.llen(keys.queue(keys.INTERNAL_QUEUE)) == messages_before, "no second chain for a waiting list"
+
+    endpoint = local(consumer)
+    gone = wanted | {"id": "evt_gone"}
+    line = attempts.record(client, "e", gone, send.Answer("http_200"), 1, None, 86400, entry="1-0")  # trimmed
+    assert line["status"] == 200
+    first, second = (json.dumps({"event": {"id": f"evt_same_{k}"}, "entry": f"5-{k}"}) for k in (0, 1))
+    for event_id, item in (("evt_same_1", second), ("evt_same_0", first), ("evt_far", json.loads(json.dumps(item)))):
+        record = {
+            "id": f"e:{event_id}",
+            "endpoint": "e",
+            "customer_id": "cus_same" if "same" in event_id else "cus_far",
+        }
+        record |= {"event_id": event_id, "type": "access.granted", "attempts": 2, "error": "http_500"}
+        client.hset(
+            keys.DELIVERY_DEAD, record["id"], json.dumps(record | {"dead_at": "2099-01-01T00:00:00Z", "item": item})
+        )
+    done = recovery.recover(client, STREAM, "e", 0, everything=True)
+    assert done == {"endpoint": "e", "queued": 2, "already_waiting": 1, "no_longer_in_stream": 1}, done
+    listed = [json.loads(i)["event"]["id"] for i in client.lrange(keys.delivery_queue("e", "cus_same"), 0, -1)]
+    assert listed == ["evt_same_0", "evt_same_1"], "one millisecond's events in their sequence order"
+    tested = recovery.test(client, endpoint, 86400)
+    assert tested["status"] == 200 and attempts.read(client, "e", tested["event_id"])[0]["attempt"] == 1

@@ -49,6 +49,7 @@ TARGETS: dict[str, list[str]] = {
     "worker/access/grants.py": ["tests/test_access_model.py"],
     "worker/queue/intake.py": ["tests/test_intake.py"],
     "worker/delivery/addresses.py": [
+        "tests/test_endpoint_operations.py::test_the_connection_is_pinned_to_the_checked_address_and_keeps_the_name",
         "tests/test_endpoint_operations.py::test_a_non_global_address_is_refused_before_any_connection",
         "tests/test_endpoint_operations.py::test_a_refused_address_is_never_connected_to",
         "tests/test_endpoint_operations.py::test_error_classes_and_the_answer_read_no_further_than_4_kib",
@@ -63,7 +64,8 @@ TARGETS: dict[str, list[str]] = {
         "tests/test_endpoint_operations.py::test_the_attempt_log_keeps_its_retention_and_its_bound",
     ],
     "worker/delivery/recovery.py": [
-        "tests/test_endpoint_operations.py::test_recovery_after_an_outage_of_hours_queues_the_dead_again_in_order_once"
+        "tests/test_endpoint_operations.py::test_recovery_after_an_outage_of_hours_queues_the_dead_again_in_order_once",
+        "tests/test_endpoint_operations.py::test_resend_walks_the_stream_and_recover_counts_what_it_could_not_send",
     ],
     "worker/replay/rulestest.py": ["tests/test_rules_test.py"],
     "worker/actors.py::_riding_out_redis_blips": [

@@ -322,6 +322,7 @@ def test_resend_walks_the_stream_and_recover_counts_what_it_could_not_send(
     (item,) = client.lrange(keys.delivery_queue("e", "cus_far"), 0, -1)
     assert json.loads(item)["queued_at"] == int(entry.split("-")[0]) / 1000 and json.loads(item)["entry"] == entry
     messages_before = client.llen(keys.queue(keys.INTERNAL_QUEUE))
+    assert messages_before == 1, "the idle list's chain started: one deliver message"
     assert recovery.resend(client, STREAM, "e", "evt_far")["queued"] is False  # type: ignore[index]
     assert client.llen(keys.queue(keys.INTERNAL_QUEUE)) == messages_before, "no second chain for a waiting list"
 

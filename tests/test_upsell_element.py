@@ -1,7 +1,8 @@
 """`<upsell-offers>` (served by the receiver at /static/upsell-offers.js) in Chromium on an app's
 page of another origin: a purchase webhook makes the offer appear in the open page without a
 reload, Accept from the keyboard charges once and says so, No thanks in Italian, styled through a
-custom property, and axe-core finds no violation inside the element's shadow root."""
+custom property, axe-core finds no violation inside the element's shadow root, and a token that is
+not good is told as `upsell-error` (401)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,13 @@ def test_offers_appear_live_and_accept_charges_once(
     _axe(browser, "after the outcomes")
     assert len(charges(stack)) == 1, "Accept charged once"
     assert browser.execute_script(PARTS + ".length", "mine", "[part=accept]") == 0, "no button left to press"
+
+    # A token that is not (or no longer) good: the element says so with `upsell-error`, status 401.
+    browser.execute_script(
+        """const el = document.createElement('upsell-offers');
+        window.told = null;
+        el.addEventListener('upsell-error', (e) => { window.told = e.detail; });
+        el.setAttribute('token', 'ct_' + btoa(JSON.stringify({c: 'cus_x', s: ['offers'], e: 1})) + '.forged');
+        document.querySelector('main').append(el);"""
+    )
+    wait_until(lambda: browser.execute_script("return window.told && window.told.status") == 401, 20, what="401 told")

@@ -344,5 +344,7 @@ def test_a_rate_limit_holds_across_two_worker_processes_and_waiting_is_not_an_at
     assert arrived[-1] - arrived[0] >= 2.5, "16 at 4 a second, 4 at once: 3 s at least"
     from worker.delivery import attempts
 
-    logged = attempts.read(client, "entitlements")
+    wait_until(lambda: len(attempts.read(client, "entitlements")) >= 16, 20, what="the 16th attempt logged")
+    drained(client)
+    logged = attempts.read(client, "entitlements")  # written after each answer: read once all are in
     assert len(logged) == 16 and all(line["status"] == 200 for line in logged), "a wait for a token is not an attempt"

@@ -82,3 +82,23 @@ def test_a_scenario_file_error_is_a_file_line_error(tmp_path: Path) -> None:
         "tests/unknown.yaml:4: scenario 'y': the step could not run: no webhook sample 'payment.nonsense'"
         in done.stderr
     )
+
+
+def test_access_expectations_fail_on_each_part(tmp_path: Path) -> None:
+    folder = shipped(tmp_path)
+    (folder / "tests" / "access.yaml").write_text(
+        "scenarios:\n"
+        "  - name: a pro holder\n"
+        "    access: [pdt_PRO0planUpgrade9xQ]\n"
+        "    steps:\n"
+        "      - expect_access: {tier: pro, features: [api, reports, sso]}\n"
+        "      - expect_access: {tier: basic}\n"
+        "      - expect_access: {features: [reports]}\n"
+        "      - expect_access: {limits: {seats: 3}}\n"
+    )
+    done = rules_test(folder)
+    assert done.returncode == 1
+    failed = [line for line in done.stderr.splitlines() if "tests/access.yaml:" in line]
+    assert [line.split("tests/access.yaml:")[1].split(":")[0] for line in failed] == ["6", "7", "8"], failed
+    assert "expected tier 'basic', found 'pro'" in failed[0] and "expected features ['reports']" in failed[1]
+    assert "expected limit seats = 3" in failed[2]
